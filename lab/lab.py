@@ -1,0 +1,630 @@
+#!/usr/bin/env python3
+"""The aurora.kerberos lab: the local stand-in for AWS, AWS Managed Microsoft AD and Aurora.
+
+    lab.py up       start (and on first use, build) every component; a running lab is left as is
+    lab.py status   print each component's health; exit 0 only when all are healthy
+    lab.py down     stop every lab process by pid, remove the namespace and the veth pair
+
+Components:
+  aws       moto's server with the managed IAM policies, on 127.0.0.1 (lab/aws_endpoint.py)
+  network   a network namespace joined to the host by a veth pair, with no route elsewhere
+  samba     a Samba AD DC for CORP.EXAMPLE.COM inside that namespace, laid out like Managed AD
+  postgres  PostgreSQL on 127.0.0.1 whose pg_hba.conf answers like Aurora's Kerberos front door
+
+All state lives in .lab/ (or LAB_STATE_DIR). .lab/env is the contract (lab/CONTRACT.md).
+The lab never imports the collection, and nothing here touches /etc or a foreign address.
+"""
+
+import argparse
+import glob
+import json
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import string
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("LAB_STATE_DIR") or ROOT / ".lab").resolve()
+RUN = STATE / "run"
+LOGS = STATE / "log"
+SAMBA_DIR = STATE / "samba"
+PG_DIR = STATE / "pg"
+ENV_FILE = STATE / "env"
+SECRETS_FILE = STATE / "secrets.json"
+KRB5_CONF = STATE / "krb5.conf"
+
+AWS_HOST = "127.0.0.1"
+AWS_PORT = int(os.environ.get("LAB_AWS_PORT", "15030"))
+REGION = os.environ.get("LAB_REGION", "us-east-1")
+PG_PORT = int(os.environ.get("LAB_PG_PORT", "15432"))
+PG_HOSTADDR = "127.0.0.1"
+PG_HOST = os.environ.get("LAB_PG_HOST", f"lab.cluster-lab.{REGION}.rds.amazonaws.com")
+PG_MASTER = os.environ.get("LAB_PG_MASTER_USER", "postgres")
+PG_SUPERUSER = "rdsadmin"  # Aurora's own superuser; the master user is not one.
+
+NETNS = os.environ.get("LAB_NETNS", "aurkrb-lab")
+VETH_HOST = f"{NETNS[:12]}-h"  # interface names stop at 15 characters
+VETH_DC = f"{NETNS[:12]}-d"
+# TEST-NET-2: documentation addresses, so they clash with no real network.
+HOST_IP = os.environ.get("LAB_HOST_IP", "198.51.100.1")
+DC_IP = os.environ.get("LAB_DC_IP", "198.51.100.2")
+PREFIX = 24
+
+DOMAIN = "corp.example.com"
+REALM = DOMAIN.upper()
+NETBIOS = "CORP"
+BASE_DN = ",".join(f"DC={p}" for p in DOMAIN.split("."))
+USERS_OU = f"OU=Users,OU={NETBIOS},{BASE_DN}"
+DC_HOSTNAME = f"dc1.{DOMAIN}"
+AD_ADMIN = "Admin"
+DELEGATED_GROUP = "AWS Delegated Administrators"
+PG_SERVICE_ACCOUNT = "svc-postgres"
+AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
+
+
+class LabError(Exception):
+    pass
+
+
+def say(component, message):
+    print(f"lab: {component:8} {message}", flush=True)
+
+
+def run(cmd, check=True, quiet=True, **kwargs):
+    """Run a command; on failure raise LabError with its output (commands never carry secrets)."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if check and proc.returncode != 0:
+        shown = " ".join(shlex.quote(str(c)) for c in cmd)
+        raise LabError(f"command failed ({proc.returncode}): {shown}\n{proc.stdout}{proc.stderr}".rstrip())
+    return proc
+
+
+def port_open(host, port, timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise LabError(f"timed out after {timeout}s waiting for {what}")
+
+
+# --- processes, always by pid ---------------------------------------------------------------
+
+def pid_alive(pid, expect):
+    """True when pid runs and its command line contains `expect` (guards against pid reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return expect in cmdline
+
+
+def read_pid(path):
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def stop_pid(pid, expect, sig=signal.SIGTERM, timeout=15):
+    if not pid or not pid_alive(pid, expect):
+        return False
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid, expect):
+        time.sleep(0.1)
+    if pid_alive(pid, expect):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+def make_password():
+    """A password that passes AD complexity and AWS's rules (3 of 4 classes, no 'admin')."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        body = "".join(secrets.choice(alphabet) for _ in range(20))
+        if any(c.isupper() for c in body) and any(c.islower() for c in body) and any(c.isdigit() for c in body):
+            if "admin" not in body.lower():
+                return f"Lab-{body}!"
+
+
+def load_secrets():
+    if SECRETS_FILE.exists():
+        return json.loads(SECRETS_FILE.read_text())
+    values = {name: make_password() for name in ("ad_admin_password", "user_password", "master_password")}
+    SECRETS_FILE.touch(mode=0o600)
+    SECRETS_FILE.write_text(json.dumps(values, indent=2))
+    return values
+
+
+# --- network namespace ----------------------------------------------------------------------
+
+def netns_exists():
+    return NETNS in run(["ip", "netns", "list"]).stdout.split()
+
+
+def network_up():
+    if netns_exists() and HOST_IP in run(["ip", "-4", "-o", "addr", "show", "dev", VETH_HOST], check=False).stdout:
+        say("network", f"already up: namespace {NETNS}, host {HOST_IP} <-> DC {DC_IP}")
+        return
+    prefix = HOST_IP.rsplit(".", 1)[0] + "."
+    for line in run(["ip", "-4", "-o", "addr"]).stdout.splitlines():
+        fields = line.split()
+        if fields[1] != VETH_HOST and fields[3].startswith(prefix):
+            raise LabError(
+                f"{fields[3]} on {fields[1]} overlaps the lab network {prefix}0/{PREFIX}: "
+                "set LAB_HOST_IP and LAB_DC_IP to a free /24 (for example 203.0.113.1 and 203.0.113.2)"
+            )
+    run(["ip", "link", "del", VETH_HOST], check=False)
+    if netns_exists():
+        run(["ip", "netns", "del", NETNS])
+    run(["ip", "netns", "add", NETNS])
+    run(["ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_DC])
+    run(["ip", "link", "set", VETH_DC, "netns", NETNS])
+    run(["ip", "addr", "add", f"{HOST_IP}/{PREFIX}", "dev", VETH_HOST])
+    run(["ip", "link", "set", VETH_HOST, "up"])
+    run(["ip", "netns", "exec", NETNS, "ip", "addr", "add", f"{DC_IP}/{PREFIX}", "dev", VETH_DC])
+    run(["ip", "netns", "exec", NETNS, "ip", "link", "set", VETH_DC, "up"])
+    run(["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])
+    say("network", f"created namespace {NETNS}: host {HOST_IP} <-> DC {DC_IP} (no other route)")
+
+
+def network_down():
+    if netns_exists():
+        for pid in run(["ip", "netns", "pids", NETNS], check=False).stdout.split():
+            stop_pid(int(pid), "", timeout=5)
+        run(["ip", "netns", "del", NETNS])
+        say("network", f"removed namespace {NETNS}")
+    if run(["ip", "link", "show", VETH_HOST], check=False).returncode == 0:
+        run(["ip", "link", "del", VETH_HOST])
+        say("network", f"removed {VETH_HOST}")
+
+
+# --- Samba AD DC ----------------------------------------------------------------------------
+
+SMB_CONF = SAMBA_DIR / "etc" / "smb.conf"
+SAMBA_PIDFILE = RUN / "samba.pid"
+LDAPS_CA = SAMBA_DIR / "private" / "tls" / "ca.pem"
+
+
+def samba_tool(*args):
+    return run(["samba-tool", *args, "-s", str(SMB_CONF)])
+
+
+def samba_provision(sec):
+    if (SAMBA_DIR / ".provisioned").exists():
+        return
+    if SAMBA_DIR.exists():
+        shutil.rmtree(SAMBA_DIR)  # a provision that did not finish
+    say("samba", f"provisioning {REALM} (NetBIOS {NETBIOS}) ...")
+    run([
+        "ip", "netns", "exec", NETNS, "samba-tool", "domain", "provision",
+        f"--targetdir={SAMBA_DIR}", "--use-rfc2307", f"--realm={REALM}", f"--domain={NETBIOS}",
+        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['ad_admin_password']}",
+        "--host-name=dc1", f"--host-ip={DC_IP}",
+        f"--option=interfaces=127.0.0.1 {DC_IP}", "--option=bind interfaces only=yes",
+        f"--option=pid directory={RUN}", f"--option=log file={LOGS / 'samba.log'}",
+        "--option=disable netbios=yes",
+    ])
+    conf = SMB_CONF.read_text().splitlines()
+    # No forwarder: the DC must reach nothing beyond this host. No winbindd (not packaged, not needed)
+    # and no file server: the lab needs the KDC, LDAP(S), kpasswd and DNS.
+    conf = [line for line in conf if "dns forwarder" not in line]
+    conf.insert(conf.index("[global]") + 1, "\tserver services = -winbindd -s3fs")
+    SMB_CONF.write_text("\n".join(conf) + "\n")
+    (SAMBA_DIR / ".provisioned").touch()
+
+
+def samba_running():
+    return pid_alive(read_pid(SAMBA_PIDFILE), "samba")
+
+
+def samba_start():
+    if samba_running():
+        say("samba", f"already running (pid {read_pid(SAMBA_PIDFILE)})")
+        return
+    run(["ip", "netns", "exec", NETNS, "samba", "-s", str(SMB_CONF), "-D", "-M", "single"])
+    try:
+        wait_for(lambda: port_open(DC_IP, 88) and port_open(DC_IP, 636), 60, "the DC's Kerberos (88) and LDAPS (636)")
+    except LabError as exc:
+        stop_pid(read_pid(SAMBA_PIDFILE), "samba")
+        raise LabError(f"{exc}; see {LOGS / 'samba.log'}") from None
+    say("samba", f"DC {DC_HOSTNAME} up at {DC_IP} (pid {read_pid(SAMBA_PIDFILE)})")
+
+
+def ldap_admin(user, password):
+    import ldap3  # from the venv
+
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(LDAPS_CA), valid_names=[DC_HOSTNAME])
+    server = ldap3.Server(DC_IP, port=636, use_ssl=True, tls=tls, connect_timeout=5)
+    return ldap3.Connection(server, user=f"{user}@{REALM}", password=password, auto_bind=True, raise_exceptions=True)
+
+
+def samba_configure(sec):
+    """Lay the domain out like AWS Managed Microsoft AD, once."""
+    marker = SAMBA_DIR / ".configured"
+    if marker.exists():
+        return
+    say("samba", "laying out OU=CORP, the Admin account and the PostgreSQL service principal ...")
+    # Lab passwords must not expire under a long-lived lab; complexity stays on, as in AWS.
+    samba_tool("domain", "passwordsettings", "set", "--max-pwd-age=0")
+    for ou in (f"OU={NETBIOS}", f"OU=Users,OU={NETBIOS}", "OU=AWS Delegated Groups"):
+        samba_tool("ou", "create", ou)
+    samba_tool("group", "add", DELEGATED_GROUP, "--groupou=OU=AWS Delegated Groups")
+    samba_tool("user", "create", AD_ADMIN, sec["ad_admin_password"], f"--userou=OU=Users,OU={NETBIOS}")
+    samba_tool("group", "addmembers", DELEGATED_GROUP, AD_ADMIN)
+    # Admin manages OU=CORP and everything under it, and nothing else, as in AWS Managed AD.
+    with ldap_admin("Administrator", sec["ad_admin_password"]) as conn:
+        conn.search(BASE_DN, f"(cn={DELEGATED_GROUP})", attributes=["objectSid"])
+        sid = conn.entries[0].objectSid.value
+    samba_tool("dsacl", "set", f"--objectdn=OU={NETBIOS},{BASE_DN}", f"--sddl=(A;CI;GA;;;{sid})")
+    samba_tool("user", "create", PG_SERVICE_ACCOUNT, "--random-password")
+    samba_tool("spn", "add", f"postgres/{PG_HOST}", PG_SERVICE_ACCOUNT)
+    import ldap3
+
+    with ldap_admin("Administrator", sec["ad_admin_password"]) as conn:
+        for account in (PG_SERVICE_ACCOUNT, AD_ADMIN):
+            conn.search(BASE_DN, f"(sAMAccountName={account})")
+            conn.modify(conn.entries[0].entry_dn,
+                        {"msDS-SupportedEncryptionTypes": [(ldap3.MODIFY_REPLACE, [AES_ONLY])]})
+    marker.touch()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+PG_DATA = PG_DIR / "data"
+PG_SOCKET = PG_DIR / "run"
+PG_KEYTAB = PG_DIR / "postgres.keytab"
+PG_PIDFILE = PG_DATA / "postmaster.pid"
+
+
+def pg_bin(name):
+    found = sorted(glob.glob(f"/usr/lib/postgresql/15/bin/{name}")) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise LabError(f"PostgreSQL's {name} not found under /usr/lib/postgresql: run make setup")
+    return found[-1]
+
+
+def as_postgres(cmd, **kwargs):
+    # A sourced .lab/env must not leak in: libpq 15 crashes on PGHOSTADDR with a socket host.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5"))}
+    return run(["runuser", "-u", "postgres", "--", *cmd], env=env, **kwargs)
+
+
+def pg_init():
+    if (PG_DIR / ".initialized").exists():
+        return
+    if PG_DIR.exists():
+        shutil.rmtree(PG_DIR)
+    PG_DIR.mkdir(mode=0o700)
+    PG_SOCKET.mkdir(mode=0o700)
+    shutil.chown(PG_DIR, "postgres", "postgres")
+    shutil.chown(PG_SOCKET, "postgres", "postgres")
+    if as_postgres(["test", "-w", str(PG_DIR)], check=False).returncode != 0:
+        raise LabError(f"the postgres OS user cannot reach {PG_DIR}: make its parent folders traversable (chmod o+x)")
+    say("postgres", "initdb ...")
+    as_postgres([pg_bin("initdb"), "-D", str(PG_DATA), "-U", PG_SUPERUSER, "--auth=trust",
+                 "--encoding=UTF8", "--locale=C.UTF-8"])
+    (PG_DATA / "lab.conf").write_text(f"""\
+listen_addresses = '{PG_HOSTADDR}'
+port = {PG_PORT}
+unix_socket_directories = '{PG_SOCKET}'
+krb_server_keyfile = '{PG_KEYTAB}'
+password_encryption = scram-sha-256
+log_connections = on
+shared_buffers = 32MB
+""")
+    with open(PG_DATA / "postgresql.conf", "a") as conf:
+        conf.write("\ninclude = 'lab.conf'\n")
+    # The order matters: the first line that matches decides, as on Aurora.
+    (PG_DATA / "pg_hba.conf").write_text(f"""\
+# Aurora-like front door (lab/README.md). Local socket: the lab's own bootstrap only.
+local all {PG_SUPERUSER}                      trust
+host  all +rds_ad  {PG_HOSTADDR}/32  gss include_realm=1 krb_realm={REALM}
+host  all +rds_iam {PG_HOSTADDR}/32  reject
+host  all all      {PG_HOSTADDR}/32  scram-sha-256
+""")
+    for path in (PG_DATA / "lab.conf", PG_DATA / "pg_hba.conf"):
+        shutil.chown(path, "postgres", "postgres")
+    (PG_DIR / ".initialized").touch()
+
+
+def pg_keytab():
+    if PG_KEYTAB.exists():
+        return
+    samba_tool("domain", "exportkeytab", str(PG_KEYTAB), f"--principal=postgres/{PG_HOST}")
+    os.chmod(PG_KEYTAB, 0o600)
+    shutil.chown(PG_KEYTAB, "postgres", "postgres")
+
+
+def pg_running():
+    return pid_alive(read_pid(PG_PIDFILE), "postgres")
+
+
+def pg_start():
+    if pg_running():
+        say("postgres", f"already running (pid {read_pid(PG_PIDFILE)})")
+        return
+    as_postgres([pg_bin("pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_DIR / "postgres.log"), "-w", "-t", "60", "start"])
+    say("postgres", f"up at {PG_HOSTADDR}:{PG_PORT} (pid {read_pid(PG_PIDFILE)})")
+
+
+def pg_bootstrap(sec):
+    """The roles Aurora has from the start, and the master user with the master password, once."""
+    marker = PG_DIR / ".bootstrapped"
+    if marker.exists():
+        return
+    sql = f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_superuser') THEN CREATE ROLE rds_superuser NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_ad') THEN CREATE ROLE rds_ad NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {sql_literal(PG_MASTER)}) THEN
+    CREATE ROLE {sql_ident(PG_MASTER)} LOGIN CREATEROLE CREATEDB IN ROLE rds_superuser;
+  END IF;
+END $$;
+ALTER ROLE {sql_ident(PG_MASTER)} PASSWORD {sql_literal(sec['master_password'])};
+"""
+    # The SQL goes over stdin, so the password never shows in a process list.
+    as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
+                 "-U", PG_SUPERUSER, "-d", "postgres"], input=sql)
+    marker.touch()
+
+
+def sql_ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(value):
+    return "'" + value.replace("'", "''") + "'"
+
+
+def pg_stop():
+    pid = read_pid(PG_PIDFILE)
+    # SIGINT is PostgreSQL's fast shutdown.
+    if stop_pid(pid, "postgres", sig=signal.SIGINT, timeout=30):
+        say("postgres", f"stopped (pid {pid})")
+
+
+# --- the AWS endpoint -----------------------------------------------------------------------
+
+AWS_PIDFILE = RUN / "aws.pid"
+AWS_URL = f"http://{AWS_HOST}:{AWS_PORT}"
+
+
+def aws_running():
+    return pid_alive(read_pid(AWS_PIDFILE), "aws_endpoint.py")
+
+
+def aws_answers():
+    try:
+        with urllib.request.urlopen(f"{AWS_URL}/moto-api/", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def aws_start():
+    if aws_running():
+        say("aws", f"already running at {AWS_URL} (pid {read_pid(AWS_PIDFILE)})")
+        return
+    if port_open(AWS_HOST, AWS_PORT):
+        raise LabError(f"{AWS_HOST}:{AWS_PORT} is taken by another program: set LAB_AWS_PORT to a free port")
+    log = open(LOGS / "aws.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE,
+    )
+    AWS_PIDFILE.write_text(f"{proc.pid}\n")
+    wait_for(lambda: aws_answers() or proc.poll() is not None, 60, f"the AWS endpoint at {AWS_URL}")
+    if proc.poll() is not None:
+        raise LabError(f"the AWS endpoint exited ({proc.returncode}); see {LOGS / 'aws.log'}")
+    say("aws", f"endpoint up at {AWS_URL} (pid {proc.pid})")
+
+
+def aws_stop():
+    pid = read_pid(AWS_PIDFILE)
+    if stop_pid(pid, "aws_endpoint.py"):
+        say("aws", f"stopped (pid {pid})")
+    AWS_PIDFILE.unlink(missing_ok=True)
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+def write_client_files(sec):
+    KRB5_CONF.write_text(f"""\
+# Client configuration for the lab realm. Point tools at it with KRB5_CONFIG; /etc is never touched.
+[libdefaults]
+    default_realm = {REALM}
+    dns_lookup_kdc = false
+    dns_lookup_realm = false
+    rdns = false
+    dns_canonicalize_hostname = false
+    udp_preference_limit = 1
+
+[realms]
+    {REALM} = {{
+        kdc = {DC_IP}
+        admin_server = {DC_IP}
+        kpasswd_server = {DC_IP}
+    }}
+
+[domain_realm]
+    .{DOMAIN} = {REALM}
+    {DOMAIN} = {REALM}
+    .rds.amazonaws.com = {REALM}
+""")
+    values = {
+        "AWS_ENDPOINT_URL": AWS_URL,
+        "AWS_URL": AWS_URL,
+        "AWS_ACCESS_KEY_ID": "lab-fake-access-key",
+        "AWS_SECRET_ACCESS_KEY": "lab-fake-secret-key",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "KRB5_CONFIG": str(KRB5_CONF),
+        "KRB5CCNAME": f"FILE:{STATE / 'krb5cc'}",
+        "LAB_AD_DOMAIN": DOMAIN,
+        "LAB_AD_REALM": REALM,
+        "LAB_AD_NETBIOS": NETBIOS,
+        "LAB_AD_BASE_DN": BASE_DN,
+        "LAB_AD_USERS_OU": USERS_OU,
+        "LAB_DC_IP": DC_IP,
+        "LAB_DC_HOSTNAME": DC_HOSTNAME,
+        "LAB_LDAPS_CA": str(LDAPS_CA),
+        "LAB_AD_ADMIN_USER": AD_ADMIN,
+        "LAB_AD_ADMIN_PASSWORD": sec["ad_admin_password"],
+        "LAB_USER_PASSWORD": sec["user_password"],
+        "LAB_PG_HOST": PG_HOST,
+        "LAB_PG_HOSTADDR": PG_HOSTADDR,
+        "LAB_PG_PORT": str(PG_PORT),
+        "LAB_PG_DATABASE": "postgres",
+        "LAB_PG_MASTER_USER": PG_MASTER,
+        "LAB_PG_MASTER_PASSWORD": sec["master_password"],
+        "PGHOST": PG_HOST,
+        "PGHOSTADDR": PG_HOSTADDR,
+        "PGPORT": str(PG_PORT),
+    }
+    text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
+    text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in values.items())
+    if not ENV_FILE.exists() or ENV_FILE.read_text() != text:
+        ENV_FILE.touch(mode=0o600)
+        ENV_FILE.write_text(text)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+def require_root():
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, runuser postgres): run it as root")
+
+
+def up():
+    require_root()
+    started = time.monotonic()
+    for path in (STATE, RUN, LOGS):
+        path.mkdir(exist_ok=True)
+    os.chmod(STATE, 0o711)  # postgres must traverse to .lab/pg; nothing else is readable
+    sec = load_secrets()
+    network_up()
+    samba_provision(sec)
+    samba_start()
+    samba_configure(sec)
+    pg_init()
+    pg_keytab()
+    pg_start()
+    pg_bootstrap(sec)
+    aws_start()
+    write_client_files(sec)
+    say("lab", f"up in {time.monotonic() - started:.1f}s; use it with: . {os.path.relpath(ENV_FILE)}")
+
+
+def down():
+    require_root()
+    aws_stop()
+    pg_stop()
+    pid = read_pid(SAMBA_PIDFILE)
+    if stop_pid(pid, "samba"):
+        say("samba", f"stopped (pid {pid})")
+    network_down()  # also stops anything left in the namespace
+    leftovers = [p for p in (AWS_PORT, PG_PORT) if port_open("127.0.0.1", p)]
+    if leftovers:
+        raise LabError(f"ports still listening after down: {leftovers}")
+    say("lab", "down")
+
+
+def check_aws():
+    if not aws_running():
+        return False, "not running"
+    if not aws_answers():
+        return False, f"pid {read_pid(AWS_PIDFILE)} does not answer at {AWS_URL}"
+    import boto3
+
+    sts = boto3.client("sts", endpoint_url=AWS_URL, region_name=REGION,
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    account = sts.get_caller_identity()["Account"]
+    return True, f"{AWS_URL} (account {account})"
+
+
+def check_samba():
+    if not netns_exists():
+        return False, f"namespace {NETNS} missing"
+    if not samba_running():
+        return False, "not running"
+    if not port_open(DC_IP, 88):
+        return False, f"KDC {DC_IP}:88 does not answer"
+    sec = load_secrets()
+    with ldap_admin(AD_ADMIN, sec["ad_admin_password"]):
+        pass
+    return True, f"{DC_HOSTNAME} at {DC_IP}: KDC 88 answers, LDAPS bind as {AD_ADMIN} verified against the CA"
+
+
+def check_postgres():
+    if not pg_running():
+        return False, "not running"
+    import psycopg2
+
+    sec = load_secrets()
+    with psycopg2.connect(host=PG_HOST, hostaddr=PG_HOSTADDR, port=PG_PORT, dbname="postgres", user=PG_MASTER,
+                          password=sec["master_password"], connect_timeout=5) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+    conn.close()
+    return True, f"PostgreSQL {version} at {PG_HOSTADDR}:{PG_PORT} (as {PG_HOST}), master {PG_MASTER} logs in"
+
+
+def status(quiet=False):
+    healthy = True
+    for name, check in (("aws", check_aws), ("samba", check_samba), ("postgres", check_postgres)):
+        try:
+            ok, detail = check()
+        except Exception as exc:  # any failure of a probe is "unhealthy", with its reason
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        healthy &= ok
+        if not quiet:
+            say(name, ("healthy  " if ok else "DOWN     ") + detail)
+    if not quiet:
+        say("lab", "healthy" if healthy else "not healthy (make lab-up starts what is down)")
+    return healthy
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--quiet", action="store_true", help="status: print nothing, only set the exit code")
+    args = parser.parse_args()
+    try:
+        if args.command == "up":
+            up()
+        elif args.command == "down":
+            down()
+        else:
+            return 0 if status(args.quiet) else 1
+    except LabError as exc:
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Integration tests run against the lab: start it if it is down, and leave it as found."""
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = [sys.executable, str(ROOT / "lab" / "lab.py")]
+
+
+def read_env(path):
+    """The exports of .lab/env, without a shell."""
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The lab's contract (.lab/env) as a dict; the lab is healthy while tests run."""
+    was_up = subprocess.run([*LAB, "status", "--quiet"]).returncode == 0
+    if not was_up:
+        subprocess.run([*LAB, "up"], check=True)
+    env = read_env(ROOT / ".lab" / "env")
+    saved = dict(os.environ)
+    os.environ.update(env)
+    yield env
+    os.environ.clear()
+    os.environ.update(saved)
+    if not was_up:
+        subprocess.run([*LAB, "down"], check=True)
