@@ -488,6 +488,7 @@ def write_client_files(sec):
         "LAB_AD_NETBIOS": NETBIOS,
         "LAB_AD_BASE_DN": BASE_DN,
         "LAB_AD_USERS_OU": USERS_OU,
+        "LAB_NETNS": NETNS,
         "LAB_DC_IP": DC_IP,
         "LAB_DC_HOSTNAME": DC_HOSTNAME,
         "LAB_LDAPS_CA": str(LDAPS_CA),

@@ -35,9 +35,10 @@ def test_aws_endpoint_answers_with_managed_policies(lab):
 
 
 def test_dc_namespace_has_no_route_out(lab):
-    routes = subprocess.run(["ip", "netns", "exec", "aurkrb-lab", "ip", "route"], capture_output=True, text=True)
-    assert "default" not in routes.stdout
-    assert routes.stdout.strip().splitlines() == [l for l in routes.stdout.strip().splitlines() if "198.51.100." in l]
+    routes = subprocess.run(["ip", "netns", "exec", lab["LAB_NETNS"], "ip", "-4", "route"],
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    subnet = lab["LAB_DC_IP"].rsplit(".", 1)[0] + ".0/24"
+    assert [line.split()[0] for line in routes] == [subnet]
 
 
 def test_admin_is_delegated_to_ou_corp_only(lab):

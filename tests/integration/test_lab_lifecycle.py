@@ -1,0 +1,89 @@
+"""lab-up twice changes nothing; lab-down leaves no port, namespace or process.
+
+Runs a second, private lab (own state folder, ports, namespace and addresses) so the shared
+lab the other tests use is never disturbed.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / "build" / "lab-lifecycle"
+ENV = {
+    "LAB_STATE_DIR": str(STATE),
+    "LAB_NETNS": "aurkrb-life",
+    "LAB_AWS_PORT": "15041",
+    "LAB_PG_PORT": "15442",
+    "LAB_HOST_IP": "203.0.113.1",
+    "LAB_DC_IP": "203.0.113.2",
+}
+
+
+def lab(command):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5", "AWS_"))}
+    env.update(ENV)
+    return subprocess.run([sys.executable, str(ROOT / "lab" / "lab.py"), command],
+                          capture_output=True, text=True, env=env)
+
+
+def listening_ports():
+    """Ports with a listening TCP socket on this machine (ss, so nothing is dialled)."""
+    out = subprocess.run(["ss", "-H", "-ltn"], capture_output=True, text=True, check=True).stdout
+    return {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines()}
+
+
+def pids():
+    run = STATE / "run"
+    return {
+        "aws": int((run / "aws.pid").read_text()),
+        "samba": int((run / "samba.pid").read_text()),
+        "postgres": int((STATE / "pg" / "data" / "postmaster.pid").read_text().split()[0]),
+    }
+
+
+def alive(pid):
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.fixture
+def private_lab():
+    shutil.rmtree(STATE, ignore_errors=True)
+    STATE.parent.mkdir(parents=True, exist_ok=True)
+    yield
+    lab("down")
+    shutil.rmtree(STATE, ignore_errors=True)
+
+
+def test_up_twice_then_down_leaves_nothing(private_lab):
+    first = lab("up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert lab("status").returncode == 0
+    assert {15041, 15442} <= listening_ports()
+    before = pids()
+    env_text = (STATE / "env").read_text()
+
+    again = lab("up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    for component in ("network", "samba", "postgres", "aws"):
+        assert any(line.split()[1:3] == [component, "already"] for line in again.stdout.splitlines()), again.stdout
+    assert pids() == before
+    assert (STATE / "env").read_text() == env_text
+
+    down = lab("down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not any(alive(pid) for pid in before.values()), before
+    assert "aurkrb-life" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert subprocess.run(["ip", "link", "show", "aurkrb-life-h"], capture_output=True).returncode != 0
+    # The DC's own ports went with its namespace; the host-side ones must be closed too.
+    assert not {15041, 15442} & listening_ports()
+    assert "203.0.113." not in subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True).stdout
+    assert lab("status").returncode == 1
+    assert lab("down").returncode == 0  # a second down is harmless
