@@ -17,7 +17,7 @@ def read_env(path):
     env = {}
     for line in Path(path).read_text().splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, dummy, value = line[len("export "):].partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
 
@@ -25,7 +25,7 @@ def read_env(path):
 @pytest.fixture(scope="session")
 def lab():
     """The lab's contract (.lab/env) as a dict; the lab is healthy while tests run."""
-    was_up = subprocess.run([*LAB, "status", "--quiet"]).returncode == 0
+    was_up = subprocess.run([*LAB, "status", "--quiet"], check=False).returncode == 0
     if not was_up:
         subprocess.run([*LAB, "up"], check=True)
     env = read_env(ROOT / ".lab" / "env")

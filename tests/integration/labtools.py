@@ -41,7 +41,7 @@ def unique(prefix):
 def kinit(env, principal, password, ccache):
     """Get a ticket into a private cache; returns the CompletedProcess (never raises)."""
     child = dict(os.environ, KRB5_CONFIG=env["KRB5_CONFIG"], KRB5CCNAME=f"FILE:{ccache}")
-    return subprocess.run(["kinit", principal], input=password + "\n", capture_output=True, text=True, env=child)
+    return subprocess.run(["kinit", principal], input=password + "\n", capture_output=True, text=True, env=child, check=False)
 
 
 def pg_connect(env, user, password=None, ccache=None):

@@ -1,7 +1,5 @@
 """Each module's integration target (tests/integration/targets/<name>) runs against the lab."""
 
-from pathlib import Path
-
 import pytest
 
 from ansible_run import ROOT, playbook, recap
