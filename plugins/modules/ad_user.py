@@ -1,0 +1,547 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ad_user
+short_description: Manage an Active Directory user, such as a Kerberos login for Aurora PostgreSQL
+version_added: 0.1.0
+description:
+  - Creates, updates, enables, disables and deletes a user in Active Directory, for example in
+    AWS Managed Microsoft AD, from any Linux host; no Windows host is needed.
+  - The user is found by its C(sAMAccountName) (O(name)) anywhere under the domain's base DN.
+    An existing user is updated where it is; O(ou) is used only when the user is created.
+  - The C(ldap) backend talks LDAPS (LDAP over TLS) to a domain controller with the pure Python
+    C(ldap3) library and sets the password through C(unicodePwd), which AD accepts only over TLS.
+  - Sets C(msDS-SupportedEncryptionTypes) so the domain controller issues AES Kerberos tickets for
+    the user (O(supported_encryption_types)).
+  - Options that are not given leave the matching attribute alone on an existing user.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+requirements:
+  - ldap3 >= 2.9 on the host that runs the module
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff shows the user's non-secret attributes before and after; never a password.
+  platform:
+    platforms: posix
+options:
+  name:
+    description:
+      - The user's logon name, C(sAMAccountName), and the CN of a user the module creates.
+      - >-
+        1 to 20 characters, none of C(" / \ [ ] : ; | = , + * ? < > @) or C('), no control
+        characters, not only periods or spaces, and not ending in a period.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the user, V(absent) deletes it.
+      - Deleting a user that does not exist is not a change.
+    type: str
+    choices: [present, absent]
+    default: present
+  password:
+    description:
+      - The user's password. It must satisfy the domain's password policy.
+      - When it is set is up to O(update_password).
+      - The module never returns or logs it.
+      - A user created without a password is created disabled, whatever O(enabled) says, because AD
+        refuses to enable an account without a password under its default policy; the module warns.
+        It stays disabled, with a warning on each run, until a run gives a password; that run sets
+        the password and enables the user.
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) when the module creates the user, and on an existing user
+        only if that user has no password yet (C(pwdLastSet) is 0, for example a user created
+        earlier without one). A rerun never sets the password again.
+        Note that AD also keeps C(pwdLastSet) at 0 for a user that must change its password at next
+        logon, so such a user gets O(password).
+      - V(always) makes sure O(password) is the user's password. The module checks by binding as the
+        user and sets the password only when that bind fails, so a rerun with the same password
+        is not a change. A failed check counts as one bad logon attempt towards the domain's lockout
+        threshold. A disabled user cannot bind, so a disabled user's password is set, and reported
+        as a change, on every run.
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  enabled:
+    description:
+      - Whether the account is enabled (C(userAccountControl) 512) or disabled (514). Other
+        C(userAccountControl) flags of an existing user are kept.
+      - A user with no password stays disabled; see O(password).
+    type: bool
+    default: true
+  given_name:
+    description:
+      - The user's first name (C(givenName)). An empty string clears it.
+    type: str
+  surname:
+    description:
+      - The user's last name (C(sn)). An empty string clears it.
+    type: str
+  email_address:
+    description:
+      - The user's email address (C(mail)). An empty string clears it.
+    type: str
+  user_principal_name:
+    description:
+      - The user's C(userPrincipalName), the name it logs on with in Kerberos.
+      - When the module creates the user and this is not given, it is C(<name>@<REALM>), for
+        example C(alice@CORP.EXAMPLE.COM). On an existing user it changes only when given.
+    type: str
+  ou:
+    description:
+      - The DN of the OU in which to create the user.
+      - Defaults to C(OU=Users,OU=<short_name>,<base DN>), where AWS Managed Microsoft AD keeps
+        users and the only OU its delegated C(Admin) account may manage.
+      - Must be under the domain's base DN. An existing user is not moved.
+    type: str
+  domain:
+    description:
+      - The directory's DNS name, for example V(corp.example.com).
+      - The base DN (C(DC=corp,DC=example,DC=com)) and the Kerberos realm (C(CORP.EXAMPLE.COM))
+        derive from it.
+    type: str
+    required: true
+  short_name:
+    description:
+      - The directory's NetBIOS name.
+      - Defaults to the first label of O(domain) in upper case, for example C(CORP).
+    type: str
+  supported_encryption_types:
+    description:
+      - The Kerberos encryption types the domain controller may use for the user's tickets,
+        written to C(msDS-SupportedEncryptionTypes).
+      - The default, AES128 and AES256, is the value 24.
+      - An empty list clears the attribute, which lets the domain controller choose.
+    type: list
+    elements: str
+    choices: [aes128, aes256, rc4]
+    default: [aes128, aes256]
+  backend:
+    description:
+      - How the module reaches the directory.
+      - V(ldap) talks LDAPS to a domain controller with O(ldap_server) and O(bind_user).
+    type: str
+    choices: [ldap]
+    default: ldap
+  ldap_server:
+    description:
+      - Host name or IP address of a domain controller that answers LDAPS.
+      - For AWS Managed Microsoft AD, one of the directory's DNS IP addresses; LDAPS must be
+        enabled on the directory (client-side LDAPS).
+      - Required with O(backend=ldap).
+    type: str
+  ldap_port:
+    description:
+      - The LDAPS port of O(ldap_server).
+    type: int
+    default: 636
+  ldap_ca_file:
+    description:
+      - Path on the managed host to the PEM file of the CA that signed the domain controller's
+        LDAPS certificate.
+      - Required with O(backend=ldap) unless O(validate_certs=false).
+    type: path
+  ldap_server_name:
+    description:
+      - The name to look for in the domain controller's certificate, for when O(ldap_server) is
+        an IP address, for example V(dc1.corp.example.com).
+      - Defaults to O(ldap_server).
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the domain controller's certificate against O(ldap_ca_file) and
+        O(ldap_server_name).
+      - Only set V(false) against a throwaway lab; the bind password then goes to whoever answers.
+    type: bool
+    default: true
+  bind_user:
+    description:
+      - The account that makes the changes. A bare account name becomes C(<bind_user>@<REALM>);
+        a DN or a name that contains C(@) is used as given.
+      - Defaults to V(Admin), the delegated administrator of AWS Managed Microsoft AD.
+    type: str
+    default: Admin
+  bind_password:
+    description:
+      - The password of O(bind_user).
+      - Required with O(backend=ldap).
+    type: str
+notes:
+  - A user created without O(password) is created disabled; see O(password).
+  - O(update_password=always) checks the password with a bind as the user; see O(update_password).
+  - AWS Managed Microsoft AD lets its C(Admin) account manage users only under
+    C(OU=<short_name>,<base DN>); the default O(ou) is there.
+seealso:
+  - name: Creating a user in AWS Managed Microsoft AD
+    description: Where AWS Managed Microsoft AD keeps users and what its Admin account may do.
+    link: https://docs.aws.amazon.com/directoryservice/latest/admin-guide/ms_ad_manage_users_groups_create_user.html
+  - name: Kerberos authentication for Aurora PostgreSQL
+    description: How Aurora PostgreSQL uses AWS Managed Microsoft AD users.
+    link: https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/postgresql-kerberos.html
+"""
+
+EXAMPLES = r"""
+- name: Create a database login in AWS Managed Microsoft AD
+  aurora.kerberos.ad_user:
+    name: alice
+    password: "{{ alice_password }}"
+    given_name: Alice
+    surname: Example
+    email_address: alice@example.com
+    domain: corp.example.com
+    ldap_server: "{{ directory_dns_ips[0] }}"
+    ldap_server_name: "{{ directory_ldaps_name }}"
+    ldap_ca_file: /etc/pki/ca-trust/source/anchors/corp-ca.pem
+    bind_password: "{{ ad_admin_password }}"
+
+- name: Keep the password of a service account as given, checking it on every run
+  aurora.kerberos.ad_user:
+    name: svc_reports
+    password: "{{ svc_reports_password }}"
+    update_password: always
+    domain: corp.example.com
+    ldap_server: dc1.corp.example.com
+    ldap_ca_file: "{{ ldaps_ca_file }}"
+    bind_user: "{{ ad_admin_user }}"
+    bind_password: "{{ ad_admin_password }}"
+
+- name: Disable a user
+  aurora.kerberos.ad_user:
+    name: bob
+    enabled: false
+    domain: corp.example.com
+    ldap_server: dc1.corp.example.com
+    ldap_ca_file: "{{ ldaps_ca_file }}"
+    bind_password: "{{ ad_admin_password }}"
+
+- name: Delete a user
+  aurora.kerberos.ad_user:
+    name: bob
+    state: absent
+    domain: corp.example.com
+    ldap_server: dc1.corp.example.com
+    ldap_ca_file: "{{ ldaps_ca_file }}"
+    bind_password: "{{ ad_admin_password }}"
+"""
+
+RETURN = r"""
+user:
+  description:
+    - The user after the task, or what it would be in check mode.
+    - Empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The C(sAMAccountName).
+      returned: success
+      type: str
+      sample: alice
+    dn:
+      description: The user's distinguished name.
+      returned: success
+      type: str
+      sample: CN=alice,OU=Users,OU=CORP,DC=corp,DC=example,DC=com
+    sid:
+      description: The user's security identifier (C(objectSid)); null for a user only created in check mode.
+      returned: success
+      type: str
+      sample: S-1-5-21-2127521184-1604012920-1887927527-1105
+    user_principal_name:
+      description: The C(userPrincipalName).
+      returned: success
+      type: str
+      sample: alice@CORP.EXAMPLE.COM
+    enabled:
+      description: Whether the account is enabled.
+      returned: success
+      type: bool
+      sample: true
+    given_name:
+      description: The C(givenName), or null.
+      returned: success
+      type: str
+      sample: Alice
+    surname:
+      description: The C(sn), or null.
+      returned: success
+      type: str
+      sample: Example
+    email_address:
+      description: The C(mail), or null.
+      returned: success
+      type: str
+      sample: alice@example.com
+    supported_encryption_types:
+      description: The encryption types set in C(msDS-SupportedEncryptionTypes); empty when it is not set.
+      returned: success
+      type: list
+      elements: str
+      sample: [aes128, aes256]
+diff:
+  description:
+    - The user's non-secret attributes before and after, as in RV(user); empty for a user that does
+      not exist. A password change does not show here, only in RV(ignore:changed).
+  returned: always
+  type: dict
+  contains:
+    before:
+      description: The user before the task.
+      returned: always
+      type: dict
+    after:
+      description: The user after the task.
+      returned: always
+      type: dict
+  sample:
+    before:
+      name: alice
+      given_name: Alice
+      enabled: true
+    after:
+      name: alice
+      given_name: Alicia
+      enabled: true
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import ENCRYPTION_TYPE_BITS
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import PUBLIC_USER_KEYS
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import STRING_ATTRIBUTES
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
+
+# sAMAccountName rules: at most 20 characters, none of these (MS-ADTS 3.1.1.5.2.4 and the AD docs)
+SAM_ACCOUNT_NAME_FORBIDDEN = set('"/\\[]:;|=,+*?<>@\'')
+DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+NETBIOS_FORBIDDEN = set('\\/:*?"<>|. ')
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    password=dict(type="str", no_log=True),
+    update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
+    enabled=dict(type="bool", default=True),
+    given_name=dict(type="str"),
+    surname=dict(type="str"),
+    email_address=dict(type="str"),
+    user_principal_name=dict(type="str"),
+    ou=dict(type="str"),
+    domain=dict(type="str", required=True),
+    short_name=dict(type="str"),
+    supported_encryption_types=dict(
+        type="list", elements="str", choices=list(ENCRYPTION_TYPE_BITS), default=["aes128", "aes256"]
+    ),
+    backend=dict(type="str", choices=["ldap"], default="ldap"),
+    ldap_server=dict(type="str"),
+    ldap_port=dict(type="int", default=636),
+    ldap_ca_file=dict(type="path"),
+    ldap_server_name=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    bind_user=dict(type="str", default="Admin"),
+    bind_password=dict(type="str", no_log=True),
+)
+
+
+def sam_account_name_problem(name):
+    """Why name cannot be a sAMAccountName, or None."""
+    if not 1 <= len(name) <= 20:
+        return f"must be 1 to 20 characters long, not {len(name)}"
+    forbidden = sorted(set(name) & SAM_ACCOUNT_NAME_FORBIDDEN)
+    if forbidden:
+        return f"must not contain {' '.join(forbidden)}"
+    if any(ord(char) < 32 for char in name):
+        return "must not contain control characters"
+    if not name.strip(". "):
+        return "must not be only periods and spaces"
+    if name.endswith("."):
+        return "must not end with a period"
+    if name != name.strip():
+        return "must not start or end with a space"
+    return None
+
+
+def directory_settings(module):
+    """Check the options and derive realm, base DN, short name and OU; fail naming the option."""
+    params = module.params
+    problem = sam_account_name_problem(params["name"])
+    if problem:
+        module.fail_json(msg=f"name {params['name']!r} is not a valid sAMAccountName: it {problem}.")
+
+    domain = params["domain"].strip().rstrip(".")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+        module.fail_json(msg=f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com.")
+    base_dn = base_dn_from_domain(domain)
+
+    short_name = params["short_name"] or labels[0].upper()
+    if not 1 <= len(short_name) <= 15 or set(short_name) & NETBIOS_FORBIDDEN:
+        module.fail_json(msg=f"short_name {short_name!r} must be a NetBIOS name: 1 to 15 characters, no dots or spaces.")
+
+    ou = params["ou"] or f"OU=Users,OU={short_name},{base_dn}"
+    if not is_dn(ou):
+        module.fail_json(msg=f"ou {ou!r} is not a DN; give one such as OU=Users,OU={short_name},{base_dn}.")
+    if not ou.replace(" ", "").lower().endswith(base_dn.lower()):
+        module.fail_json(msg=f"ou {ou!r} is not under the domain's base DN {base_dn}: check ou and domain.")
+
+    if params["password"] == "":
+        module.fail_json(msg="password must not be empty; leave it out to create the user without one.")
+    upn = params["user_principal_name"]
+    if upn and "@" not in upn:
+        module.fail_json(msg=f"user_principal_name {upn!r} must have the form user@suffix, such as alice@{domain.upper()}.")
+
+    if params["backend"] == "ldap":
+        if not 1 <= params["ldap_port"] <= 65535:
+            module.fail_json(msg=f"ldap_port {params['ldap_port']} is not a TCP port.")
+        ca_file = params["ldap_ca_file"]
+        if params["validate_certs"]:
+            if not ca_file:
+                module.fail_json(
+                    msg="ldap_ca_file is required with validate_certs=true: give the CA that signed the "
+                    "domain controller's LDAPS certificate."
+                )
+            if not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
+                module.fail_json(msg=f"ldap_ca_file {ca_file} is not a readable file.")
+
+    return dict(realm=domain.upper(), base_dn=base_dn, short_name=short_name, ou=ou)
+
+
+def open_directory(module, settings):
+    params = module.params
+    connection = connect(
+        params["ldap_server"],
+        params["bind_user"],
+        params["bind_password"],
+        settings["realm"],
+        port=params["ldap_port"],
+        ca_file=params["ldap_ca_file"],
+        server_name=params["ldap_server_name"],
+        validate_certs=params["validate_certs"],
+    )
+    return LdapUserDirectory(connection, settings["base_dn"])
+
+
+def public(user):
+    return {key: user.get(key) for key in PUBLIC_USER_KEYS} if user else {}
+
+
+def wanted_attributes(params):
+    wanted = {key: params[key] for key in STRING_ATTRIBUTES}
+    chosen = params["supported_encryption_types"]
+    wanted["supported_encryption_types"] = [name for name in ENCRYPTION_TYPE_BITS if name in chosen]
+    return wanted
+
+
+def expected(user, wanted, enabled):
+    """The user as it will be once wanted and enabled are applied (what check mode returns)."""
+    after = dict(user)
+    for key, value in wanted.items():
+        if value is None:
+            continue
+        # "" clears a string attribute, which then reads back as None
+        after[key] = (value or None) if key in STRING_ATTRIBUTES else value
+    after["enabled"] = enabled
+    return after
+
+
+def create(module, directory, settings, wanted):
+    params = module.params
+    wanted["user_principal_name"] = wanted["user_principal_name"] or f"{params['name']}@{settings['realm']}"
+    enabled = params["enabled"]
+    if enabled and params["password"] is None:
+        module.warn(
+            f"Creating {params['name']} disabled because no password was given: AD refuses to enable "
+            "an account without a password. A later run that gives password enables it."
+        )
+        enabled = False
+    dn = directory.create_user(params["name"], settings["ou"], wanted, params["password"], enabled, module.check_mode)
+    if module.check_mode:
+        return expected(dict(name=params["name"], dn=dn, sid=None), wanted, enabled)
+    return directory.find_user(params["name"])
+
+
+def update(module, directory, user, wanted):
+    """Attributes, then the password, then enabled: AD enables only a user with a password."""
+    params = module.params
+    check_mode = module.check_mode
+    changed = bool(directory.update_attributes(user, wanted, check_mode))
+
+    password = params["password"]
+    password_set = False
+    if password is not None and (
+        not user["has_password"]
+        or (params["update_password"] == "always" and not directory.password_works(user, password))
+    ):
+        password_set = directory.set_password(user, password, check_mode)
+
+    enabled = params["enabled"]
+    if enabled and not user["enabled"] and not (user["has_password"] or password_set):
+        module.warn(f"{params['name']} has no password, so it stays disabled: give password to enable it.")
+        enabled = False
+    changed = directory.set_enabled(user, enabled, check_mode) or password_set or changed
+
+    if changed and not check_mode:
+        return changed, directory.find_user(params["name"])
+    return changed, expected(user, wanted, enabled)
+
+
+def run(module, directory, settings):
+    params = module.params
+    before = directory.find_user(params["name"])
+    if params["state"] == "absent":
+        if before is None:
+            return dict(changed=False, user={}, diff=dict(before={}, after={}))
+        directory.delete_user(before, module.check_mode)
+        return dict(changed=True, user={}, diff=dict(before=public(before), after={}))
+
+    wanted = wanted_attributes(params)
+    if before is None:
+        changed, after = True, create(module, directory, settings, wanted)
+    else:
+        changed, after = update(module, directory, before, wanted)
+    return dict(changed=changed, user=public(after), diff=dict(before=public(before), after=public(after)))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[("backend", "ldap", ("ldap_server", "bind_password"))],
+        supports_check_mode=True,
+    )
+    if not HAS_LDAP3:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
+    settings = directory_settings(module)
+    try:
+        directory = open_directory(module, settings)
+        try:
+            result = run(module, directory, settings)
+        finally:
+            directory.close()
+    except AdLdapError as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
