@@ -242,6 +242,9 @@ def samba_start():
     if samba_running():
         say("samba", f"already running (pid {read_pid(SAMBA_PIDFILE)})")
         return
+    if port_open(DC_IP, 88):
+        raise LabError(f"a DC that is not this lab's already answers at {DC_IP} in namespace {NETNS}: stop the "
+                       "other lab (make lab-down in its checkout) or set LAB_NETNS, LAB_HOST_IP and LAB_DC_IP")
     run(["ip", "netns", "exec", NETNS, "samba", "-s", str(SMB_CONF), "-D", "-M", "single"])
     try:
         wait_for(lambda: port_open(DC_IP, 88) and port_open(DC_IP, 636), 60, "the DC's Kerberos (88) and LDAPS (636)")
@@ -364,6 +367,8 @@ def pg_start():
     if pg_running():
         say("postgres", f"already running (pid {read_pid(PG_PIDFILE)})")
         return
+    if port_open(PG_HOSTADDR, PG_PORT):
+        raise LabError(f"{PG_HOSTADDR}:{PG_PORT} is taken by another program: set LAB_PG_PORT to a free port")
     as_postgres([pg_bin("pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_DIR / "postgres.log"), "-w", "-t", "60", "start"])
     say("postgres", f"up at {PG_HOSTADDR}:{PG_PORT} (pid {read_pid(PG_PIDFILE)})")
 
