@@ -50,8 +50,8 @@ units: ## pytest unit tests (no servers)
 lint: ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
-integration: ## tests against the lab; starts it if down and leaves it as it found it
-	$(BIN)/pytest tests/integration
+integration: ## the lab suite (tests/lab) and integration tests; starts the lab if down, leaves it as found
+	$(BIN)/pytest tests/lab tests/integration
 
 build: ## ansible-galaxy collection build into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""The lab's AWS API endpoint: moto's server, started in-process so the lab can extend it.
+"""The lab's AWS API endpoint: moto's server with the lab's fidelity extensions in front.
 
 moto is pinned in requirements.txt and never edited. Where it fakes or lacks what the
-collection calls (AWS_FACTS.md section 9), the lab's extensions patch its backends here,
-before the server starts serving.
+collection calls (AWS_FACTS.md section 9), lab/fidelity/ patches its backends and puts a
+WSGI layer in front of it (call log, fault injection, the services moto lacks).
 """
 
 import argparse
 import os
+import signal
+import sys
 
 
 def main():
@@ -17,10 +19,17 @@ def main():
     args = parser.parse_args()
     # Without this, AmazonRDSDirectoryServiceAccess does not exist, and it can't be set later.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ.setdefault("MOTO_PORT", str(args.port))
 
-    from moto.server import main as moto_main
+    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import run_simple
 
-    moto_main(["--host", args.host, "--port", str(args.port)])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fidelity
+
+    app = fidelity.wrap(DomainDispatcherApplication(create_backend_app))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -147,12 +147,20 @@ def make_password():
                 return f"Lab-{body}!"
 
 
+SECRET_NAMES = ("ad_admin_password", "administrator_password", "user_password", "master_password")
+
+
 def load_secrets():
-    if SECRETS_FILE.exists():
-        return json.loads(SECRETS_FILE.read_text())
-    values = {name: make_password() for name in ("ad_admin_password", "user_password", "master_password")}
-    SECRETS_FILE.touch(mode=0o600)
-    SECRETS_FILE.write_text(json.dumps(values, indent=2))
+    """The lab's passwords, made once. The AWS endpoint rewrites ad_admin_password when the API
+    changes Admin's password (CreateMicrosoftAD, ResetUserPassword), as AWS would."""
+    values = json.loads(SECRETS_FILE.read_text()) if SECRETS_FILE.exists() else {}
+    if values and "administrator_password" not in values:
+        values["administrator_password"] = values["ad_admin_password"]  # labs made before it was separate
+    missing = [name for name in SECRET_NAMES if name not in values]
+    if missing:
+        values.update({name: make_password() for name in missing})
+        SECRETS_FILE.touch(mode=0o600)
+        SECRETS_FILE.write_text(json.dumps(values, indent=2))
     return values
 
 
@@ -219,7 +227,7 @@ def samba_provision(sec):
     run([
         "ip", "netns", "exec", NETNS, "samba-tool", "domain", "provision",
         f"--targetdir={SAMBA_DIR}", "--use-rfc2307", f"--realm={REALM}", f"--domain={NETBIOS}",
-        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['ad_admin_password']}",
+        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['administrator_password']}",
         "--host-name=dc1", f"--host-ip={DC_IP}",
         f"--option=interfaces=127.0.0.1 {DC_IP}", "--option=bind interfaces only=yes",
         f"--option=pid directory={RUN}", f"--option=log file={LOGS / 'samba.log'}",
@@ -276,7 +284,7 @@ def samba_configure(sec):
     samba_tool("user", "create", AD_ADMIN, sec["ad_admin_password"], f"--userou=OU=Users,OU={NETBIOS}")
     samba_tool("group", "addmembers", DELEGATED_GROUP, AD_ADMIN)
     # Admin manages OU=CORP and everything under it, and nothing else, as in AWS Managed AD.
-    with ldap_admin("Administrator", sec["ad_admin_password"]) as conn:
+    with ldap_admin("Administrator", sec["administrator_password"]) as conn:
         conn.search(BASE_DN, f"(cn={DELEGATED_GROUP})", attributes=["objectSid"])
         sid = conn.entries[0].objectSid.value
     samba_tool("dsacl", "set", f"--objectdn=OU={NETBIOS},{BASE_DN}", f"--sddl=(A;CI;GA;;;{sid})")
@@ -284,7 +292,7 @@ def samba_configure(sec):
     samba_tool("spn", "add", f"postgres/{PG_HOST}", PG_SERVICE_ACCOUNT)
     import ldap3
 
-    with ldap_admin("Administrator", sec["ad_admin_password"]) as conn:
+    with ldap_admin("Administrator", sec["administrator_password"]) as conn:
         for account in (PG_SERVICE_ACCOUNT, AD_ADMIN):
             conn.search(BASE_DN, f"(sAMAccountName={account})")
             conn.modify(conn.entries[0].entry_dn,
@@ -429,16 +437,21 @@ def aws_answers():
         return False
 
 
-def aws_start():
+def aws_start(sec):
     if aws_running():
         say("aws", f"already running at {AWS_URL} (pid {read_pid(AWS_PIDFILE)})")
         return
     if port_open(AWS_HOST, AWS_PORT):
         raise LabError(f"{AWS_HOST}:{AWS_PORT} is taken by another program: set LAB_AWS_PORT to a free port")
     log = open(LOGS / "aws.log", "ab")
+    # The extensions reach the DC and PostgreSQL with the contract's values, not a caller's shell.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5", "AWS_"))}
+    env.update(contract_values(sec))
+    env.update({"LAB_PG_SOCKET": str(PG_SOCKET), "LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION,
+                "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE,
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE, env=env,
     )
     AWS_PIDFILE.write_text(f"{proc.pid}\n")
     wait_for(lambda: aws_answers() or proc.poll() is not None, 60, f"the AWS endpoint at {AWS_URL}")
@@ -479,7 +492,16 @@ def write_client_files(sec):
     {DOMAIN} = {REALM}
     .rds.amazonaws.com = {REALM}
 """)
-    values = {
+    text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
+    text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in contract_values(sec).items())
+    if not ENV_FILE.exists() or ENV_FILE.read_text() != text:
+        ENV_FILE.touch(mode=0o600)
+        ENV_FILE.write_text(text)
+
+
+def contract_values(sec):
+    """The values of .lab/env (lab/CONTRACT.md)."""
+    return {
         "AWS_ENDPOINT_URL": AWS_URL,
         "AWS_URL": AWS_URL,
         "AWS_ACCESS_KEY_ID": "lab-fake-access-key",
@@ -510,11 +532,6 @@ def write_client_files(sec):
         "PGHOSTADDR": PG_HOSTADDR,
         "PGPORT": str(PG_PORT),
     }
-    text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
-    text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in values.items())
-    if not ENV_FILE.exists() or ENV_FILE.read_text() != text:
-        ENV_FILE.touch(mode=0o600)
-        ENV_FILE.write_text(text)
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -539,7 +556,7 @@ def up():
     pg_keytab()
     pg_start()
     pg_bootstrap(sec)
-    aws_start()
+    aws_start(sec)
     write_client_files(sec)
     say("lab", f"up in {time.monotonic() - started:.1f}s; use it with: . {os.path.relpath(ENV_FILE)}")
 

@@ -63,3 +63,15 @@ def sql(conn, query, *args):
     with conn.cursor() as cur:
         cur.execute(query, args)
         return cur.fetchall() if cur.description else None
+
+
+def lab_api(env, method, path, payload=None):
+    """The lab endpoint's admin API (lab/fidelity/middleware.py): calls, faults, knobs."""
+    import json
+    import urllib.request
+
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"{env['AWS_ENDPOINT_URL']}/lab-api/{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)

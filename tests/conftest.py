@@ -1,4 +1,5 @@
-"""Integration tests run against the lab: start it if it is down, and leave it as found."""
+"""Shared by tests/lab and tests/integration: the `lab` fixture starts the lab if it is down,
+and leaves it as it found it."""
 
 import os
 import shlex
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 LAB = [sys.executable, str(ROOT / "lab" / "lab.py")]
 
 
