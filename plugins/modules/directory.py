@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: directory
+short_description: Create or delete an AWS Managed Microsoft AD directory for Aurora Kerberos authentication
+version_added: 0.1.0
+description:
+  - Creates an AWS Managed Microsoft AD directory and waits until it is C(Active), or deletes one and waits
+    until it is gone.
+  - CreateMicrosoftAD has no idempotency token, so the module first looks the directory up by O(name)
+    (and O(vpc_id)); a retried or repeated run never creates a second directory.
+  - A directory that ends C(Failed) or C(Impaired) fails the task with AWS's C(StageReason).
+  - Deleting refuses while Aurora or RDS clusters are still members of the directory (AWS refuses too, with
+    "still has authorized applications"), unless O(force=true), which first takes those clusters out of the
+    domain and waits until they have left.
+  - Only AWS Managed Microsoft AD works with Aurora; Simple AD and AD Connector directories are not managed here.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+options:
+  state:
+    description: V(present) creates the directory, V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description:
+      - The directory's fully qualified DNS name, for example V(corp.example.com). The Kerberos realm is its upper-case form.
+      - Required unless O(directory_id) is given.
+    type: str
+  directory_id:
+    description:
+      - The id of an existing directory (V(d-) and 10 hex digits). When given, the module manages that directory
+        instead of looking it up by name.
+    type: str
+  short_name:
+    description: The NetBIOS name. AWS's default is the first label of O(name), upper-case.
+    type: str
+  password:
+    description:
+      - The password of the directory's C(Admin) user. Required to create a directory; never returned or logged.
+      - 8 to 64 characters, 3 of the 4 classes (lower, upper, digit, symbol), and not containing C(admin).
+      - Used only at creation. AWS never returns it, so the module cannot compare it on an existing directory.
+    type: str
+  edition:
+    description: The edition. AWS's default is V(Enterprise).
+    type: str
+    choices: [Standard, Enterprise, Hybrid]
+  vpc_id:
+    description: The VPC the domain controllers run in. Required to create a directory.
+    type: str
+  subnet_ids:
+    description: Exactly two subnets of O(vpc_id), in two Availability Zones. Required to create a directory.
+    type: list
+    elements: str
+  description:
+    description: A description of the directory (used at creation).
+    type: str
+  force:
+    description:
+      - With O(state=absent), take member clusters out of the domain first (C(ModifyDBCluster Domain=none)) and wait
+        until they have left, then delete. Without it the module refuses and names the member clusters.
+    type: bool
+    default: false
+  wait:
+    description: Wait until the directory is C(Active) (present) or deleted (absent).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait. Creating a directory takes AWS 20 to 45 minutes.
+    type: int
+    default: 3600
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.tags
+  - amazon.aws.boto3
+notes:
+  - Support for check mode is full; in check mode nothing is created, tagged or deleted.
+"""
+
+EXAMPLES = r"""
+- name: A Managed Microsoft AD for Aurora Kerberos authentication
+  aurora.kerberos.directory:
+    name: corp.example.com
+    short_name: CORP
+    edition: Standard
+    password: "{{ directory_admin_password }}"
+    vpc_id: vpc-0123456789abcdef0
+    subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+    tags:
+      team: databases
+  register: directory
+
+- name: Delete it, taking member clusters out of the domain first
+  aurora.kerberos.directory:
+    name: corp.example.com
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+directory:
+  description: The directory; empty when it does not exist (or in check mode before creation).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: The directory id.
+      type: str
+      sample: d-1234567890
+    name:
+      description: The DNS name.
+      type: str
+      sample: corp.example.com
+    short_name:
+      description: The NetBIOS name.
+      type: str
+      sample: CORP
+    realm:
+      description: The Kerberos realm (the DNS name, upper-case).
+      type: str
+      sample: CORP.EXAMPLE.COM
+    stage:
+      description: The directory's stage.
+      type: str
+      sample: Active
+    stage_reason:
+      description: Why the directory is in its stage, when AWS says.
+      type: str
+    dns_ip_addrs:
+      description: The domain controllers' addresses (DNS servers and KDCs).
+      type: list
+      elements: str
+      sample: ["10.0.1.10", "10.0.2.10"]
+    security_group_id:
+      description: The security group AWS made for the domain controllers.
+      type: str
+      sample: sg-0123456789abcdef0
+    vpc_id:
+      description: The VPC.
+      type: str
+    subnet_ids:
+      description: The subnets.
+      type: list
+      elements: str
+    edition:
+      description: The edition.
+      type: str
+    type:
+      description: The directory type (C(MicrosoftAD)).
+      type: str
+    tags:
+      description: The directory's tags.
+      type: dict
+members:
+  description: Clusters that were members of the directory when it was deleted (O(state=absent)).
+  returned: when state is absent
+  type: list
+  elements: str
+"""
+
+try:
+    import botocore  # noqa: F401
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+
+
+def validate(module):
+    p = module.params
+    problems = []
+    if p["wait_timeout"] <= 0:
+        problems.append(f"wait_timeout must be a positive number of seconds (got {p['wait_timeout']})")
+    problems += ds.directory_input_problems(name=p["name"], short_name=p["short_name"], password=p["password"],
+                                            vpc_id=p["vpc_id"], subnet_ids=p["subnet_ids"],
+                                            directory_id=p["directory_id"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+
+def find(module, client):
+    p = module.params
+    if p["directory_id"]:
+        return ds.get_directory(client, p["directory_id"])
+    found = ds.find_directories(client, p["name"], p["vpc_id"])
+    if len(found) > 1:
+        ids = ", ".join(d["DirectoryId"] for d in found)
+        module.fail_json(msg=f"{len(found)} directories are named {p['name']} ({ids}): give directory_id (or vpc_id) "
+                             "to say which one")
+    return found[0] if found else None
+
+
+def member_clusters(rds, directory_id):
+    clusters = rds.get_paginator("describe_db_clusters").paginate().build_full_result()["DBClusters"]
+    return [c["DBClusterIdentifier"] for c in clusters
+            if any(m.get("Domain") == directory_id for m in c.get("DomainMemberships", []))]
+
+
+def ensure_present(module, client):
+    p = module.params
+    directory = find(module, client)
+    if directory is None:
+        missing = [k for k in ("name", "password", "vpc_id", "subnet_ids") if not p[k]]
+        if missing:
+            module.fail_json(msg=f"To create the directory, give {', '.join(missing)}")
+        directory_id = ds.create_microsoft_ad(client, module.check_mode, p["name"], p["password"], p["vpc_id"],
+                                              p["subnet_ids"], p["short_name"], p["description"], p["edition"],
+                                              p["tags"])
+        if module.check_mode:
+            module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
+        if p["wait"]:
+            ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"])
+        directory = ds.get_directory(client, directory_id)
+        module.exit_json(changed=True, directory=ds.normalize(directory, ds.list_tags(client, directory_id)),
+                         diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
+
+    directory_id = directory["DirectoryId"]
+    differences = []
+    if p["edition"] and directory.get("Edition") and directory["Edition"] != p["edition"]:
+        differences.append(f"edition is {directory['Edition']}, not {p['edition']}")
+    if p["short_name"] and directory.get("ShortName", "").upper() != p["short_name"].upper():
+        differences.append(f"short_name is {directory.get('ShortName')}, not {p['short_name']}")
+    if differences:
+        module.fail_json(msg=f"Directory {directory_id} exists but AWS cannot change it in place: "
+                             f"{'; '.join(differences)}. Fix the variables, or delete and re-create the directory.")
+    if directory["Stage"] in ds.STAGES_FAILED:
+        module.fail_json(msg=f"Directory {directory_id} is {directory['Stage']}: {directory.get('StageReason') or 'no reason given'}",
+                         directory=ds.normalize(directory))
+
+    tags = ds.list_tags(client, directory_id)
+    changed = False
+    if p["tags"] is not None:
+        to_add, to_remove = compare_aws_tags(tags, p["tags"], purge_tags=p["purge_tags"])
+        changed = ds.update_tags(client, module.check_mode, directory_id, to_add, to_remove)
+        if changed and not module.check_mode:
+            tags = ds.list_tags(client, directory_id)
+    if p["wait"] and directory["Stage"] != "Active" and not module.check_mode:
+        ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"])
+        directory = ds.get_directory(client, directory_id)
+    module.exit_json(changed=changed, directory=ds.normalize(directory, tags))
+
+
+def ensure_absent(module, client):
+    p = module.params
+    directory = find(module, client)
+    if directory is None or directory.get("Stage") == "Deleted":
+        module.exit_json(changed=False, directory={}, members=[])
+    directory_id = directory["DirectoryId"]
+    rds = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    members = member_clusters(rds, directory_id)
+    if members and not p["force"]:
+        module.fail_json(msg=f"Directory {directory_id} still has member clusters: {', '.join(members)}. Take them out "
+                             "of the domain first (the cluster role with cluster_state=absent, or ModifyDBCluster "
+                             "Domain=none), or set force=true to let this module do it.", members=members)
+    if not module.check_mode:
+        for cluster in members:
+            rds.modify_db_cluster(DBClusterIdentifier=cluster, Domain="none", ApplyImmediately=True, aws_retry=True)
+        if members:
+            wait_until_no_members(module, rds, directory_id)
+    ds.delete_directory(client, module.check_mode, directory_id)
+    if p["wait"] and not module.check_mode:
+        ds.wait_for(module, client, "directory_deleted", directory_id, p["wait_timeout"])
+    module.exit_json(changed=True, directory={}, members=members,
+                     diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
+
+
+def wait_until_no_members(module, rds, directory_id):
+    import time
+
+    deadline = time.monotonic() + module.params["wait_timeout"]
+    # A sleep loop, not a waiter: the condition spans every cluster, which no waiter path can express.
+    while member_clusters(rds, directory_id):
+        if time.monotonic() > deadline:
+            module.fail_json(msg=f"Timed out waiting for clusters to leave directory {directory_id}")
+        time.sleep(10)
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        name=dict(type="str"),
+        directory_id=dict(type="str"),
+        short_name=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        edition=dict(type="str", choices=list(ds.EDITIONS)),
+        vpc_id=dict(type="str"),
+        subnet_ids=dict(type="list", elements="str"),
+        description=dict(type="str"),
+        tags=dict(type="dict", aliases=["resource_tags"]),
+        purge_tags=dict(type="bool", default=True),
+        force=dict(type="bool", default=False),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=3600),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              required_one_of=[("name", "directory_id")])
+    validate(module)
+    client = module.client("ds", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        if module.params["state"] == "present":
+            ensure_present(module, client)
+        else:
+            ensure_absent(module, client)
+    except ds.AnsibleDSError as e:
+        module.fail_json_aws_error(e)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg="Failed to read or change the directory's member clusters")
+
+
+if __name__ == "__main__":
+    main()

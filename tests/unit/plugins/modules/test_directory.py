@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""aurora.kerberos.directory with botocore's Stubber: every request is checked against the API model,
+and a call the test did not expect fails it."""
+
+import boto3
+import botocore.waiter
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
+
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from ansible_collections.aurora.kerberos.plugins.modules import directory as directory_module
+
+VPC = "vpc-0123456789abcdef0"
+SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+PASSWORD = "Passw0rd!x-not-real"
+ID = "d-1234567890"
+
+
+def described(stage="Active", **extra):
+    return dict(DirectoryId=ID, Name="corp.example.com", ShortName="CORP", Type="MicrosoftAD", Edition="Standard",
+                Stage=stage, DnsIpAddrs=["10.0.1.10", "10.0.2.10"],
+                VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS, "SecurityGroupId": "sg-0123456789abcdef0"}, **extra)
+
+
+class Exit(Exception):
+    pass
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """Stubbed ds and rds clients handed to the module; all expected calls must happen."""
+    clients = {name: boto3.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+               for name in ("ds", "rds")}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    for stubber in stubbers.values():
+        stubber.activate()
+    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
+    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", lambda self, **kw: (_ for _ in ()).throw(Exit(dict(kw, failed=False))))
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", lambda self, msg, **kw: (_ for _ in ()).throw(Exit(dict(kw, msg=msg, failed=True))))
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+
+
+def run(check_mode=False, **args):
+    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
+    with patch_module_args(args), pytest.raises(Exit) as result:
+        directory_module.main()
+    return result.value.args[0]
+
+
+CREATE = dict(name="corp.example.com", password=PASSWORD, vpc_id=VPC, subnet_ids=SUBNETS, edition="Standard")
+
+
+def test_check_mode_on_nothing_predicts_a_creation_and_creates_nothing(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    result = run(check_mode=True, **CREATE)
+    assert result["changed"] is True and result["directory"] == {}
+
+
+def test_create_waits_until_active_and_returns_the_directory(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, {
+        "Name": "corp.example.com", "Password": PASSWORD, "Edition": "Standard",
+        "VpcSettings": {"VpcId": VPC, "SubnetIds": SUBNETS}})
+    for stage in ("Requested", "Creating", "Active", "Active"):
+        aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described(stage)]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(**CREATE)
+    assert result["changed"] is True
+    assert result["directory"]["id"] == ID and result["directory"]["stage"] == "Active"
+    assert result["directory"]["dns_ip_addrs"] == ["10.0.1.10", "10.0.2.10"]
+    assert PASSWORD not in repr(result)
+
+
+def test_existing_directory_is_found_by_name_and_left_alone(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(**CREATE)
+    assert result["changed"] is False and result["directory"]["id"] == ID
+
+
+def test_failed_directory_reports_the_stage_reason(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, None)
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Failed", StageReason="ENI limit reached")]},
+                           {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Failed", StageReason="ENI limit reached")]},
+                           {"DirectoryIds": [ID]})
+    result = run(**CREATE)
+    assert result["failed"] and "is Failed: ENI limit reached" in result["msg"]
+
+
+def test_an_existing_directory_of_another_edition_is_refused_not_changed(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    result = run(**dict(CREATE, edition="Enterprise"))
+    assert result["failed"] and "edition is Standard, not Enterprise" in result["msg"]
+
+
+def test_tags_are_added_and_purged(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "old", "Value": "1"}]}, {"ResourceId": ID})
+    aws["ds"].add_response("remove_tags_from_resource", {}, {"ResourceId": ID, "TagKeys": ["old"]})
+    aws["ds"].add_response("add_tags_to_resource", {}, {"ResourceId": ID, "Tags": [{"Key": "team", "Value": "db"}]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "team", "Value": "db"}]}, {"ResourceId": ID})
+    result = run(**dict(CREATE, tags={"team": "db"}))
+    assert result["changed"] is True and result["directory"]["tags"] == {"team": "db"}
+
+
+@pytest.mark.parametrize("args, expect", [
+    (dict(CREATE, subnet_ids=SUBNETS[:1]), "subnet_ids must list exactly 2"),
+    (dict(CREATE, password="admin-Passw0rd"), 'password must not contain the word "admin"'),
+    (dict(CREATE, name="corp"), "name 'corp' must be the directory's fully qualified DNS name"),
+    (dict(CREATE, vpc_id="10.0.0.0/16"), "vpc_id '10.0.0.0/16' is not a VPC id"),
+    (dict(CREATE, wait_timeout=-5), "wait_timeout must be a positive number"),
+    (dict(name="corp.example.com", directory_id="d-xyz"), "directory_id 'd-xyz' is not a directory id"),
+])
+def test_bad_input_fails_before_any_call(aws, args, expect):
+    result = run(**args)
+    assert result["failed"] and expect in result["msg"]
+    assert PASSWORD not in result["msg"]
+
+
+def test_absent_refuses_while_clusters_are_members(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [
+        {"DBClusterIdentifier": "orders", "DomainMemberships": [{"Domain": ID, "Status": "kerberos-enabled"}]},
+        {"DBClusterIdentifier": "other", "DomainMemberships": []}]}, {})
+    result = run(name="corp.example.com", state="absent")
+    assert result["failed"] and "still has member clusters: orders" in result["msg"]
+
+
+def test_absent_deletes_and_waits_until_gone(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": []}, {})
+    aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Deleting")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_client_error("describe_directories", "EntityDoesNotExistException", "gone", expected_params={"DirectoryIds": [ID]})
+    result = run(name="corp.example.com", state="absent")
+    assert result["changed"] is True and result["members"] == []
+
+
+def test_absent_on_nothing_changes_nothing(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    result = run(name="corp.example.com", state="absent")
+    assert result["changed"] is False
