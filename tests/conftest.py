@@ -29,7 +29,7 @@ def lab():
     was_up = subprocess.run([*LAB, "status", "--quiet"], check=False).returncode == 0
     if not was_up:
         subprocess.run([*LAB, "up"], check=True)
-    env = read_env(ROOT / ".lab" / "env")
+    env = read_env(Path(os.environ.get("LAB_STATE_DIR") or ROOT / ".lab") / "env")
     saved = dict(os.environ)
     os.environ.update(env)
     yield env
