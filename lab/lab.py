@@ -445,8 +445,10 @@ def aws_start(sec):
         raise LabError(f"{AWS_HOST}:{AWS_PORT} is taken by another program: set LAB_AWS_PORT to a free port")
     log = open(LOGS / "aws.log", "ab")
     # The extensions reach the DC and PostgreSQL with the contract's values, not a caller's shell.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5", "AWS_"))}
-    env.update(contract_values(sec))
+    # PG*, KRB5* and AWS_* are for clients: libpq would take PGHOSTADDR over the socket the extensions use.
+    client_only = ("PG", "KRB5", "AWS_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(client_only)}
+    env.update({k: v for k, v in contract_values(sec).items() if not k.startswith(client_only)})
     env.update({"LAB_PG_SOCKET": str(PG_SOCKET), "LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION,
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
     proc = subprocess.Popen(
@@ -515,6 +517,9 @@ def contract_values(sec):
         "LAB_AD_NETBIOS": NETBIOS,
         "LAB_AD_BASE_DN": BASE_DN,
         "LAB_AD_USERS_OU": USERS_OU,
+        "LAB_STATE_DIR": str(STATE),
+        "LAB_AWS_PORT": str(AWS_PORT),
+        "LAB_HOST_IP": HOST_IP,
         "LAB_NETNS": NETNS,
         "LAB_DC_IP": DC_IP,
         "LAB_DC_HOSTNAME": DC_HOSTNAME,

@@ -11,7 +11,7 @@ Each extension module mirrors facts from AWS_FACTS.md (lab/README.md says which)
 from .context import LabContext
 from .middleware import LabMiddleware
 
-EXTENSIONS = ()  # each extension adds its module name here when it lands
+EXTENSIONS = ("ds", "ds_data", "rds")
 
 
 def wrap(app):

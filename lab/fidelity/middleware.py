@@ -168,7 +168,8 @@ class LabMiddleware:
 
     @staticmethod
     def _send(start_response, status, headers, body):
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+                  429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Status")
         start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
         return [body]

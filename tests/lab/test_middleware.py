@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from labtools import lab_api
 
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # max_attempts=1 still retries once
 
 
 @pytest.fixture

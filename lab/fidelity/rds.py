@@ -1,0 +1,830 @@
+"""RDS fidelity: Aurora PostgreSQL clusters that lead to the lab's real PostgreSQL, and domain
+membership (Kerberos) that moves, fails and leaves as AWS_FACTS.md sections 3, 4 and 5 say.
+
+moto 5.2.5 is patched at runtime, never edited. What changes (lab/README.md, "RDS"):
+
+Clusters and instances (aurora-postgresql)
+  - Status: creating -> available over knob cluster_seconds, computed when read.
+  - Endpoint, ReaderEndpoint and each instance's Endpoint.Address are LAB_PG_HOST; Port is
+    LAB_PG_PORT whatever port was asked (the asked port is kept for the security group check).
+  - MasterUsername + MasterUserPassword become a LOGIN CREATEROLE CREATEDB role in rds_superuser
+    (never a superuser) in the lab PostgreSQL; ModifyDBCluster MasterUserPassword changes it.
+    ManageMasterUserPassword: the Secrets Manager secret holds {"username", "password"} with the
+    real master name and a random password, and that password is the PostgreSQL one; rotation
+    writes a new secret version and changes PostgreSQL too.
+  - When the master user is the contract's (LAB_PG_MASTER_USER), secrets.json and env follow.
+
+Domain membership (cluster, shown on every instance of the cluster)
+  - Domain + DomainIAMRoleName on CreateDBCluster / ModifyDBCluster (and on a standalone
+    CreateDBInstance / ModifyDBInstance) are checked at call time: unknown directory ->
+    DomainNotFoundFault; directory not Active -> InvalidParameterCombination; missing role or a
+    trust policy without directoryservice.rds.amazonaws.com -> InvalidParameterCombination "IAM role
+    provided is not valid, ..."; Domain on an instance of an Aurora cluster -> InvalidParameterCombination.
+  - The join moves pending-enable-kerberos -> enabling-kerberos -> kerberos-enabled over knob
+    join_seconds, or ends in enable-kerberos-failed with the cause as an RDS event when the role
+    lacks the AmazonRDSDirectoryServiceAccess permissions, when no DB security group accepts the
+    directory's security group, or when the fault fail_next_join is set (consumed by the join).
+  - Domain "none" (or DisableDomain on an instance) goes pending-disable-kerberos ->
+    disabling-kerberos over join_seconds, then the membership is gone. The same directory id on a
+    failed membership retries the join; a new directory id moves the cluster.
+  - The membership lives on the moto object as `lab_membership` (a dict with "domain", "status",
+    "iam_role_name", "fqdn", "dns_ips", "failure", ...; None when not a member), read by ds.py.
+
+Catalogue
+  - DescribeOrderableDBInstanceOptions adds aurora-postgresql 15.x/16.x/17.x rows and filters on
+    DBInstanceClass, LicenseModel and Vpc; DescribeDBEngineVersions answers (moto: 500).
+  - DescribeEvents: the lab's events, StartTime/EndTime/Duration (default: the last hour) and
+    EventCategories filters.
+"""
+
+import datetime
+import fnmatch
+import ipaddress
+import json
+import secrets
+import shlex
+import string
+import threading
+import urllib.parse
+from pathlib import Path
+
+ENGINE = "aurora-postgresql"
+RDS_DS_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+RDS_DS_ACTIONS = ("ds:DescribeDirectories", "ds:AuthorizeApplication", "ds:UnauthorizeApplication",
+                  "ds:GetAuthorizedApplicationDetails")
+RDS_DS_PRINCIPAL = "directoryservice.rds.amazonaws.com"
+DEFAULT_DOMAIN_ROLE = "rds-directoryservice-access-role"  # what the console creates when none is given
+INVALID_ROLE = "IAM role provided is not valid, please check that the role exists and has the correct policies"
+ENABLE_STAGES = ("pending-enable-kerberos", "enabling-kerberos")
+DISABLE_STAGES = ("pending-disable-kerberos", "disabling-kerberos")
+# Aurora's own roles, and names PostgreSQL itself reserves.
+RESERVED_MASTER_NAMES = {"rdsadmin", "rdsrepladmin", "rdstopmgr", "rds_superuser", "rds_ad", "rds_iam",
+                         "rds_password", "rds_replication", "public", "none", "current_user", "session_user",
+                         "current_role"}
+DEFAULT_ENGINE_VERSION = "16.6"
+
+_LAB = None
+_LOCK = threading.RLock()
+_INSTALLED = False
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _error(code, message):
+    from moto.rds.exceptions import RDSClientError
+
+    return RDSClientError(code, message)
+
+
+def _utc(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _naive_utc(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, (int, float)):
+        return _utc(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _is_lab_cluster(cluster):
+    return cluster.__dict__.get("engine") == ENGINE
+
+
+def _is_clustered(instance):
+    return bool(instance.__dict__.get("db_cluster_identifier"))
+
+
+def _is_lab_instance(instance):
+    return _is_clustered(instance) and instance.__dict__.get("engine") == ENGINE
+
+
+def _directory(account_id, region, directory_id):
+    """The directory as the calling account sees it (a consumer sees its own SharedDirectoryId)."""
+    from moto.ds.models import ds_backends
+
+    return ds_backends[account_id][region].directories.get(directory_id)
+
+
+def _role(account_id, partition, role_name):
+    from moto.iam.models import iam_backends
+
+    try:
+        return iam_backends[account_id][partition].get_role(role_name)
+    except Exception:  # moto's NotFoundException
+        return None
+
+
+def _statements(document):
+    if not document:
+        return []
+    if isinstance(document, str):
+        text = document
+        if text.lstrip().startswith("%7B") or text.lstrip().startswith("%7b"):
+            text = urllib.parse.unquote(text)
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return []
+    statements = document.get("Statement", [])
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _trusts_rds_directory_service(role):
+    for statement in _statements(role.assume_role_policy_document):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = _as_list(statement.get("Action"))
+        if not any(fnmatch.fnmatchcase("sts:AssumeRole", a) for a in actions):
+            continue
+        principal = statement.get("Principal") or {}
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        if RDS_DS_PRINCIPAL in services:
+            return True
+    return False
+
+
+def _has_directory_permissions(role):
+    """The AWS managed policy, or policies that allow the same ds actions (AWS_FACTS section 3)."""
+    if RDS_DS_POLICY_ARN in role.managed_policies:
+        return True
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        documents += [v.document for v in getattr(policy, "versions", []) if getattr(v, "is_default", False)]
+    allowed = set()
+    for document in documents:
+        for statement in _statements(document):
+            if statement.get("Effect") != "Allow":
+                continue
+            for pattern in _as_list(statement.get("Action")):
+                allowed |= {a for a in RDS_DS_ACTIONS if fnmatch.fnmatchcase(a.lower(), str(pattern).lower())}
+    return allowed == set(RDS_DS_ACTIONS)
+
+
+# --- the lab PostgreSQL ----------------------------------------------------------------------
+
+def _pg_master(username, password):
+    """Make the master user exist in the lab PostgreSQL with this password, as Aurora's master is."""
+    from psycopg2 import sql
+
+    ident = sql.Identifier(username)
+    conn = _LAB.pg_admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD %s").format(ident),
+                        (password,))
+            cur.execute(sql.SQL("GRANT rds_superuser TO {}").format(ident))
+    finally:
+        conn.close()
+    if username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres"):
+        _save_contract_master_password(password)
+
+
+def _save_contract_master_password(password):
+    """The contract's master user got a new password through the API: keep secrets.json and env in step."""
+    if not _LAB.state_dir:
+        return
+    secrets_file = Path(_LAB.state_dir) / "secrets.json"
+    if secrets_file.exists():
+        values = json.loads(secrets_file.read_text())
+        if values.get("master_password") != password:
+            values["master_password"] = password
+            secrets_file.write_text(json.dumps(values, indent=2))
+    env_file = Path(_LAB.state_dir) / "env"
+    if env_file.exists():
+        lines = [f"export LAB_PG_MASTER_PASSWORD={shlex.quote(password)}"
+                 if line.startswith("export LAB_PG_MASTER_PASSWORD=") else line
+                 for line in env_file.read_text().splitlines()]
+        env_file.write_text("\n".join(lines) + "\n")
+
+
+def _secret_password(master_user_secret):
+    """The AWSCURRENT password (moto keeps the first value in secret_string, the current one in versions)."""
+    secret = master_user_secret.secretsmanager.secrets[master_user_secret.secret.arn]
+    current = secret.versions.get(secret.default_version_id) or {}
+    return json.loads(current.get("secret_string") or secret.secret_string)["password"]
+
+
+def _sync_master(cluster):
+    """Give PostgreSQL the cluster's current master password (given, or from the managed secret)."""
+    if not _is_lab_cluster(cluster) or not cluster.master_username:
+        return
+    if cluster.__dict__.get("manage_master_user_password") and hasattr(cluster, "master_user_secret"):
+        password = _secret_password(cluster.master_user_secret)
+    else:
+        password = cluster.__dict__.get("_master_user_password")
+    if password:
+        _pg_master(cluster.master_username, password)
+
+
+def _random_password():
+    """As RDS makes them for managed secrets: long, printable, without / @ " or space."""
+    alphabet = string.ascii_letters + string.digits + "!#$%&()*+,-.:;<=>?[]^_{|}~"
+    while True:
+        value = "".join(secrets.choice(alphabet) for _ in range(32))
+        if any(c.islower() for c in value) and any(c.isupper() for c in value) and any(c.isdigit() for c in value):
+            return value
+
+
+def _validate_master(kwargs, creating):
+    username = kwargs.get("master_username")
+    if creating and username is not None:
+        if (not username or len(username) > 63 or not username[0].isalpha()
+                or not all(c.isalnum() or c == "_" for c in username)):
+            raise _error("InvalidParameterValue", "The parameter MasterUsername is not a valid identifier. "
+                         "Identifiers must begin with a letter; must contain only ASCII letters, digits, and "
+                         "underscores; and must be 1 to 63 characters long.")
+        if username.lower() in RESERVED_MASTER_NAMES or username.lower().startswith("pg_"):
+            raise _error("InvalidParameterValue",
+                         f"MasterUsername {username} cannot be used as it is a reserved word used by the engine")
+    password = kwargs.get("master_user_password")
+    if password is not None and kwargs.get("manage_master_user_password"):
+        raise _error("InvalidParameterCombination",
+                     "You can't specify MasterUserPassword when ManageMasterUserPassword is turned on.")
+    if password:
+        if any(c in '/@" ' or not (32 <= ord(c) < 127) for c in password):
+            raise _error("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. "
+                         "Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.")
+        if len(password) > 41:
+            raise _error("InvalidParameterValue",
+                         "The parameter MasterUserPassword is not a valid password because it is longer than 41 characters.")
+
+
+# --- domain membership -----------------------------------------------------------------------
+
+class LabEvent:
+    """An RDS event the lab emits (moto's Event only knows its own fixed list)."""
+
+    def __init__(self, resource, source_type, message, categories, date):
+        self.source_identifier = resource.resource_id
+        self.source_type = source_type
+        self.message = message
+        self.event_categories = list(categories)
+        self.source_arn = resource.arn
+        self.date = date
+
+
+def _kind(resource):
+    from moto.rds.models import DBCluster
+
+    return ("db-cluster", "DB cluster") if isinstance(resource, DBCluster) else ("db-instance", "DB instance")
+
+
+def _emit(resource, message, categories, when):
+    source_type, dummy = _kind(resource)
+    resource.backend.events.append(LabEvent(resource, source_type, message, categories, _utc(when)))
+
+
+def _check_domain(resource_backend, domain, role_name):
+    """Call-time checks (AWS_FACTS sections 1, 3, 4): the directory, its stage, the role and its trust."""
+    directory = _directory(resource_backend.account_id, resource_backend.region_name, domain)
+    if directory is None:
+        raise _error("DomainNotFoundFault", f"Domain {domain} not found.")
+    if getattr(directory, "directory_type", "MicrosoftAD") not in ("MicrosoftAD", "SharedMicrosoftAD"):
+        raise _error("InvalidParameterCombination",
+                     f"Directory {domain} is a {directory.directory_type}: Kerberos authentication needs an "
+                     "AWS Managed Microsoft AD directory.")
+    share = getattr(directory, "lab_share", None)  # ds.py's consumer-side view of a shared directory
+    if share is not None and share.get("ShareStatus") != "Shared":
+        raise _error("InvalidParameterCombination",
+                     f"The shared directory {domain} is {share.get('ShareStatus')}: accept the share "
+                     "(AcceptSharedDirectory) before using it for Kerberos authentication.")
+    stage = directory.stage
+    if stage != "Active":
+        raise _error("InvalidParameterCombination",
+                     f"The directory {domain} is in the {stage} stage: it must be Active to be used for "
+                     "Kerberos authentication.")
+    role = _role(resource_backend.account_id, resource_backend.partition, role_name)
+    if role is None or not _trusts_rds_directory_service(role):
+        raise _error("InvalidParameterCombination", INVALID_ROLE)
+    return directory, role
+
+
+def _security_group_failure(resource, directory):
+    """None when one of the DB's security groups accepts the directory's SG (AWS_FACTS section 2)."""
+    from moto.ec2.models import ec2_backends
+
+    directory = getattr(directory, "lab_owner", directory)  # a shared directory: the owner's controllers
+    directory_sg = getattr(directory, "security_group_id", None)
+    if not directory_sg:
+        return None
+    ec2 = ec2_backends[resource.account_id][resource.region]
+    group_ids = list(resource.vpc_security_group_ids or [])
+    if not group_ids:  # no groups given: AWS uses the VPC's default group
+        name = resource.__dict__.get("db_subnet_group_name") or resource.__dict__.get("_db_subnet_group_name")
+        subnet_group = resource.backend.subnet_groups.get(name or "")
+        default = ec2.get_default_security_group(subnet_group.vpc_id if subnet_group else None)
+        group_ids = [default.id] if default else []
+    ports = {resource.__dict__.get("_lab_port")}
+    if _is_lab_cluster(resource) or _is_lab_instance(resource):
+        ports.add(_LAB.pg_port)
+    ports.discard(None)
+    directory_ips = []
+    for address in list(getattr(directory, "subnet_ips", None) or []) + list(getattr(directory, "dns_ip_addrs", None) or []):
+        try:
+            directory_ips.append(ipaddress.ip_address(address))
+        except ValueError:
+            pass
+    for group_id in group_ids:
+        group = ec2.get_security_group_from_id(group_id)
+        if group is None:
+            continue
+        for rule in group.ingress_rules:
+            from_sg = (rule.source_group or {}).get("GroupId") == directory_sg
+            cidr = (rule.ip_range or {}).get("CidrIp")
+            from_cidr = False
+            if cidr and directory_ips:
+                network = ipaddress.ip_network(cidr, strict=False)
+                from_cidr = all(ip in network for ip in directory_ips)
+            if not (from_sg or from_cidr):
+                continue
+            if rule.ip_protocol == "-1":
+                return None
+            if rule.ip_protocol == "tcp" and any(rule.from_port <= p <= rule.to_port for p in ports):
+                return None
+    shown = ", ".join(group_ids) or "none"
+    dummy, noun = _kind(resource)
+    return (f"the {noun}'s VPC security groups ({shown}) do not allow inbound traffic from the directory's "
+            f"security group {directory_sg}")
+
+
+def _start_join(resource, directory, role, role_name):
+    cause = None
+    if not _has_directory_permissions(role):
+        cause = (f"the IAM role {role_name} does not have the permissions of {RDS_DS_POLICY_ARN} "
+                 f"({', '.join(RDS_DS_ACTIONS)})")
+    if cause is None:
+        cause = _security_group_failure(resource, directory)
+    injected = _LAB.faults.pop("fail_next_join")
+    if cause is None and injected:
+        cause = injected if isinstance(injected, str) else "injected failure (fail_next_join)"
+    resource._lab_membership = {
+        "domain": directory.directory_id,
+        "iam_role_name": role_name,
+        "fqdn": directory.name,
+        "dns_ips": list(getattr(directory, "dns_ip_addrs", None) or []),
+        "action": "enable",
+        "started": _LAB.now(),
+        "seconds": float(_LAB.knobs["join_seconds"]),
+        "status": ENABLE_STAGES[0],
+        "failure": cause,
+        "event_sent": False,
+    }
+
+
+def _start_leave(resource):
+    membership = resource.__dict__.get("_lab_membership")
+    if membership is None:
+        return
+    membership = dict(membership, action="disable", started=_LAB.now(), seconds=float(_LAB.knobs["join_seconds"]),
+                      status=DISABLE_STAGES[0])
+    resource._lab_membership = membership
+
+
+def _refresh(resource):
+    """The membership as it stands now (lazily moved along); None when not a member."""
+    with _LOCK:
+        membership = resource.__dict__.get("_lab_membership")
+        if membership is None:
+            return None
+        if membership["action"] == "enable":
+            final = "enable-kerberos-failed" if membership["failure"] else "kerberos-enabled"
+            status = _LAB.progress(membership["started"], membership["seconds"], [*ENABLE_STAGES, final])
+            if status == "enable-kerberos-failed" and not membership["event_sent"]:
+                membership["event_sent"] = True
+                dummy, noun = _kind(resource)
+                _emit(resource, f"Kerberos authentication could not be enabled for the {noun} in domain "
+                      f"{membership['domain']}: {membership['failure']}. Fix the problem, then modify the "
+                      f"{noun} again with the same domain to retry.", ["failure"],
+                      membership["started"] + membership["seconds"])
+            membership["status"] = status
+            return membership
+        status = _LAB.progress(membership["started"], membership["seconds"], [*DISABLE_STAGES, None])
+        if status is None:
+            resource._lab_membership = None
+            return None
+        membership["status"] = status
+        return membership
+
+
+def _plan_domain(resource, domain, role_name, disable=False):
+    """The change Domain / DomainIAMRoleName (or DisableDomain) asks for, checked now: the checks raise
+    before anything changes. Returns a function that applies the change to a resource, or None."""
+    current = _refresh(resource)
+    if disable or (domain is not None and domain.lower() == "none"):
+        if current is not None and current["action"] == "enable":
+            return _start_leave
+        return None
+    if domain is None:
+        if role_name is None or current is None or current["action"] != "enable":
+            return None
+        domain = current["domain"]  # a new role for the current membership
+    role_name = role_name or (current or {}).get("iam_role_name") or DEFAULT_DOMAIN_ROLE
+    directory, role = _check_domain(resource.backend, domain, role_name)
+    if (current is not None and current["action"] == "enable" and current["domain"] == domain
+            and current["iam_role_name"] == role_name and current["status"] != "enable-kerberos-failed"):
+        return None  # joined or joining already: nothing to do
+    return lambda target: _start_join(target, directory, role, role_name)
+
+
+def _membership_view(membership):
+    if membership is None:
+        return []
+    view = {"Domain": membership["domain"], "Status": membership["status"], "FQDN": membership["fqdn"],
+            "IAMRoleName": membership["iam_role_name"]}
+    if membership["dns_ips"]:
+        view["DnsIps"] = list(membership["dns_ips"])
+    return [view]
+
+
+# --- patches ---------------------------------------------------------------------------------
+
+def _patch_models():
+    from moto.rds import models
+
+    DBCluster, DBInstance, DBInstanceClustered = models.DBCluster, models.DBInstance, models.DBInstanceClustered
+
+    # Cluster status: creating -> available over cluster_seconds, from when the cluster was created.
+    def cluster_still_creating(self):
+        if self.__dict__.get("_status") != "creating":
+            return False
+        created = self.__dict__.get("lab_created")
+        if created is None:
+            return False
+        if _LAB.now() - created >= self.__dict__.get("lab_create_seconds", 0):
+            self.__dict__["_status"] = "available"
+            return False
+        return True
+
+    def cluster_status_get(self):
+        if self.__dict__.get("_status") == "creating" and self.__dict__.get("lab_created") is None:
+            self.__dict__["_status"] = "available"  # moto's own behaviour for clusters the lab did not make
+            return "creating"
+        return "creating" if cluster_still_creating(self) else self.__dict__.get("_status")
+
+    def cluster_status_set(self, value):
+        if value == "available" and cluster_still_creating(self):
+            return  # moto marks it available at once; the lab lets creation take its time
+        self.__dict__["_status"] = value
+
+    DBCluster.status = property(cluster_status_get, cluster_status_set)
+
+    original_cluster_endpoint = DBCluster.endpoint.fget
+    original_reader_endpoint = DBCluster.reader_endpoint.fget
+    DBCluster.endpoint = property(lambda self: _LAB.pg_host if _is_lab_cluster(self) else original_cluster_endpoint(self))
+    DBCluster.reader_endpoint = property(
+        lambda self: _LAB.pg_host if _is_lab_cluster(self) else original_reader_endpoint(self))
+
+    def cluster_port_set(self, value):
+        self.__dict__["_lab_port"] = value
+
+    DBCluster.port = property(lambda self: _LAB.pg_port if _is_lab_cluster(self) else self.__dict__.get("_lab_port"),
+                              cluster_port_set)
+
+    # Memberships: from lab_membership, never moto's fixed "active".
+    def moto_memberships_set(self, value):
+        self.__dict__["_moto_domain_memberships"] = value
+
+    def lab_membership_set(self, value):
+        self.__dict__["_lab_membership"] = value
+
+    DBCluster.lab_membership = property(_refresh, lab_membership_set)
+    DBCluster.domain_memberships = property(lambda self: _membership_view(_refresh(self)), moto_memberships_set)
+
+    DBInstance.lab_membership = property(_refresh, lab_membership_set)
+    DBInstance.domain_memberships = property(lambda self: _membership_view(_refresh(self)), moto_memberships_set)
+
+    def clustered_membership(self):
+        cluster = self.backend.clusters.get(self.__dict__.get("db_cluster_identifier") or "")
+        return _refresh(cluster) if cluster is not None else None
+
+    # The membership belongs to the cluster (ds.py finds it there); its instances only show it.
+    DBInstanceClustered.lab_membership = property(lambda self: None, lab_membership_set)
+    DBInstanceClustered.domain_memberships = property(lambda self: _membership_view(clustered_membership(self)),
+                                                      moto_memberships_set)
+
+    # Instance status: creating -> available over cluster_seconds, from the instance's creation.
+    def instance_status_get(self):
+        status = self.__dict__.get("_lab_status", "available")
+        created = self.__dict__.get("lab_created")
+        if status == "available" and created is not None and _LAB.now() - created < self.__dict__.get(
+                "lab_create_seconds", 0):
+            return "creating"
+        return status
+
+    def instance_status_set(self, value):
+        self.__dict__["_lab_status"] = value
+
+    DBInstance.status = property(instance_status_get, instance_status_set)
+
+    original_address = DBInstance.address.fget
+    DBInstance.address = property(lambda self: _LAB.pg_host if _is_lab_instance(self) else original_address(self))
+
+    def instance_port_set(self, value):
+        self.__dict__["_lab_port"] = value
+
+    DBInstance.port = property(lambda self: _LAB.pg_port if _is_lab_instance(self) else self.__dict__.get("_lab_port"),
+                               instance_port_set)
+
+    original_default_version = DBCluster.default_engine_version
+
+    def default_engine_version(engine):
+        return DEFAULT_ENGINE_VERSION if engine == ENGINE else original_default_version(engine)
+
+    DBCluster.default_engine_version = staticmethod(default_engine_version)
+
+    # Managed master password: the real master name and a random password, as RDS makes it.
+    MasterUserSecret = models.MasterUserSecret
+
+    def generate_secret_string(self):
+        return json.dumps({"username": self.resource.master_username, "password": _random_password()})
+
+    def rotate_secret(self):
+        self._status = "rotating"
+        value = json.dumps({"username": self.resource.master_username, "password": _random_password()})
+        self.secretsmanager.put_secret_value(self.secret.arn, value, None, None, ["AWSCURRENT"])
+        resource = self.resource
+        if isinstance(resource, DBCluster):
+            _sync_master(resource)
+
+    MasterUserSecret._generate_secret_string = generate_secret_string
+    MasterUserSecret.rotate_secret = rotate_secret
+
+
+def _patch_backend():
+    from moto.rds.exceptions import DBClusterNotFoundError, DBInstanceNotFoundError
+    from moto.rds.models import RDSBackend
+
+    original_create_cluster = RDSBackend.create_db_cluster
+    original_modify_cluster = RDSBackend.modify_db_cluster
+    original_create_instance = RDSBackend.create_db_instance
+    original_modify_instance = RDSBackend.modify_db_instance
+    original_describe_events = RDSBackend.describe_events
+    original_orderable = RDSBackend.describe_orderable_db_instance_options
+
+    def create_db_cluster(self, kwargs):
+        engine = kwargs.get("engine")
+        domain, role_name = kwargs.get("domain"), kwargs.get("domain_iam_role_name")
+        if engine == ENGINE:
+            _validate_master(kwargs, creating=True)
+        checked = None
+        if domain and domain.lower() != "none":
+            checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
+        cluster = original_create_cluster(self, kwargs)
+        cluster.lab_created = _LAB.now()
+        cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
+        cluster.lab_membership = None
+        if checked is not None:
+            _start_join(cluster, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
+        try:
+            _sync_master(cluster)
+        except Exception:
+            self.clusters.pop(cluster.db_cluster_identifier, None)
+            raise
+        return cluster
+
+    def modify_db_cluster(self, kwargs):
+        cluster_id = kwargs["db_cluster_identifier"]
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise DBClusterNotFoundError(cluster_id)
+        if _is_lab_cluster(cluster):
+            _validate_master(kwargs, creating=False)
+        domain, role_name = kwargs.pop("domain", None), kwargs.pop("domain_iam_role_name", None)
+        change = _plan_domain(cluster, domain, role_name)  # raises before moto changes anything
+        password = kwargs.get("master_user_password")
+        managed = kwargs.get("manage_master_user_password")
+        result = original_modify_cluster(self, kwargs)
+        if change is not None:
+            change(cluster)
+            result.__dict__["_lab_membership"] = cluster.__dict__.get("_lab_membership")
+        if password or managed is not None:
+            _sync_master(cluster)
+        return result
+
+    def create_db_instance(self, db_kwargs):
+        domain, role_name = db_kwargs.get("domain"), db_kwargs.get("domain_iam_role_name")
+        clustered = db_kwargs.get("db_cluster_identifier") is not None
+        if clustered and (domain or role_name):
+            raise _error("InvalidParameterCombination",
+                         "Domain and DomainIAMRoleName can't be set on a DB instance of an Aurora DB cluster: "
+                         "the domain is managed by the DB cluster (ModifyDBCluster).")
+        checked = None
+        if domain and domain.lower() != "none":
+            checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
+        database = original_create_instance(self, db_kwargs)
+        database.lab_created = _LAB.now()
+        database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
+        if checked is not None:
+            _start_join(database, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
+        return database
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        database = self.databases.get(db_instance_identifier)
+        if database is None:
+            raise DBInstanceNotFoundError(db_instance_identifier)
+        domain, role_name = db_kwargs.pop("domain", None), db_kwargs.pop("domain_iam_role_name", None)
+        disable = bool(db_kwargs.pop("disable_domain", False))
+        touches_domain = domain is not None or role_name is not None or disable
+        if touches_domain and _is_clustered(database):
+            raise _error("InvalidParameterCombination",
+                         "Domain and DomainIAMRoleName can't be set on a DB instance of an Aurora DB cluster: "
+                         "the domain is managed by the DB cluster (ModifyDBCluster).")
+        change = _plan_domain(database, domain, role_name, disable) if touches_domain else None
+        result = original_modify_instance(self, db_instance_identifier, db_kwargs)
+        if change is not None:
+            change(database)
+        return result
+
+    def describe_events(self, source_identifier=None, source_type=None, start_time=None, end_time=None,
+                        duration=None, event_categories=None, **rest):
+        with _LOCK:
+            for cluster in list(self.clusters.values()):
+                _refresh(cluster)
+            for database in list(self.databases.values()):
+                if not _is_clustered(database):
+                    _refresh(database)
+        events = original_describe_events(self, source_identifier=source_identifier, source_type=source_type)
+        now = _utc(_LAB.now())
+        end = _naive_utc(end_time) or now
+        if start_time is not None:
+            start = _naive_utc(start_time)
+        elif duration is not None:
+            start = end - datetime.timedelta(minutes=int(duration))
+        else:
+            start = now - datetime.timedelta(hours=1)  # AWS's default window
+        events = [e for e in events if start <= _naive_utc(e.date) <= end]
+        if event_categories:
+            wanted = set(event_categories)
+            events = [e for e in events if wanted & set(e.event_categories)]
+        return sorted(events, key=lambda e: _naive_utc(e.date))
+
+    def describe_orderable_db_instance_options(self, engine, engine_version):
+        options = list(original_orderable(self, engine, engine_version))
+        if engine == ENGINE:
+            options += [o for o in _extra_orderable_options() if not engine_version or o["EngineVersion"] == engine_version]
+        return options
+
+    RDSBackend.create_db_cluster = create_db_cluster
+    RDSBackend.modify_db_cluster = modify_db_cluster
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.modify_db_instance = modify_db_instance
+    RDSBackend.describe_events = describe_events
+    RDSBackend.describe_orderable_db_instance_options = describe_orderable_db_instance_options
+
+
+# --- the catalogue: orderable options and engine versions --------------------------------------
+
+_SIZES = {
+    "db.r5": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge"],
+    "db.r6g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.r6i": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "32xlarge"],
+    "db.r7g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.r7i": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"],
+    "db.r8g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge"],
+    "db.x2g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.t4g": ["medium", "large"],
+}
+# Current versions beyond moto's data (which stops at 15.2). Every Aurora PostgreSQL class supports
+# Kerberos; the catalogue says so per row, as AWS does (AWS_FACTS section 4).
+_EXTRA_VERSIONS = {
+    "15.4": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.x2g", "db.t4g"],
+    "15.6": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.x2g", "db.t4g"],
+    "15.8": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.x2g", "db.t4g"],
+    "15.10": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+    "16.1": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.x2g", "db.t4g"],
+    "16.2": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.x2g", "db.t4g"],
+    "16.3": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.x2g", "db.t4g"],
+    "16.4": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+    "16.6": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+    "16.8": ["db.r5", "db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+    "17.4": ["db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+    "17.5": ["db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
+}
+_EXTRA_OPTIONS = None
+
+
+def _extra_orderable_options():
+    global _EXTRA_OPTIONS
+    if _EXTRA_OPTIONS is None:
+        zones = [{"Name": f"{_LAB.region}{z}"} for z in "abcdf"]
+        options = []
+        for version, families in _EXTRA_VERSIONS.items():
+            classes = [f"{family}.{size}" for family in families for size in _SIZES[family]] + ["db.serverless"]
+            for instance_class in classes:
+                options.append({
+                    "Engine": ENGINE, "EngineVersion": version, "DBInstanceClass": instance_class,
+                    "LicenseModel": "postgresql-license", "AvailabilityZones": zones,
+                    "MultiAZCapable": False, "ReadReplicaCapable": False, "Vpc": True,
+                    "SupportsStorageEncryption": True, "StorageType": "aurora", "SupportsIops": False,
+                    "SupportsStorageThroughput": False, "SupportsEnhancedMonitoring": True,
+                    "SupportsIAMDatabaseAuthentication": True, "SupportsPerformanceInsights": True,
+                    "AvailableProcessorFeatures": [], "SupportedEngineModes": ["provisioned"],
+                    "SupportsStorageAutoscaling": False, "SupportsKerberosAuthentication": True,
+                    "OutpostCapable": False, "SupportedActivityStreamModes": ["async"],
+                    "SupportsGlobalDatabases": not instance_class.startswith("db.t"),
+                    "SupportedNetworkTypes": ["IPV4", "DUAL"], "SupportsClusters": True,
+                    "SupportsDedicatedLogVolume": False,
+                })
+        _EXTRA_OPTIONS = options
+    return _EXTRA_OPTIONS
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def _engine_versions(backend):
+    versions = {o["EngineVersion"] for o in backend.describe_orderable_db_instance_options(ENGINE, None)}
+    return sorted(versions, key=_version_key)
+
+
+def _engine_version_row(version, all_versions):
+    major = version.split(".")[0]
+
+    def flags(v):
+        m = int(v.split(".")[0])
+        return {"SupportedEngineModes": ["provisioned"], "SupportsParallelQuery": False,
+                "SupportsGlobalDatabases": True, "SupportsBabelfish": m >= 13, "SupportsLimitlessDatabase": False,
+                "SupportsLocalWriteForwarding": m >= 14, "SupportsIntegrations": m >= 16}
+
+    targets = [{"Engine": ENGINE, "EngineVersion": v, "Description": f"Aurora PostgreSQL (Compatible with PostgreSQL {v})",
+                "AutoUpgrade": False, "IsMajorVersionUpgrade": v.split(".")[0] != major, **flags(v)}
+               for v in all_versions if _version_key(v) > _version_key(version)
+               and int(v.split(".")[0]) <= int(major) + 2]
+    return {
+        "Engine": ENGINE, "EngineVersion": version, "MajorEngineVersion": major,
+        "DBParameterGroupFamily": f"{ENGINE}{major}", "DBEngineDescription": "Aurora (PostgreSQL)",
+        "DBEngineVersionDescription": f"Aurora PostgreSQL (Compatible with PostgreSQL {version})",
+        "ValidUpgradeTarget": targets, "ExportableLogTypes": ["postgresql"],
+        "SupportsLogExportsToCloudwatchLogs": True, "SupportsReadReplica": False,
+        "SupportedFeatureNames": ["Lambda", "s3Export", "s3Import"], "Status": "available",
+        "SupportsCertificateRotationWithoutRestart": True,
+        "SupportedCACertificateIdentifiers": ["rds-ca-ecc384-g1", "rds-ca-rsa2048-g1", "rds-ca-rsa4096-g1"],
+        "ServerlessV2FeaturesSupport": {"MinCapacity": 0.0 if _version_key(version) >= (16, 3) else 0.5,
+                                        "MaxCapacity": 256.0},
+        "TagList": [],
+        **{k: v for k, v in flags(version).items() if k != "SupportedEngineModes"},
+        "SupportedEngineModes": ["provisioned"],
+    }
+
+
+def _patch_responses():
+    from moto.core.responses import PaginatedResult
+    from moto.rds.responses import RDSResponse
+
+    def describe_db_engine_versions(self):
+        params = self.params
+        engine = params.get("Engine")
+        version = params.get("EngineVersion")
+        family = params.get("DBParameterGroupFamily")
+        rows = []
+        if engine in (None, ENGINE) and (family is None or family.startswith(ENGINE)):
+            all_versions = _engine_versions(self.backend)
+            wanted = [v for v in all_versions if version is None or v == version or v.startswith(version + ".")]
+            if params.get("DefaultOnly"):
+                wanted = [v for v in wanted if v == DEFAULT_ENGINE_VERSION] or wanted[-1:]
+            rows = [_engine_version_row(v, all_versions) for v in wanted]
+            if family is not None:
+                rows = [r for r in rows if r["DBParameterGroupFamily"] == family]
+        return PaginatedResult({"DBEngineVersions": rows})
+
+    def describe_orderable_db_instance_options(self):
+        params = self.params
+        options = self.backend.describe_orderable_db_instance_options(params.get("Engine"), params.get("EngineVersion"))
+        instance_class = params.get("DBInstanceClass")
+        license_model = params.get("LicenseModel")
+        vpc = params.get("Vpc")
+        options = [o for o in options
+                   if (instance_class is None or o["DBInstanceClass"] == instance_class)
+                   and (license_model is None or o.get("LicenseModel") == license_model)
+                   and (vpc is None or o.get("Vpc") == vpc)]
+        return PaginatedResult({"OrderableDBInstanceOptions": options})
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions
+    RDSResponse.describe_orderable_db_instance_options = describe_orderable_db_instance_options
+
+
+def install(lab, middleware):
+    """Patch moto's RDS once; `lab` gives the knobs, faults and the way to PostgreSQL."""
+    global _LAB, _INSTALLED
+    _LAB = lab
+    if _INSTALLED:
+        return
+    _patch_models()
+    _patch_backend()
+    _patch_responses()
+    _INSTALLED = True
