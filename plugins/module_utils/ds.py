@@ -241,3 +241,442 @@ def normalize(directory, tags=None):
     if tags is not None:
         result["tags"] = tags
     return result
+
+
+# --- trusts to an on-premises forest (AWS_FACTS.md section 8) ---------------------------------
+
+TRUST_DIRECTIONS = ("One-Way: Outgoing", "One-Way: Incoming", "Two-Way")
+TRUST_TYPES = ("Forest", "External")
+SELECTIVE_AUTH = ("Enabled", "Disabled")
+# Verified after creation or VerifyTrust; Updated after UpdateTrust. Both mean a working trust.
+TRUST_STATES_READY = ("Verified", "Updated")
+TRUST_STATES_IN_PROGRESS = ("Creating", "Created", "Verifying", "Updating")
+TRUST_STATES_FAILED = ("VerifyFailed", "UpdateFailed", "Failed")
+TRUST_STATES_GONE = ("Deleting", "Deleted")
+
+_TRUST_ID = re.compile(r"^t-[0-9a-f]{10}$")
+
+
+def trust_password_problem(password):
+    """The model's rule for TrustPassword (1-128 letters, digits, punctuation or spaces), or None.
+    The message never repeats the password."""
+    if not 1 <= len(password) <= 128:
+        return "must be 1 to 128 characters long"
+    if not all(c.isalnum() or (c.isascii() and c.isprintable()) for c in password):
+        return "may contain only letters, digits, punctuation and spaces"
+    return None
+
+
+def ipv4_problems(addresses, option, prefix=""):
+    import ipaddress
+
+    bad = []
+    for address in addresses:
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            bad.append(address)
+    if bad:
+        return [f"{prefix}{option} {bad} are not IPv4 addresses: give the on-premises DNS servers' addresses, "
+                "e.g. 10.10.0.10"]
+    return []
+
+
+def trust_input_problems(directory_id=None, remote_domain_name=None, trust_password=None,
+                         conditional_forwarder_ip_addrs=None, prefix=""):
+    """Every problem with a trust's inputs, each naming the option and the fix."""
+    problems = directory_input_problems(directory_id=directory_id, prefix=prefix)
+    if remote_domain_name is not None and not _FQDN.match(remote_domain_name.rstrip(".")):
+        problems.append(f"{prefix}remote_domain_name {remote_domain_name!r} must be the on-premises forest's fully "
+                        "qualified DNS name, e.g. onprem.example.com")
+    if trust_password is not None:
+        problem = trust_password_problem(trust_password)
+        if problem:
+            problems.append(f"{prefix}trust_password {problem}")
+    if conditional_forwarder_ip_addrs is not None:
+        if not conditional_forwarder_ip_addrs:
+            problems.append(f"{prefix}conditional_forwarder_ip_addrs must list at least one on-premises DNS server "
+                            "(or be left out)")
+        problems += ipv4_problems(conditional_forwarder_ip_addrs, "conditional_forwarder_ip_addrs", prefix)
+    return problems
+
+
+def same_domain(a, b):
+    return (a or "").rstrip(".").lower() == (b or "").rstrip(".").lower()
+
+
+@DSErrorHandler.list_error_handler("describe trusts", [])
+@AWSRetry.jittered_backoff()
+def describe_trusts(client, directory_id, trust_ids=None):
+    params = {"DirectoryId": directory_id}
+    if trust_ids:
+        params["TrustIds"] = trust_ids
+    return client.get_paginator("describe_trusts").paginate(**params).build_full_result()["Trusts"]
+
+
+def find_trust(client, directory_id, remote_domain_name):
+    """The directory's trust to this domain (a Deleted one does not count); None when there is none."""
+    for trust in describe_trusts(client, directory_id):
+        if same_domain(trust.get("RemoteDomainName"), remote_domain_name) and trust.get("TrustState") != "Deleted":
+            return trust
+    return None
+
+
+def get_trust(client, directory_id, trust_id):
+    found = describe_trusts(client, directory_id, [trust_id])
+    return found[0] if found else None
+
+
+@DSErrorHandler.common_error_handler("create trust")
+@AWSRetry.jittered_backoff()
+def _create_trust(client, **params):
+    return client.create_trust(**params)["TrustId"]
+
+
+def create_trust(client, check_mode, directory_id, remote_domain_name, trust_password, trust_direction,
+                 trust_type=None, conditional_forwarder_ip_addrs=None, selective_auth=None):
+    if check_mode:
+        return None
+    params = {"DirectoryId": directory_id, "RemoteDomainName": remote_domain_name, "TrustPassword": trust_password,
+              "TrustDirection": trust_direction}
+    if trust_type:
+        params["TrustType"] = trust_type
+    if conditional_forwarder_ip_addrs:
+        params["ConditionalForwarderIpAddrs"] = conditional_forwarder_ip_addrs
+    if selective_auth:
+        params["SelectiveAuth"] = selective_auth
+    return _create_trust(client, **params)
+
+
+@DSErrorHandler.common_error_handler("verify trust")
+@AWSRetry.jittered_backoff()
+def verify_trust(client, check_mode, trust_id):
+    if not check_mode:
+        client.verify_trust(TrustId=trust_id)
+    return True
+
+
+@DSErrorHandler.common_error_handler("update trust")
+@AWSRetry.jittered_backoff()
+def update_trust(client, check_mode, trust_id, selective_auth):
+    if not check_mode:
+        client.update_trust(TrustId=trust_id, SelectiveAuth=selective_auth)
+    return True
+
+
+@DSErrorHandler.deletion_error_handler("delete trust")
+@AWSRetry.jittered_backoff()
+def delete_trust(client, check_mode, trust_id, delete_conditional_forwarder=False):
+    if not check_mode:
+        client.delete_trust(TrustId=trust_id, DeleteAssociatedConditionalForwarder=delete_conditional_forwarder)
+    return True
+
+
+@DSErrorHandler.list_error_handler("describe conditional forwarders", None)
+@AWSRetry.jittered_backoff()
+def get_conditional_forwarder(client, directory_id, remote_domain_name):
+    """The DNS servers the directory forwards this domain to; None when it has no forwarder for it."""
+    forwarders = client.describe_conditional_forwarders(DirectoryId=directory_id,
+                                                        RemoteDomainNames=[remote_domain_name])["ConditionalForwarders"]
+    for forwarder in forwarders:
+        if same_domain(forwarder.get("RemoteDomainName"), remote_domain_name):
+            return forwarder.get("DnsIpAddrs", [])
+    return None
+
+
+@DSErrorHandler.common_error_handler("set conditional forwarder")
+@AWSRetry.jittered_backoff()
+def set_conditional_forwarder(client, check_mode, directory_id, remote_domain_name, dns_ip_addrs, exists):
+    if not check_mode:
+        params = {"DirectoryId": directory_id, "RemoteDomainName": remote_domain_name, "DnsIpAddrs": dns_ip_addrs}
+        if exists:
+            client.update_conditional_forwarder(**params)
+        else:
+            client.create_conditional_forwarder(**params)
+    return True
+
+
+def trust_failure_hint(trust):
+    """What to check when a trust is not Verified: AWS's reason first, then the usual causes."""
+    reason = (trust.get("TrustStateReason") or "AWS gave no reason").rstrip(". ")
+    remote = trust.get("RemoteDomainName", "the remote domain")
+    direction = trust.get("TrustDirection", "")
+    opposite = {"One-Way: Outgoing": "One-Way: Incoming", "One-Way: Incoming": "One-Way: Outgoing"}.get(direction, direction)
+    return (f"Trust {trust.get('TrustId')} to {remote} is {trust.get('TrustState')}: {reason}. Check: "
+            f"(1) {remote} has a trust to this directory's domain with the same password and the opposite direction "
+            f"({opposite or 'the mirror of this one'}); "
+            f"(2) conditional forwarders on both sides: this directory forwards {remote} to the on-premises DNS "
+            "servers, and on-premises DNS forwards this directory's domain to its DnsIpAddrs; "
+            "(3) the directory's security group allows outbound traffic to the on-premises domain controllers "
+            "(DNS 53, Kerberos 88 and 464, LDAP 389, SMB 445, RPC 135 and 1024-65535), and the network routes reach "
+            "them; (4) both domains resolve each other's names. Then run again with verify=true.")
+
+
+def normalize_trust(trust, conditional_forwarder_ip_addrs=None):
+    """The snake_case result, with the fields users need under short names."""
+    if not trust:
+        return {}
+    result = boto3_resource_to_ansible_dict(trust)
+    result.update(
+        id=trust.get("TrustId"),
+        state=trust.get("TrustState"),
+        state_reason=trust.get("TrustStateReason"),
+        direction=trust.get("TrustDirection"),
+        type=trust.get("TrustType"),
+        remote_domain_name=trust.get("RemoteDomainName"),
+        selective_auth=trust.get("SelectiveAuth"),
+        directory_id=trust.get("DirectoryId"),
+    )
+    if conditional_forwarder_ip_addrs is not None:
+        result["conditional_forwarder_ip_addrs"] = conditional_forwarder_ip_addrs
+    return result
+
+
+# --- sharing a directory with another account (AWS_FACTS.md section 2) ------------------------
+
+SHARE_METHODS = ("HANDSHAKE", "ORGANIZATIONS")
+SHARE_STATUSES_ENDED = ("Rejected", "ShareFailed", "Deleted")
+SHARE_STATUSES_ENDING = ("Rejecting", "Deleting")
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def share_input_problems(directory_id=None, target_account_id=None, share_notes=None, shared_directory_id=None,
+                         prefix=""):
+    """Every problem with a share's inputs, each naming the option and the fix (notes are never repeated)."""
+    problems = directory_input_problems(directory_id=directory_id, prefix=prefix)
+    if shared_directory_id is not None and not _DIRECTORY_ID.match(shared_directory_id):
+        problems.append(f"{prefix}shared_directory_id {shared_directory_id!r} is not a directory id: use d- and "
+                        "10 hex digits")
+    if target_account_id is not None and not _ACCOUNT_ID.match(target_account_id):
+        problems.append(f"{prefix}target_account_id {target_account_id!r} must be a 12-digit AWS account id "
+                        "(quote it in YAML so leading zeros survive)")
+    if share_notes is not None and len(share_notes) > 1024:
+        problems.append(f"{prefix}share_notes must be at most 1024 characters (got {len(share_notes)})")
+    return problems
+
+
+@DSErrorHandler.list_error_handler("describe shared directories", [])
+@AWSRetry.jittered_backoff()
+def describe_shared_directories(client, owner_directory_id, shared_directory_ids=None):
+    params = {"OwnerDirectoryId": owner_directory_id}
+    if shared_directory_ids:
+        params["SharedDirectoryIds"] = shared_directory_ids
+    paginator = client.get_paginator("describe_shared_directories")
+    return paginator.paginate(**params).build_full_result()["SharedDirectories"]
+
+
+def find_share(client, owner_directory_id, account_id):
+    """The owner's live share with this account; an ended one (Rejected, ShareFailed, Deleted) is
+    returned only when there is no live one, so the caller can share again."""
+    shares = [s for s in describe_shared_directories(client, owner_directory_id) if s.get("SharedAccountId") == account_id]
+    live = [s for s in shares if s.get("ShareStatus") not in SHARE_STATUSES_ENDED]
+    return (live or shares or [None])[0]
+
+
+def find_consumer_directory(client, owner_directory_id=None, shared_directory_id=None):
+    """The shared directory as the consumer account sees it (Type SharedMicrosoftAD); None if not offered."""
+    if shared_directory_id:
+        found = describe_directories(client, [shared_directory_id])
+    else:
+        found = [d for d in describe_directories(client)
+                 if (d.get("OwnerDirectoryDescription") or {}).get("DirectoryId") == owner_directory_id]
+    live = [d for d in found if d.get("ShareStatus") not in SHARE_STATUSES_ENDED]
+    return (live or found or [None])[0]
+
+
+@DSErrorHandler.common_error_handler("share directory")
+@AWSRetry.jittered_backoff()
+def _share_directory(client, **params):
+    return client.share_directory(**params)["SharedDirectoryId"]
+
+
+def share_directory(client, check_mode, directory_id, account_id, share_method, share_notes=None):
+    if check_mode:
+        return None
+    params = {"DirectoryId": directory_id, "ShareTarget": {"Id": account_id, "Type": "ACCOUNT"},
+              "ShareMethod": share_method}
+    if share_notes:
+        params["ShareNotes"] = share_notes
+    return _share_directory(client, **params)
+
+
+@DSErrorHandler.deletion_error_handler("unshare directory")
+@AWSRetry.jittered_backoff()
+def unshare_directory(client, check_mode, directory_id, account_id):
+    if not check_mode:
+        client.unshare_directory(DirectoryId=directory_id, UnshareTarget={"Id": account_id, "Type": "ACCOUNT"})
+    return True
+
+
+@DSErrorHandler.common_error_handler("accept shared directory")
+@AWSRetry.jittered_backoff()
+def accept_shared_directory(client, check_mode, shared_directory_id):
+    if not check_mode:
+        client.accept_shared_directory(SharedDirectoryId=shared_directory_id)
+    return True
+
+
+@DSErrorHandler.common_error_handler("reject shared directory")
+@AWSRetry.jittered_backoff()
+def reject_shared_directory(client, check_mode, shared_directory_id):
+    if not check_mode:
+        client.reject_shared_directory(SharedDirectoryId=shared_directory_id)
+    return True
+
+
+def normalize_share(share):
+    """The owner's view of a share (DescribeSharedDirectories), snake_case. ShareNotes is sensitive in
+    the API model, so it is never returned."""
+    if not share:
+        return {}
+    result = boto3_resource_to_ansible_dict({k: v for k, v in share.items() if k != "ShareNotes"})
+    result.update(shared_directory_id=share.get("SharedDirectoryId"), share_status=share.get("ShareStatus"))
+    return result
+
+
+def normalize_consumer_directory(directory):
+    """The consumer's view of a shared directory (DescribeDirectories in the consumer account) as a share."""
+    if not directory:
+        return {}
+    owner = directory.get("OwnerDirectoryDescription") or {}
+    return {
+        "owner_account_id": owner.get("AccountId"),
+        "owner_directory_id": owner.get("DirectoryId"),
+        "share_method": directory.get("ShareMethod"),
+        "shared_directory_id": directory.get("DirectoryId"),
+        "share_status": directory.get("ShareStatus"),
+        "dns_ip_addrs": directory.get("DnsIpAddrs") or owner.get("DnsIpAddrs", []),
+    }
+
+
+# --- waiters for trusts and shares ------------------------------------------------------------
+
+def _acceptors(path, success=(), failure=(), retry=()):
+    return ([dict(state="success", matcher="pathAll", argument=path, expected=s) for s in success]
+            + [dict(state="failure", matcher="pathAny", argument=path, expected=s) for s in failure]
+            + [dict(state="retry", matcher="pathAny", argument=path, expected=s) for s in retry])
+
+
+def _gone(path, ended, ending, missing_path):
+    return ([dict(state="success", matcher="error", expected="EntityDoesNotExistException"),
+             dict(state="success", matcher="path", argument=f"length({missing_path}) == `0`", expected=True)]
+            + [dict(state="success", matcher="pathAll", argument=path, expected=s) for s in ended]
+            + [dict(state="retry", matcher="pathAny", argument=path, expected=s) for s in ending])
+
+
+class DSTrustShareWaiterFactory(BaseWaiterFactory):
+    @property
+    def _waiter_model_data(self):
+        trust = "Trusts[].TrustState"
+        owner_share = "SharedDirectories[].ShareStatus"
+        consumer_share = "DirectoryDescriptions[].ShareStatus"
+        return dict(
+            trust_verified=dict(
+                operation="DescribeTrusts", delay=15, maxAttempts=80,
+                acceptors=_acceptors(trust, TRUST_STATES_READY, TRUST_STATES_FAILED + TRUST_STATES_GONE,
+                                     TRUST_STATES_IN_PROGRESS),
+            ),
+            # Right after VerifyTrust the trust may still read VerifyFailed from the last attempt.
+            trust_verification_started=dict(
+                operation="DescribeTrusts", delay=5, maxAttempts=12,
+                acceptors=_acceptors(trust, (), (), TRUST_STATES_FAILED)
+                + [dict(state="success", matcher="pathAny", argument=trust, expected=s)
+                   for s in TRUST_STATES_IN_PROGRESS + TRUST_STATES_READY],
+            ),
+            trust_deleted=dict(
+                operation="DescribeTrusts", delay=10, maxAttempts=90,
+                acceptors=_gone(trust, ("Deleted",), ("Deleting",), "Trusts[]"),
+            ),
+            # The owner's side: Shared, or PendingAcceptance when a handshake waits for the consumer.
+            share_offered=dict(
+                operation="DescribeSharedDirectories", delay=5, maxAttempts=120,
+                acceptors=[dict(state="success", matcher="pathAll", argument=owner_share, expected=s)
+                           for s in ("Shared", "PendingAcceptance")]
+                + _acceptors(owner_share, (), SHARE_STATUSES_ENDED + ("RejectFailed",), ("Sharing",)),
+            ),
+            share_shared=dict(
+                operation="DescribeSharedDirectories", delay=5, maxAttempts=120,
+                acceptors=_acceptors(owner_share, ("Shared",), SHARE_STATUSES_ENDED + ("RejectFailed",),
+                                     ("Sharing", "PendingAcceptance")),
+            ),
+            share_deleted=dict(
+                operation="DescribeSharedDirectories", delay=5, maxAttempts=120,
+                acceptors=_gone(owner_share, SHARE_STATUSES_ENDED, SHARE_STATUSES_ENDING, "SharedDirectories[]"),
+            ),
+            # The consumer's side, after AcceptSharedDirectory.
+            consumer_shared=dict(
+                operation="DescribeDirectories", delay=5, maxAttempts=120,
+                acceptors=_acceptors(consumer_share, ("Shared",), SHARE_STATUSES_ENDED + ("RejectFailed",),
+                                     ("Sharing", "PendingAcceptance")),
+            ),
+            consumer_rejected=dict(
+                operation="DescribeDirectories", delay=5, maxAttempts=120,
+                acceptors=_gone(consumer_share, SHARE_STATUSES_ENDED, SHARE_STATUSES_ENDING, "DirectoryDescriptions[]"),
+            ),
+        )
+
+
+def _config(timeout):
+    from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
+
+    return custom_waiter_config(timeout=timeout, default_pause=5)
+
+
+def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout):
+    """Wait for a trust; when it ends VerifyFailed (or any failed state) say what to check."""
+    waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
+    try:
+        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout))
+    except botocore.exceptions.WaiterError as e:
+        trust = get_trust(client, directory_id, trust_id) or {}
+        state = trust.get("TrustState", "unknown")
+        if state in TRUST_STATES_FAILED:
+            module.fail_json(msg=trust_failure_hint(trust), trust=normalize_trust(trust))
+        module.fail_json_aws(e, msg=f"Timed out after {timeout}s waiting for trust {trust_id} "
+                                    f"({waiter_name.replace('_', ' ')}); it is {state}", trust=normalize_trust(trust))
+
+
+def wait_for_verification_start(client, directory_id, trust_id, timeout=60):
+    """Give a re-verified trust time to leave its old failed state. If it never does, the trust_verified
+    waiter that follows reports the failure with its reason."""
+    waiter = DSTrustShareWaiterFactory().get_waiter(client, "trust_verification_started")
+    try:
+        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout))
+    except botocore.exceptions.WaiterError:
+        return False
+    return True
+
+
+def wait_for_share(module, client, waiter_name, owner_directory_id, shared_directory_id, timeout):
+    """Wait for the owner's view of a share."""
+    waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
+    try:
+        waiter.wait(OwnerDirectoryId=owner_directory_id, SharedDirectoryIds=[shared_directory_id],
+                    WaiterConfig=_config(timeout))
+    except botocore.exceptions.WaiterError as e:
+        found = describe_shared_directories(client, owner_directory_id, [shared_directory_id])
+        share = found[0] if found else {}
+        _share_wait_failed(module, e, waiter_name, shared_directory_id, share.get("ShareStatus"), timeout,
+                           normalize_share(share))
+
+
+def wait_for_consumer(module, client, waiter_name, shared_directory_id, timeout):
+    """Wait for the consumer's view of a share (its own directory id)."""
+    waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
+    try:
+        waiter.wait(DirectoryIds=[shared_directory_id], WaiterConfig=_config(timeout))
+    except botocore.exceptions.WaiterError as e:
+        directory = get_directory(client, shared_directory_id) or {}
+        _share_wait_failed(module, e, waiter_name, shared_directory_id, directory.get("ShareStatus"), timeout,
+                           normalize_consumer_directory(directory))
+
+
+def _share_wait_failed(module, error, waiter_name, shared_directory_id, status, timeout, share):
+    if status in SHARE_STATUSES_ENDED + ("RejectFailed",):
+        module.fail_json(msg=f"The share {shared_directory_id} is {status}. A handshake share must be accepted in the "
+                             "consumer account (not rejected); an Organizations share needs AWS Organizations with "
+                             "Directory Service sharing enabled and the target account in the organization. Share "
+                             "again once that is fixed.", share=share)
+    module.fail_json_aws(error, msg=f"Timed out after {timeout}s waiting for share {shared_directory_id} "
+                                    f"({waiter_name.replace('_', ' ')}); it is {status or 'not found'}", share=share)

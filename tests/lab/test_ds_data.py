@@ -350,7 +350,7 @@ def test_writes_outside_your_ou_are_denied(dsd, directory, call):
 
 
 def test_list_users_pages(lab, dsd, directory, names):
-    made = sorted(new_user(dsd, directory, names, prefix="pg")[0] for _ in range(5))
+    made = sorted(new_user(dsd, directory, names, prefix="pg")[0] for dummy in range(5))
     pages = list(dsd.get_paginator("list_users").paginate(DirectoryId=directory, PaginationConfig={"PageSize": 2}))
     assert all(len(page["Users"]) <= 2 for page in pages) and len(pages) >= 3
     listed = [user["SAMAccountName"] for page in pages for user in page["Users"]]
@@ -417,9 +417,8 @@ def test_group_defaults_conflicts_and_builtin(lab, dsd, directory, ad, names):
 
 def test_list_update_and_delete_group(lab, dsd, directory, ad, names):
     name, made = new_group(dsd, directory, names)
-    groups = [g for page in dsd.get_paginator("list_groups").paginate(DirectoryId=directory,
-                                                                     PaginationConfig={"PageSize": 10})
-              for g in page["Groups"]]
+    pages = dsd.get_paginator("list_groups").paginate(DirectoryId=directory, PaginationConfig={"PageSize": 10})
+    groups = [g for page in pages for g in page["Groups"]]
     assert {"SAMAccountName": name, "SID": made["SID"], "GroupType": "Security", "GroupScope": "Global"} in groups
     assert "Domain Admins" in {g["SAMAccountName"] for g in groups}
     dsd.update_group(DirectoryId=directory, SAMAccountName=name, GroupScope="Universal")
@@ -562,7 +561,7 @@ def burst(call, seconds, threads=4):
                 with lock:
                     throttled.append(exc.response)
 
-    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    workers = [threading.Thread(target=loop) for dummy in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -594,7 +593,7 @@ def test_throttling_at_the_documented_tps(lab, directory, names, no_faults, kind
     assert error["RetryAfterSeconds"] == 1
     # The SDK's own retries ride it out.
     patient = client(Config(retries={"max_attempts": 10, "mode": "standard"}))
-    for _ in range(rate * 2):
+    for dummy in range(rate * 2):
         patient.describe_user(DirectoryId=directory, SAMAccountName=name)
 
 

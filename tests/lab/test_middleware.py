@@ -45,7 +45,7 @@ def test_partial_throttling_is_survived_by_the_sdk_retries(lab, clean_faults):
     lab_api(lab, "POST", "faults", {"throttle": {"iam": 30}})
     lab_api(lab, "DELETE", "calls")
     client = boto3.client("iam", config=Config(retries={"max_attempts": 10, "mode": "standard"}))
-    for _ in range(50):
+    for dummy in range(50):
         client.list_roles()
     statuses = [c["status"] for c in lab_api(lab, "GET", "calls")["calls"]]
     assert statuses.count(200) == 50

@@ -310,8 +310,8 @@ def test_master_user_is_validated_like_aws(lab, rds, net, change, code, text):
 def test_the_contracts_master_user_keeps_the_env_file_in_step(lab, rds, net, made):
     before = contract()["LAB_PG_MASTER_PASSWORD"]
     new = password()
+    dummy, args = made.cluster(net, MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=new)
     try:
-        dummy, args = made.cluster(net, MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=new)
         assert contract()["LAB_PG_MASTER_PASSWORD"] == new
         master(contract()).close()
     finally:

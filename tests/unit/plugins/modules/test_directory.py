@@ -31,6 +31,14 @@ class Exit(Exception):
     pass
 
 
+def exit_json(self, **kwargs):
+    raise Exit(dict(kwargs, failed=False))
+
+
+def fail_json(self, msg, **kwargs):
+    raise Exit(dict(kwargs, msg=msg, failed=True))
+
+
 @pytest.fixture
 def aws(monkeypatch):
     """Stubbed ds and rds clients handed to the module; all expected calls must happen."""
@@ -41,8 +49,8 @@ def aws(monkeypatch):
         stubber.activate()
     monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
     monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", lambda self, **kw: (_ for _ in ()).throw(Exit(dict(kw, failed=False))))
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", lambda self, msg, **kw: (_ for _ in ()).throw(Exit(dict(kw, msg=msg, failed=True))))
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     yield stubbers
     for stubber in stubbers.values():
         stubber.assert_no_pending_responses()
@@ -56,6 +64,10 @@ def run(check_mode=False, **args):
 
 
 CREATE = dict(name="corp.example.com", password=PASSWORD, vpc_id=VPC, subnet_ids=SUBNETS, edition="Standard")
+
+
+def changed(**changes):
+    return {**CREATE, **changes}
 
 
 def test_check_mode_on_nothing_predicts_a_creation_and_creates_nothing(aws):
@@ -100,7 +112,7 @@ def test_failed_directory_reports_the_stage_reason(aws):
 
 def test_an_existing_directory_of_another_edition_is_refused_not_changed(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
-    result = run(**dict(CREATE, edition="Enterprise"))
+    result = run(**changed(edition="Enterprise"))
     assert result["failed"] and "edition is Standard, not Enterprise" in result["msg"]
 
 
@@ -110,16 +122,16 @@ def test_tags_are_added_and_purged(aws):
     aws["ds"].add_response("remove_tags_from_resource", {}, {"ResourceId": ID, "TagKeys": ["old"]})
     aws["ds"].add_response("add_tags_to_resource", {}, {"ResourceId": ID, "Tags": [{"Key": "team", "Value": "db"}]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "team", "Value": "db"}]}, {"ResourceId": ID})
-    result = run(**dict(CREATE, tags={"team": "db"}))
+    result = run(**changed(tags={"team": "db"}))
     assert result["changed"] is True and result["directory"]["tags"] == {"team": "db"}
 
 
 @pytest.mark.parametrize("args, expect", [
-    (dict(CREATE, subnet_ids=SUBNETS[:1]), "subnet_ids must list exactly 2"),
-    (dict(CREATE, password="admin-Passw0rd"), 'password must not contain the word "admin"'),
-    (dict(CREATE, name="corp"), "name 'corp' must be the directory's fully qualified DNS name"),
-    (dict(CREATE, vpc_id="10.0.0.0/16"), "vpc_id '10.0.0.0/16' is not a VPC id"),
-    (dict(CREATE, wait_timeout=-5), "wait_timeout must be a positive number"),
+    (changed(subnet_ids=SUBNETS[:1]), "subnet_ids must list exactly 2"),
+    (changed(password="admin-Passw0rd"), 'password must not contain the word "admin"'),
+    (changed(name="corp"), "name 'corp' must be the directory's fully qualified DNS name"),
+    (changed(vpc_id="10.0.0.0/16"), "vpc_id '10.0.0.0/16' is not a VPC id"),
+    (changed(wait_timeout=-5), "wait_timeout must be a positive number"),
     (dict(name="corp.example.com", directory_id="d-xyz"), "directory_id 'd-xyz' is not a directory id"),
 ])
 def test_bad_input_fails_before_any_call(aws, args, expect):
