@@ -1,0 +1,319 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""RDS domain membership (Kerberos) of an Aurora cluster and its instances: reads, the change,
+validation and waiters.
+
+amazon.aws.rds_cluster sends Domain/DomainIAMRoleName but never waits for the membership and never
+retries a failed join (AWS_FACTS.md section 4); this is the part it lacks.
+"""
+
+import math
+import re
+import time
+
+try:
+    import botocore
+except ImportError:
+    pass  # Modules are responsible for handling this.
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import BaseWaiterFactory
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
+
+# AWS_FACTS.md section 4: the Kerberos statuses, and the SQL Server style ones that may also appear.
+STATUSES_DONE = ("kerberos-enabled", "joined")
+STATUSES_JOINING = ("pending-enable-kerberos", "enabling-kerberos", "pending-join",
+                    "pending-maintenance-enable-kerberos")
+STATUSES_LEAVING = ("pending-disable-kerberos", "disabling-kerberos", "pending-maintenance-disable-kerberos",
+                    "pending-removal")
+STATUSES_FAILED = ("enable-kerberos-failed", "failed")
+STATUSES_GONE = ("removed",)
+STATUSES_MAINTENANCE = ("pending-maintenance-enable-kerberos", "pending-maintenance-disable-kerberos")
+
+DEFAULT_PORT = 5432
+
+_DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
+# RDS: 1-63 letters, digits or hyphens; a letter first; no trailing or doubled hyphen.
+_CLUSTER_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
+_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+
+
+class AnsibleRDSDomainError(AnsibleAWSError):
+    pass
+
+
+class RDSDomainErrorHandler(AWSErrorHandler):
+    """amazon.aws's RDSErrorHandler checks DBClusterNotFound, but the code AWS sends is DBClusterNotFoundFault."""
+
+    _CUSTOM_EXCEPTION = AnsibleRDSDomainError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code(["DBClusterNotFoundFault", "DBInstanceNotFound", "DBSubnetGroupNotFoundFault"])
+
+
+# --- validation (before any call) -------------------------------------------------------------
+
+def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_timeout=None):
+    """Every problem with the inputs, each naming the option and the fix."""
+    problems = []
+    if cluster_id is not None and not _CLUSTER_ID.match(cluster_id):
+        problems.append(f"cluster_id {cluster_id!r} is not a DB cluster identifier: 1-63 letters, digits or hyphens, "
+                        "starting with a letter, with no trailing or doubled hyphen")
+    if directory_id is not None and not _DIRECTORY_ID.match(directory_id):
+        problems.append(f"directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits "
+                        "(in an account the directory is shared with, that account's shared directory id)")
+    if iam_role_name is not None:
+        if iam_role_name.startswith("arn:"):
+            problems.append(f"iam_role_name {iam_role_name!r} is an ARN: give the role's name (the part after role/)")
+        elif not _IAM_ROLE_NAME.match(iam_role_name):
+            problems.append(f"iam_role_name {iam_role_name!r} is not an IAM role name: 1-64 letters, digits or +=,.@_-")
+    if wait_timeout is not None and wait_timeout <= 0:
+        problems.append(f"wait_timeout must be a positive number of seconds (got {wait_timeout})")
+    return problems
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+@RDSDomainErrorHandler.list_error_handler("describe DB cluster")
+@AWSRetry.jittered_backoff()
+def get_cluster(client, cluster_id):
+    clusters = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
+    return clusters[0] if clusters else None
+
+
+@RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
+@AWSRetry.jittered_backoff()
+def get_cluster_instances(client, cluster_id):
+    paginator = client.get_paginator("describe_db_instances")
+    pages = paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
+    return pages.build_full_result()["DBInstances"]
+
+
+@RDSDomainErrorHandler.list_error_handler("describe DB subnet group")
+@AWSRetry.jittered_backoff()
+def get_subnet_group(client, name):
+    groups = client.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
+    return groups[0] if groups else None
+
+
+@RDSDomainErrorHandler.list_error_handler("describe the cluster's events", [])
+@AWSRetry.jittered_backoff()
+def describe_cluster_events(client, cluster_id, minutes=60):
+    paginator = client.get_paginator("describe_events")
+    pages = paginator.paginate(SourceIdentifier=cluster_id, SourceType="db-cluster", Duration=minutes)
+    return pages.build_full_result()["Events"]
+
+
+@RDSDomainErrorHandler.list_error_handler("describe orderable DB instance options", [])
+@AWSRetry.jittered_backoff()
+def describe_orderable_options(client, engine, engine_version=None, instance_class=None):
+    params = {"Engine": engine}
+    if engine_version:
+        params["EngineVersion"] = engine_version
+    if instance_class:
+        params["DBInstanceClass"] = instance_class
+    paginator = client.get_paginator("describe_orderable_db_instance_options")
+    return paginator.paginate(**params).build_full_result()["OrderableDBInstanceOptions"]
+
+
+def active_membership(resource):
+    """The cluster's or instance's membership that still counts (an Aurora cluster has at most one)."""
+    for membership in (resource or {}).get("DomainMemberships") or []:
+        if membership.get("Status") not in STATUSES_GONE:
+            return membership
+    return None
+
+
+def membership_status(resource, domain):
+    for membership in (resource or {}).get("DomainMemberships") or []:
+        if membership.get("Domain") == domain:
+            return membership.get("Status")
+    return None
+
+
+def normalize(cluster, instances):
+    """The result: the cluster's membership, and each instance's status in that domain ({} when none)."""
+    membership = active_membership(cluster)
+    if not membership:
+        return {}
+    domain = membership.get("Domain")
+    return dict(
+        domain=domain,
+        status=membership.get("Status"),
+        fqdn=membership.get("FQDN"),
+        iam_role_name=membership.get("IAMRoleName"),
+        ou=membership.get("OU"),
+        dns_ips=membership.get("DnsIps") or [],
+        instances=[dict(id=i["DBInstanceIdentifier"], status=membership_status(i, domain)) for i in instances],
+    )
+
+
+def diff_view(membership):
+    """What a human wants to see change."""
+    if not membership:
+        return {}
+    return {key: membership.get(key) for key in ("domain", "status", "iam_role_name")}
+
+
+def is_done(cluster, instances, domain):
+    """The cluster and every instance are joined to this domain."""
+    return all(membership_status(r, domain) in STATUSES_DONE for r in [cluster, *instances])
+
+
+def failed_statuses(cluster, instances, domain):
+    """{resource id: status} for the cluster and instances whose join to this domain failed."""
+    failed = {}
+    if membership_status(cluster, domain) in STATUSES_FAILED:
+        failed[cluster["DBClusterIdentifier"]] = membership_status(cluster, domain)
+    for instance in instances:
+        if membership_status(instance, domain) in STATUSES_FAILED:
+            failed[instance["DBInstanceIdentifier"]] = membership_status(instance, domain)
+    return failed
+
+
+# --- the change (returns before the API call in check mode) -----------------------------------
+
+@RDSDomainErrorHandler.common_error_handler("modify the DB cluster's domain membership")
+# The cluster refuses a modification while it is busy (creating, modifying, backing up): try again.
+@AWSRetry.jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])
+def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None):
+    """Join (domain = a directory id; the same id again retries a failed join), move, or leave (domain "none")."""
+    if check_mode:
+        return True
+    params = {"DBClusterIdentifier": cluster_id, "Domain": domain, "ApplyImmediately": True}
+    if domain != "none":
+        params["DomainIAMRoleName"] = iam_role_name
+    client.modify_db_cluster(**params)
+    return True
+
+
+# --- waiters (no botocore waiter watches domain memberships) ----------------------------------
+
+class DomainWaiterFactory(BaseWaiterFactory):
+    """Waiters on the cluster's and its instances' memberships of one domain.
+
+    The domain id is part of each path, so the factory is made per domain; it is validated
+    (d- and 10 hex digits) before it gets here, so it is safe inside a JMESPath literal.
+    """
+
+    def __init__(self, domain=None):
+        if domain is not None and not _DIRECTORY_ID.match(domain):
+            raise ValueError(f"not a directory id: {domain!r}")
+        self._domain = domain or "d-0000000000"
+        super().__init__()
+
+    @property
+    def _waiter_model_data(self):
+        domain = self._domain
+        done = " || ".join(f"Status=='{s}'" for s in STATUSES_DONE)
+        failed = " || ".join(f"Status=='{s}'" for s in STATUSES_FAILED)
+        cluster_statuses = f"DBClusters[].DomainMemberships[?Domain=='{domain}'][].Status"
+        instance_statuses = f"DBInstances[].DomainMemberships[?Domain=='{domain}'][].Status"
+        failures = [dict(state="failure", matcher="pathAny", argument=cluster_statuses, expected=s)
+                    for s in STATUSES_FAILED]
+        instance_failures = [dict(state="failure", matcher="pathAny", argument=instance_statuses, expected=s)
+                             for s in STATUSES_FAILED]
+        return dict(
+            cluster_kerberos_enabled=dict(
+                operation="DescribeDBClusters",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    dict(state="success", matcher="path", expected=True,
+                         argument=f"length(DBClusters[].DomainMemberships[?Domain=='{domain}' && ({done})][]) > `0`"),
+                ] + failures,
+            ),
+            instances_kerberos_enabled=dict(
+                operation="DescribeDBInstances",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    # Every instance (and so also none at all) has a done membership of this domain.
+                    dict(state="success", matcher="path", expected=True,
+                         argument=f"length(DBInstances[?DomainMemberships[?Domain=='{domain}' && ({done})]]) "
+                                  "== length(DBInstances)"),
+                ] + instance_failures,
+            ),
+            cluster_retry_accepted=dict(
+                operation="DescribeDBClusters",
+                delay=5,
+                maxAttempts=24,
+                acceptors=[
+                    dict(state="success", matcher="path", expected=True,
+                         argument=f"length(DBClusters[].DomainMemberships[?Domain=='{domain}' && ({failed})][]) "
+                                  "== `0`"),
+                ],
+            ),
+            cluster_domain_left=dict(
+                operation="DescribeDBClusters",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    dict(state="success", matcher="path", expected=True,
+                         argument="length(DBClusters[].DomainMemberships[?Status!='removed'][]) == `0`"),
+                ],
+            ),
+            instances_domain_left=dict(
+                operation="DescribeDBInstances",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    dict(state="success", matcher="path", expected=True,
+                         argument="length(DBInstances[].DomainMemberships[?Status!='removed'][]) == `0`"),
+                ],
+            ),
+        )
+
+
+DONE = "done"
+FAILED = "failed"
+TIMED_OUT = "timed out"
+
+
+def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
+    params = ({"DBClusterIdentifier": cluster_id} if waiter_name.startswith("cluster_")
+              else {"Filters": [{"Name": "db-cluster-id", "Values": [cluster_id]}]})
+    remaining = max(1, math.ceil(deadline - time.monotonic()))
+    factory.get_waiter(client, waiter_name).wait(
+        WaiterConfig=custom_waiter_config(timeout=remaining, default_pause=pause), **params)
+
+
+def wait_for_join(client, cluster_id, domain, timeout, pause=15):
+    """Wait until the cluster, then every instance, is joined to domain, within timeout seconds in all.
+    Returns DONE, FAILED (a status says the join failed) or TIMED_OUT."""
+    return _wait_for(client, cluster_id, DomainWaiterFactory(domain),
+                     ("cluster_kerberos_enabled", "instances_kerberos_enabled"), timeout, pause)
+
+
+def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5):
+    """After a retry of a failed join, wait (briefly) until the cluster no longer reads back as failed.
+    Returns DONE or TIMED_OUT; on TIMED_OUT the join waiter that follows reports the failure."""
+    return _wait_for(client, cluster_id, DomainWaiterFactory(domain), ("cluster_retry_accepted",), timeout, pause)
+
+
+def wait_for_leave(client, cluster_id, timeout, pause=15):
+    """Wait until neither the cluster nor any instance is a member of any domain. Returns DONE or TIMED_OUT."""
+    return _wait_for(client, cluster_id, DomainWaiterFactory(),
+                     ("cluster_domain_left", "instances_domain_left"), timeout, pause)
+
+
+def _wait_for(client, cluster_id, factory, waiter_names, timeout, pause):
+    deadline = time.monotonic() + timeout
+    for waiter_name in waiter_names:
+        try:
+            _wait(client, factory, waiter_name, cluster_id, deadline, pause)
+        except botocore.exceptions.WaiterError as e:
+            reason = str(e)
+            if "terminal failure state" in reason:
+                return FAILED
+            if "Max attempts exceeded" in reason:
+                return TIMED_OUT
+            raise AnsibleRDSDomainError(message=f"Failed while waiting for the domain membership of {cluster_id}",
+                                        exception=e) from e
+    return DONE

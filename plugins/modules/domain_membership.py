@@ -1,0 +1,438 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: domain_membership
+short_description: Join an Aurora cluster to an AWS Managed Microsoft AD for Kerberos authentication, and wait until it is enabled
+version_added: 0.1.0
+description:
+  - Joins an Aurora DB cluster to a directory (C(ModifyDBCluster Domain, DomainIAMRoleName, ApplyImmediately)), or takes
+    it out of its domain (C(Domain=none)), and waits until the cluster B(and every one of its instances) shows
+    C(kerberos-enabled) for that directory, or until the membership is gone.
+  - The change is sent only when the membership differs from the one asked for; a cluster already joined, or still
+    joining, to the directory with the role is left alone (and waited for).
+  - Both the Kerberos statuses (C(kerberos-enabled), C(pending-enable-kerberos), C(enabling-kerberos),
+    C(pending-maintenance-enable-kerberos), C(pending-disable-kerberos), C(disabling-kerberos),
+    C(pending-maintenance-disable-kerberos), C(enable-kerberos-failed)) and the SQL Server style ones (C(joined),
+    C(pending-join), C(failed), C(removed)) are understood; C(joined) counts as done and C(failed) as failed.
+  - When a join ends C(enable-kerberos-failed), the module diagnoses it with the same checks as
+    M(aurora.kerberos.kerberos_preflight) (directory, IAM role, STS, security groups, VPCs), then, with
+    O(retry_failed_join=true), modifies the cluster again with the same directory id, which is how AWS retries a failed
+    join. If the join fails again, the task fails with the likely cause and its fix, from the findings and the
+    cluster's recent RDS events.
+  - A cluster whose join failed before the module ran is joined again, as a change.
+  - Works on any Aurora cluster, including one that M(amazon.aws.rds_cluster) created without a domain.
+    Unlike M(amazon.aws.rds_cluster), O(state=absent) on a cluster that is in no domain is not a change.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+options:
+  cluster_id:
+    description:
+      - The DB cluster identifier. The cluster's instances are found automatically.
+    type: str
+    required: true
+    aliases: [db_cluster_identifier]
+  directory_id:
+    description:
+      - The directory id (V(d-) and 10 hex digits) of an AWS Managed Microsoft AD in the same Region.
+      - In an account the directory is shared with, the id that account sees (the shared directory id), not the owner's.
+      - Required with O(state=present). With O(state=absent), when given, the cluster leaves only this directory; a
+        cluster in another directory is left alone.
+    type: str
+    aliases: [domain]
+  iam_role_name:
+    description:
+      - The name (not the ARN) of the IAM role RDS uses to reach the directory. It needs the managed policy
+        C(AmazonRDSDirectoryServiceAccess) and the trust principals C(directoryservice.rds.amazonaws.com) and
+        C(rds.amazonaws.com).
+      - Required with O(state=present).
+    type: str
+    aliases: [domain_iam_role_name]
+  state:
+    description: V(present) joins the cluster to O(directory_id); V(absent) takes it out of its domain.
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - Wait until the cluster and every instance are C(kerberos-enabled) (present), or until no membership is left
+        (absent). Without it the module returns once AWS has accepted the change, and a failed join is not retried.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for each join attempt (the retry gets the same again), or for the cluster to leave.
+    type: int
+    default: 3600
+  retry_failed_join:
+    description:
+      - When a join ends C(enable-kerberos-failed) (or C(failed)) while the module waits, diagnose it and try once more
+        with the same directory id before failing.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    description: Check mode reads the cluster and reports the change it would make, without making it or waiting.
+    support: full
+  diff_mode:
+    description: The membership (domain, status, IAM role) before and after.
+    support: full
+notes:
+  - The modification is applied immediately (C(ApplyImmediately=true)). If AWS still puts it off to the maintenance
+    window (C(pending-maintenance-enable-kerberos)), the wait ends only after that window; use O(wait=false) then.
+  - Some AWS documentation asks for a reboot of the instances after Kerberos is enabled; this module does not reboot.
+  - The diagnosis of a failed join reads Directory Service, IAM, STS and EC2 (security groups, peerings, route
+    tables); a check whose read is denied becomes a warning instead of hiding the others.
+seealso:
+  - module: aurora.kerberos.kerberos_preflight
+  - module: aurora.kerberos.directory
+  - module: amazon.aws.rds_cluster
+"""
+
+EXAMPLES = r"""
+- name: Join the cluster to the directory and wait until Kerberos is enabled
+  aurora.kerberos.domain_membership:
+    cluster_id: orders
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+  register: membership
+
+- name: Show the realm the cluster joined
+  ansible.builtin.debug:
+    msg: "{{ membership.membership.fqdn }} ({{ membership.membership.status }})"
+
+- name: Take the cluster out of its domain
+  aurora.kerberos.domain_membership:
+    cluster_id: orders
+    state: absent
+
+- name: Ask for the join and do not wait (a later run waits for it)
+  aurora.kerberos.domain_membership:
+    cluster_id: orders
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+    wait: false
+"""
+
+RETURN = r"""
+membership:
+  description:
+    - The cluster's domain membership after the module ran (in check mode, as it is now); empty when there is none.
+  returned: always
+  type: dict
+  contains:
+    domain:
+      description: The directory id.
+      type: str
+      sample: d-1234567890
+    status:
+      description: The cluster's membership status.
+      type: str
+      sample: kerberos-enabled
+    fqdn:
+      description: The directory's fully qualified domain name.
+      type: str
+      sample: corp.example.com
+    iam_role_name:
+      description: The IAM role RDS uses for the directory.
+      type: str
+      sample: rds-directory-access
+    ou:
+      description: The organizational unit, when AWS reports one.
+      type: str
+    dns_ips:
+      description: The directory's DNS servers, when AWS reports them.
+      type: list
+      elements: str
+    instances:
+      description: Each instance of the cluster and its status in the domain (null when it has no membership there).
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: The DB instance identifier.
+          type: str
+          sample: orders-1
+        status:
+          description: The instance's membership status.
+          type: str
+          sample: kerberos-enabled
+findings:
+  description:
+    - The diagnosis of a failed join, one finding per check (see M(aurora.kerberos.kerberos_preflight)).
+  returned: when a join failed and was diagnosed
+  type: list
+  elements: dict
+  contains:
+    check:
+      description: What was checked.
+      type: str
+      sample: iam_role_trust
+    status:
+      description: V(ok), V(warn) or V(fail).
+      type: str
+      sample: fail
+    message:
+      description: What was found.
+      type: str
+    fix:
+      description: How to fix it (empty when there is nothing to fix).
+      type: str
+events:
+  description: The cluster's recent RDS event messages, oldest first.
+  returned: when a join failed and was diagnosed
+  type: list
+  elements: str
+retried:
+  description: Whether a failed join was retried during this run.
+  returned: when state is present
+  type: bool
+"""
+
+import datetime
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+
+RECENT_EVENTS = 8
+# What ModifyDBCluster answers at once for a directory or role it will not use (AWS_FACTS.md section 3).
+REFUSALS = ("InvalidParameterCombination", "InvalidParameterValue", "DomainNotFoundFault")
+
+
+def validate(module):
+    p = module.params
+    problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
+                                         iam_role_name=p["iam_role_name"], wait_timeout=p["wait_timeout"])
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+
+def read(rds, cluster_id):
+    cluster = rds_domain.get_cluster(rds, cluster_id)
+    instances = rds_domain.get_cluster_instances(rds, cluster_id) if cluster else []
+    return cluster, instances
+
+
+def needs_join(membership, directory_id, iam_role_name):
+    """Whether ModifyDBCluster must be sent to get the cluster joined to directory_id with this role."""
+    if not membership or membership.get("Domain") != directory_id:
+        return True
+    status = membership.get("Status")
+    if status in rds_domain.STATUSES_FAILED + rds_domain.STATUSES_LEAVING:
+        return True
+    role = membership.get("IAMRoleName")
+    return bool(role) and role.lower() != iam_role_name.lower()
+
+
+def diagnose(module, rds, cluster, instances, directory_id, iam_role_name, started):
+    """Preflight findings for the cluster as it is, and its RDS event messages: those since this run
+    started when there are any (else the last hour's), oldest first, each once."""
+    target = preflight.target_from_cluster(rds, cluster, instances)
+    findings = preflight.run_checks(preflight.module_clients(module), module.region, directory_id, iam_role_name,
+                                    target)
+    minutes = int((utcnow() - started).total_seconds() // 60) + 60
+    try:
+        events = rds_domain.describe_cluster_events(rds, cluster["DBClusterIdentifier"], minutes)
+    except AnsibleAWSError as e:
+        return findings, [f"(the cluster's events could not be read: {e})"]
+    since = started - datetime.timedelta(minutes=2)  # clock skew between here and AWS
+    recent = [e for e in events if e.get("Date") and e["Date"] >= since]
+    messages = []
+    for event in sorted(recent or events, key=lambda e: str(e.get("Date") or "")):
+        if event.get("Message") and event["Message"] not in messages:
+            messages.append(event["Message"])
+    return findings, messages[-RECENT_EVENTS:]
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def failure_message(cluster_id, directory_id, failed, findings, events, retried):
+    statuses = ", ".join(f"{name} is {status}" for name, status in failed.items())
+    msg = f"Cluster {cluster_id} could not join directory {directory_id} ({statuses})"
+    msg += ", also after one retry. " if retried else ". "
+    causes = preflight.summary(findings)
+    if causes:
+        msg += f"Likely cause: {causes}"
+    else:
+        warnings = preflight.summary(findings, (preflight.WARN,))
+        msg += "The preflight checks found nothing failing" + (f" (warnings: {warnings})" if warnings else "") + "."
+    if events:
+        msg += f" RDS events: {' | '.join(events[-3:])}"
+    if not causes:
+        msg += (" Fix what the events name (network path between the cluster and the domain controllers, the IAM "
+                "role), then run again: the same directory id retries the join.")
+    return msg
+
+
+def timeout_message(cluster, instances, directory_id, timeout, joining=True):
+    cluster_id = cluster["DBClusterIdentifier"]
+    membership = rds_domain.active_membership(cluster) or {}
+    status = membership.get("Status") or "no membership"
+    instance_statuses = ", ".join(f"{i['DBInstanceIdentifier']} {rds_domain.membership_status(i, membership.get('Domain')) or 'none'}"
+                                  for i in instances)
+    goal = f"join directory {directory_id}" if joining else "leave its domain"
+    msg = f"Timed out after {timeout}s waiting for cluster {cluster_id} to {goal}: the cluster is {status}"
+    if instance_statuses:
+        msg += f", instances: {instance_statuses}"
+    msg += "."
+    if status in rds_domain.STATUSES_MAINTENANCE:
+        msg += (f" The change waits for the maintenance window ({cluster.get('PreferredMaintenanceWindow', 'unknown')}):"
+                " run again after it, or with wait=false.")
+    else:
+        msg += " Run again (it waits for the change already under way), or raise wait_timeout."
+    return msg
+
+
+def modify(module, rds, cluster, instances, membership, started):
+    """Send the join; when AWS refuses it at once (unknown directory, invalid role), diagnose before failing."""
+    p = module.params
+    cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
+    try:
+        rds_domain.modify_domain(rds, False, cluster_id, directory_id, role)
+    except is_ansible_aws_error_code(REFUSALS) as e:
+        findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
+        error = e.exception.response["Error"]
+        causes = preflight.summary(findings)
+        module.fail_json(msg=f"AWS refused to join cluster {cluster_id} to directory {directory_id}: {error.get('Code')}: "
+                             f"{(error.get('Message') or '').rstrip('.')}." + (f" Likely cause: {causes}" if causes else ""),
+                         membership=rds_domain.normalize(cluster, instances), findings=findings, events=events,
+                         retried=False)
+    wait = p["wait"]
+    if wait and membership and membership.get("Domain") == directory_id \
+            and membership.get("Status") in rds_domain.STATUSES_FAILED:
+        # Right after the retry the old failed status may still be read back: let it move on first.
+        rds_domain.wait_for_retry_accepted(rds, cluster_id, directory_id)
+
+
+def join(module, rds, cluster, instances):
+    """Returns (changed, retried, findings, events)."""
+    p = module.params
+    cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
+    membership = rds_domain.active_membership(cluster)
+    changed = needs_join(membership, directory_id, role)
+    if module.check_mode:
+        return changed, False, None, None
+    started = utcnow()
+    if changed:
+        if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING and p["wait"]:
+            # A cluster still leaving a domain refuses a new one until it has left.
+            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"]) == rds_domain.TIMED_OUT:
+                cluster, instances = read(rds, cluster_id)
+                module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
+                                 membership=rds_domain.normalize(cluster, instances))
+        modify(module, rds, cluster, instances, membership, started)
+    if not p["wait"] or (not changed and rds_domain.is_done(cluster, instances, directory_id)):
+        return changed, False, None, None
+
+    retried, findings, events = False, None, None
+    while True:
+        outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"])
+        if outcome == rds_domain.DONE:
+            return changed, retried, findings, events
+        cluster, instances = read(rds, cluster_id)
+        if outcome == rds_domain.TIMED_OUT:
+            module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"]),
+                             membership=rds_domain.normalize(cluster, instances))
+        failed = rds_domain.failed_statuses(cluster, instances, directory_id)
+        findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
+        if retried or not p["retry_failed_join"]:
+            module.fail_json(msg=failure_message(cluster_id, directory_id, failed, findings, events, retried),
+                             membership=rds_domain.normalize(cluster, instances), findings=findings, events=events,
+                             retried=retried)
+        module.warn(f"Cluster {cluster_id} failed to join directory {directory_id}; "
+                    + (f"preflight: {preflight.summary(findings)}; " if preflight.failing(findings) else "")
+                    + "retrying once with the same directory id.")
+        modify(module, rds, cluster, instances, rds_domain.active_membership(cluster), started)
+        retried = changed = True
+
+
+def ensure_present(module, rds):
+    p = module.params
+    cluster, instances = read(rds, p["cluster_id"])
+    if cluster is None:
+        module.fail_json(msg=f"DB cluster {p['cluster_id']} does not exist (cluster_id). Create it first "
+                             "(amazon.aws.rds_cluster), in the same Region as the directory.")
+    before = rds_domain.normalize(cluster, instances)
+    changed, retried, findings, events = join(module, rds, cluster, instances)
+    if module.check_mode:
+        after = dict(domain=p["directory_id"], status="kerberos-enabled", iam_role_name=p["iam_role_name"]) if changed \
+            else rds_domain.diff_view(before)
+        module.exit_json(changed=changed, membership=before, retried=False,
+                         diff=dict(before=rds_domain.diff_view(before), after=after))
+    cluster, instances = read(rds, p["cluster_id"])
+    after = rds_domain.normalize(cluster, instances)
+    result = dict(changed=changed, membership=after, retried=retried,
+                  diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
+    if findings is not None:
+        result.update(findings=findings, events=events)
+    module.exit_json(**result)
+
+
+def ensure_absent(module, rds):
+    p = module.params
+    cluster, instances = read(rds, p["cluster_id"])
+    membership = rds_domain.active_membership(cluster)
+    if not membership:
+        module.exit_json(changed=False, membership={}, diff=dict(before={}, after={}))
+    before = rds_domain.normalize(cluster, instances)
+    if p["directory_id"] and membership.get("Domain") != p["directory_id"]:
+        module.warn(f"Cluster {p['cluster_id']} is a member of directory {membership.get('Domain')}, not "
+                    f"{p['directory_id']}: left alone.")
+        module.exit_json(changed=False, membership=before,
+                         diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(before)))
+    changed = membership.get("Status") not in rds_domain.STATUSES_LEAVING
+    if module.check_mode:
+        module.exit_json(changed=changed, membership=before,
+                         diff=dict(before=rds_domain.diff_view(before), after={} if changed else rds_domain.diff_view(before)))
+    if changed:
+        rds_domain.modify_domain(rds, False, p["cluster_id"], "none")
+    if p["wait"]:
+        if rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"]) == rds_domain.TIMED_OUT:
+            cluster, instances = read(rds, p["cluster_id"])
+            module.fail_json(msg=timeout_message(cluster, instances, membership.get("Domain"), p["wait_timeout"], False),
+                             membership=rds_domain.normalize(cluster, instances))
+    cluster, instances = read(rds, p["cluster_id"])
+    after = rds_domain.normalize(cluster, instances)
+    module.exit_json(changed=changed, membership=after,
+                     diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
+
+
+def main():
+    argument_spec = dict(
+        cluster_id=dict(type="str", required=True, aliases=["db_cluster_identifier"]),
+        directory_id=dict(type="str", aliases=["domain"]),
+        iam_role_name=dict(type="str", aliases=["domain_iam_role_name"]),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=3600),
+        retry_failed_join=dict(type="bool", default=True),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              required_if=[("state", "present", ("directory_id", "iam_role_name"))])
+    validate(module)
+    rds = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        if module.params["state"] == "present":
+            ensure_present(module, rds)
+        else:
+            ensure_absent(module, rds)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+
+
+if __name__ == "__main__":
+    main()

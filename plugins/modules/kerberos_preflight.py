@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: kerberos_preflight
+short_description: Check, without changing anything, that an Aurora cluster can join an AWS Managed Microsoft AD
+version_added: 0.1.0
+description:
+  - Reads what a Kerberos domain join of an Aurora PostgreSQL cluster needs and reports one finding per check, each
+    V(ok), V(warn) or V(fail) with a message and a fix. It changes nothing.
+  - C(engine_support) - the engine version and instance class support Kerberos authentication in the Region
+    (C(DescribeOrderableDBInstanceOptions), C(SupportsKerberosAuthentication)).
+  - C(directory) - the directory exists, is C(Active), is AWS Managed Microsoft AD, and is in this account or shared
+    with it (a shared directory has its own id in this account).
+  - C(iam_role_trust) and C(iam_role_policy) - the IAM role trusts C(directoryservice.rds.amazonaws.com) and
+    C(rds.amazonaws.com), and has the managed policy C(AmazonRDSDirectoryServiceAccess) (of the role's partition).
+  - C(sts_regional_endpoint) - the Region's STS endpoint answers (C(GetCallerIdentity)); a disabled Region fails.
+  - C(db_security_group_ingress) - a DB security group accepts the DB port from the directory's security group.
+  - C(directory_security_group_egress) - the directory's security group may send to the DB security groups (by
+    reference, or all traffic).
+  - C(vpc_connectivity) - the cluster and the directory share a VPC, or an active VPC peering connects them with
+    routes both ways.
+  - A check that cannot read what it needs (a missing permission, another account's resource) warns and says so.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+options:
+  cluster_id:
+    description:
+      - An existing DB cluster to check. Its engine, version, instances' classes, security groups, port and VPC are
+        read from it; the explicit options below override what is read.
+    type: str
+    aliases: [db_cluster_identifier]
+  engine_version:
+    description: The aurora-postgresql engine version, for example V(16.4), when there is no O(cluster_id).
+    type: str
+  instance_class:
+    description: The DB instance class, for example V(db.r6g.large), when there is no O(cluster_id).
+    type: str
+  db_security_group_ids:
+    description: The cluster's VPC security groups, when there is no O(cluster_id).
+    type: list
+    elements: str
+  port:
+    description: The DB port. Default the cluster's port, else V(5432).
+    type: int
+  db_vpc_id:
+    description: The cluster's VPC, when there is no O(cluster_id).
+    type: str
+  directory_id:
+    description:
+      - The directory id (V(d-) and 10 hex digits); in an account the directory is shared with, that account's id.
+      - Without it the directory, security group and VPC checks are not run.
+    type: str
+  iam_role_name:
+    description:
+      - The name of the IAM role RDS is to use. Without it the IAM role checks are not run.
+    type: str
+  fail_on:
+    description:
+      - The finding statuses that fail the task. V([]) never fails (read RV(findings) and RV(ok) instead).
+    type: list
+    elements: str
+    choices: [warn, fail]
+    default: [fail]
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    description: The module only reads; it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: The module changes nothing, so there is nothing to diff.
+    support: none
+seealso:
+  - module: aurora.kerberos.domain_membership
+"""
+
+EXAMPLES = r"""
+- name: Check an existing cluster before joining it to the directory
+  aurora.kerberos.kerberos_preflight:
+    cluster_id: orders
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+
+- name: Check a cluster that is not created yet, and only report
+  aurora.kerberos.kerberos_preflight:
+    engine_version: "16.4"
+    instance_class: db.r6g.large
+    db_security_group_ids: [sg-0123456789abcdef0]
+    db_vpc_id: vpc-0123456789abcdef0
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+    fail_on: []
+  register: preflight
+
+- name: Show what would stop the join
+  ansible.builtin.debug:
+    msg: "{{ preflight.findings | rejectattr('status', 'equalto', 'ok') | list }}"
+"""
+
+RETURN = r"""
+findings:
+  description: One finding per check.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    check:
+      description: >-
+        What was checked: engine_support, directory, iam_role_trust, iam_role_policy, sts_regional_endpoint,
+        db_security_group_ingress, directory_security_group_egress or vpc_connectivity.
+      type: str
+      sample: db_security_group_ingress
+    status:
+      description: V(ok), V(warn) or V(fail).
+      type: str
+      sample: ok
+    message:
+      description: What was found.
+      type: str
+      sample: sg-0123456789abcdef0 accepts port 5432 from the directory's security group sg-0fedcba9876543210.
+    fix:
+      description: How to fix it (empty when there is nothing to fix).
+      type: str
+ok:
+  description: Whether no finding is V(fail) (regardless of O(fail_on)).
+  returned: always
+  type: bool
+  sample: true
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
+from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+
+
+def validate(module):
+    p = module.params
+    problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
+                                         iam_role_name=p["iam_role_name"])
+    if p["port"] is not None and not 1 <= p["port"] <= 65535:
+        problems.append(f"port must be 1-65535 (got {p['port']})")
+    bad = [g for g in p["db_security_group_ids"] or [] if not g.startswith("sg-")]
+    if bad:
+        problems.append(f"db_security_group_ids {bad} are not security group ids (sg-...)")
+    if p["db_vpc_id"] is not None and not p["db_vpc_id"].startswith("vpc-"):
+        problems.append(f"db_vpc_id {p['db_vpc_id']!r} is not a VPC id (vpc-...)")
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+
+
+def target(module, rds):
+    """What to check: read from the cluster, overridden by explicit options."""
+    p = module.params
+    result = dict(engine=preflight.DEFAULT_ENGINE)
+    if p["cluster_id"]:
+        cluster = rds_domain.get_cluster(rds, p["cluster_id"])
+        if cluster is None:
+            module.fail_json(msg=f"DB cluster {p['cluster_id']} does not exist (cluster_id). Give an existing cluster, "
+                                 "or leave cluster_id out and give engine_version, instance_class, "
+                                 "db_security_group_ids and db_vpc_id.")
+        result = preflight.target_from_cluster(rds, cluster, rds_domain.get_cluster_instances(rds, p["cluster_id"]))
+    overrides = dict(engine_version=p["engine_version"], security_group_ids=p["db_security_group_ids"],
+                     port=p["port"], vpc_id=p["db_vpc_id"],
+                     instance_classes=[p["instance_class"]] if p["instance_class"] else None)
+    result.update({k: v for k, v in overrides.items() if v is not None})
+    return result
+
+
+def main():
+    argument_spec = dict(
+        cluster_id=dict(type="str", aliases=["db_cluster_identifier"]),
+        engine_version=dict(type="str"),
+        instance_class=dict(type="str"),
+        db_security_group_ids=dict(type="list", elements="str"),
+        port=dict(type="int"),
+        db_vpc_id=dict(type="str"),
+        directory_id=dict(type="str"),
+        iam_role_name=dict(type="str"),
+        fail_on=dict(type="list", elements="str", choices=["warn", "fail"], default=["fail"]),
+    )
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    validate(module)
+    get_client = preflight.module_clients(module)
+    try:
+        findings = preflight.run_checks(get_client, module.region, module.params["directory_id"],
+                                        module.params["iam_role_name"], target(module, get_client("rds")))
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+    ok = not preflight.failing(findings)
+    stopping = preflight.failing(findings, module.params["fail_on"])
+    if stopping:
+        module.fail_json(msg=f"Kerberos preflight: {len(stopping)} check(s) failed: "
+                             f"{preflight.summary(findings, module.params['fail_on'])}",
+                         findings=findings, ok=ok)
+    module.exit_json(changed=False, findings=findings, ok=ok)
+
+
+if __name__ == "__main__":
+    main()

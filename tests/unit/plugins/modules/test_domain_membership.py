@@ -1,0 +1,502 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""aurora.kerberos.domain_membership with botocore's Stubber: every request is checked against the API model,
+and a call the test did not expect fails it."""
+
+import datetime
+import json
+import urllib.parse
+
+import boto3
+import botocore.waiter
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.warnings import get_warning_messages
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import ANY
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from ansible_collections.aurora.kerberos.plugins.modules import domain_membership as module_under_test
+
+CLUSTER = "orders"
+ID = "d-1234567890"
+OTHER = "d-abcdef0123"
+ROLE = "rds-directory-access"
+VPC = "vpc-0123456789abcdef0"
+DB_SG = "sg-0aaaaaaaaaaaaaaaa"
+DIR_SG = "sg-0bbbbbbbbbbbbbbbb"
+FILTER = [{"Name": "db-cluster-id", "Values": [CLUSTER]}]
+POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+JOIN = dict(cluster_id=CLUSTER, directory_id=ID, iam_role_name=ROLE)
+SESSION = boto3.session.Session()  # one model loader for every test's clients
+
+
+class Exit(Exception):
+    pass
+
+
+def exit_json(self, **result):
+    raise Exit(dict(result, failed=False))
+
+
+def fail_json(self, msg, **result):
+    raise Exit(dict(result, msg=msg, failed=True))
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """Stubbed clients handed to the module; all expected calls must happen."""
+    clients = {name: SESSION.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+               for name in ("rds", "ds", "iam", "sts", "ec2")}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    for stubber in stubbers.values():
+        stubber.activate()
+    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
+    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(cloud.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+
+
+def run(check_mode=False, **args):
+    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
+    with patch_module_args(args), pytest.raises(Exit) as result:
+        module_under_test.main()
+    return result.value.args[0]
+
+
+# --- what AWS answers --------------------------------------------------------------------------
+
+def membership(status, domain=ID, role=ROLE):
+    return {"Domain": domain, "Status": status, "FQDN": "corp.example.com", "IAMRoleName": role}
+
+
+def cluster(status=None, domain=ID, role=ROLE):
+    return dict(DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql", EngineVersion="16.4", Port=5432,
+                Status="available", DBSubnetGroup="orders-subnets", PreferredMaintenanceWindow="sun:05:00-sun:05:30",
+                VpcSecurityGroups=[{"VpcSecurityGroupId": DB_SG, "Status": "active"}],
+                DomainMemberships=[membership(status, domain, role)] if status else [])
+
+
+def instance(number, status=None, domain=ID):
+    return dict(DBInstanceIdentifier=f"{CLUSTER}-{number}", DBInstanceClass="db.r6g.large", DBClusterIdentifier=CLUSTER,
+                DBSubnetGroup={"VpcId": VPC}, DomainMemberships=[membership(status, domain)] if status else [])
+
+
+def expect_cluster(aws, status=None, domain=ID, role=ROLE):
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [cluster(status, domain, role)]},
+                            {"DBClusterIdentifier": CLUSTER})
+
+
+def expect_instances(aws, *statuses, domain=ID):
+    aws["rds"].add_response("describe_db_instances",
+                            {"DBInstances": [instance(n + 1, s, domain) for n, s in enumerate(statuses)]},
+                            {"Filters": FILTER})
+
+
+def expect_read(aws, status, *instance_statuses, domain=ID, role=ROLE):
+    expect_cluster(aws, status, domain, role)
+    expect_instances(aws, *instance_statuses, domain=domain)
+
+
+def expect_modify(aws, domain=ID, role=ROLE):
+    params = {"DBClusterIdentifier": CLUSTER, "Domain": domain, "ApplyImmediately": True}
+    if domain != "none":
+        params["DomainIAMRoleName"] = role
+    aws["rds"].add_response("modify_db_cluster", {"DBCluster": {"DBClusterIdentifier": CLUSTER}}, params)
+
+
+def trust_policy(*services):
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}]}
+    return urllib.parse.quote(json.dumps(document))
+
+
+def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication could not be enabled",)):
+    """The diagnosis of a failed join: every preflight check's calls, then the cluster's events (None: not queued)."""
+    aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large",
+         "SupportsKerberosAuthentication": True}]},
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large"})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
+        DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
+        VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})
+    aws["iam"].add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": ROLE, "RoleId": "AROAEXAMPLEEXAMPLE123", "Arn": f"arn:aws:iam::123456789012:role/{ROLE}",
+        "CreateDate": "2024-01-01T00:00:00Z",
+        "AssumeRolePolicyDocument": trust_policy("directoryservice.rds.amazonaws.com", "rds.amazonaws.com")}},
+        {"RoleName": ROLE})
+    attached = [{"PolicyName": "AmazonRDSDirectoryServiceAccess", "PolicyArn": POLICY}] if managed_policy else []
+    aws["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": attached}, {"RoleName": ROLE})
+    if not managed_policy:
+        aws["iam"].add_response("list_role_policies", {"PolicyNames": []}, {"RoleName": ROLE})
+    aws["sts"].add_response("get_caller_identity", {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/x",
+                                                    "UserId": "AIDAEXAMPLE"}, {})
+    aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": DB_SG, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                                             "UserIdGroupPairs": [{"GroupId": DIR_SG}]}]}]}, {"GroupIds": [DB_SG]})
+    aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": DIR_SG, "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]},
+        {"GroupIds": [DIR_SG]})
+    if events is None:
+        return
+    answer = []
+    for event in events:
+        message, date = event if isinstance(event, tuple) else (event, None)
+        answer.append(dict({"SourceIdentifier": CLUSTER, "SourceType": "db-cluster", "Message": message},
+                           **({"Date": date} if date else {})))
+    aws["rds"].add_response("describe_events", {"Events": answer},
+                            {"SourceIdentifier": CLUSTER, "SourceType": "db-cluster", "Duration": ANY})
+
+
+# --- state: present ------------------------------------------------------------------------------
+
+def test_check_mode_predicts_the_join_and_sends_nothing(aws):
+    expect_read(aws, None, None)
+    result = run(check_mode=True, **JOIN)
+    assert result["changed"] is True and result["membership"] == {}
+    assert result["diff"] == {"before": {}, "after": {"domain": ID, "status": "kerberos-enabled", "iam_role_name": ROLE}}
+
+
+def test_join_waits_until_the_cluster_and_every_instance_are_enabled(aws):
+    expect_read(aws, None, None, None)
+    expect_modify(aws)
+    for status in ("pending-enable-kerberos", "enabling-kerberos", "kerberos-enabled"):
+        expect_cluster(aws, status)
+    expect_instances(aws, "kerberos-enabled", "enabling-kerberos")
+    expect_instances(aws, "kerberos-enabled", "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is True and result["retried"] is False
+    assert result["membership"]["status"] == "kerberos-enabled" and result["membership"]["fqdn"] == "corp.example.com"
+    assert result["membership"]["instances"] == [{"id": "orders-1", "status": "kerberos-enabled"},
+                                                 {"id": "orders-2", "status": "kerberos-enabled"}]
+    assert result["diff"]["before"] == {}
+    assert result["diff"]["after"] == {"domain": ID, "status": "kerberos-enabled", "iam_role_name": ROLE}
+    assert "findings" not in result
+
+
+@pytest.mark.parametrize("joined", ["kerberos-enabled", "joined"])
+def test_a_joined_cluster_is_left_alone(aws, joined):
+    expect_read(aws, joined, joined)
+    expect_read(aws, joined, joined)
+    result = run(**JOIN)
+    assert result["changed"] is False
+    assert result["diff"]["before"] == result["diff"]["after"]
+
+
+def test_a_joined_cluster_in_check_mode_is_no_change(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(check_mode=True, **JOIN)
+    assert result["changed"] is False and result["membership"]["domain"] == ID
+
+
+def test_a_role_name_differing_only_in_case_is_the_same_role(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", role=ROLE.upper())
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", role=ROLE.upper())
+    assert run(**JOIN)["changed"] is False
+
+
+def test_a_join_under_way_is_waited_for_not_sent_again(aws):
+    expect_read(aws, "enabling-kerberos", "enabling-kerberos")
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is False and result["membership"]["status"] == "kerberos-enabled"
+
+
+def test_a_cluster_in_another_domain_is_moved(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", domain=OTHER)
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is True
+    assert result["diff"]["before"]["domain"] == OTHER and result["diff"]["after"]["domain"] == ID
+
+
+def test_another_role_is_a_change(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", role="old-role")
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    assert run(**JOIN)["changed"] is True
+
+
+def test_a_cluster_still_leaving_a_domain_is_let_go_first(aws):
+    expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
+    expect_cluster(aws, "disabling-kerberos", domain=OTHER)
+    expect_cluster(aws, None)
+    expect_instances(aws, None)
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    assert run(**JOIN)["changed"] is True
+
+
+def test_a_join_that_failed_before_the_run_is_retried_as_a_change(aws):
+    expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_modify(aws)
+    expect_cluster(aws, "enable-kerberos-failed")  # read back before AWS moved on
+    expect_cluster(aws, "pending-enable-kerberos")
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is True and result["retried"] is False
+    assert result["diff"]["before"]["status"] == "enable-kerberos-failed"
+
+
+def test_a_failed_join_is_diagnosed_and_retried_once(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_cluster(aws, "pending-enable-kerberos")
+    expect_cluster(aws, "enable-kerberos-failed")
+    expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_preflight(aws)
+    expect_modify(aws)
+    expect_cluster(aws, "pending-enable-kerberos")  # the retry was accepted
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is True and result["retried"] is True
+    assert result["membership"]["status"] == "kerberos-enabled"
+    assert {f["status"] for f in result["findings"]} == {"ok"}
+    assert result["events"] == ["Kerberos authentication could not be enabled"]
+    assert any("retrying once" in w for w in get_warning_messages())
+
+
+def test_a_join_that_fails_again_fails_with_the_cause_and_the_fix(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_cluster(aws, "enable-kerberos-failed")
+    expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_preflight(aws, managed_policy=False)
+    expect_modify(aws)
+    expect_cluster(aws, "pending-enable-kerberos")
+    expect_cluster(aws, "failed")  # the SQL Server style status counts as failed too
+    expect_read(aws, "failed", "failed")
+    expect_preflight(aws, managed_policy=False, events=("Kerberos authentication could not be enabled: role lacks ds",))
+    result = run(**JOIN)
+    assert result["failed"] and result["retried"] is True
+    assert "could not join directory d-1234567890 (orders is failed, orders-1 is failed), also after one retry" in result["msg"]
+    assert "[iam_role_policy]" in result["msg"] and f"Fix: Attach {POLICY} to the role." in result["msg"]
+    assert "RDS events: Kerberos authentication could not be enabled: role lacks ds" in result["msg"]
+    assert [f["check"] for f in result["findings"] if f["status"] == "fail"] == ["iam_role_policy"]
+
+
+def test_without_retry_the_first_failure_fails_with_the_diagnosis(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "enable-kerberos-failed")
+    expect_read(aws, "kerberos-enabled", "enable-kerberos-failed")
+    expect_preflight(aws, events=())
+    result = run(retry_failed_join=False, **JOIN)
+    assert result["failed"] and result["retried"] is False
+    assert "(orders-1 is enable-kerberos-failed). The preflight checks found nothing failing." in result["msg"]
+    assert "the same directory id retries the join" in result["msg"]
+
+
+def test_the_events_of_this_run_are_reported_once_each(aws):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_cluster(aws, "enable-kerberos-failed")
+    expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_preflight(aws, events=[("an old failure", now - datetime.timedelta(minutes=50)),
+                                  ("no route to the domain controllers", now),
+                                  ("no route to the domain controllers", now + datetime.timedelta(seconds=1))])
+    result = run(retry_failed_join=False, **JOIN)
+    assert result["events"] == ["no route to the domain controllers"]
+    assert "RDS events: no route to the domain controllers" in result["msg"]
+
+
+def test_unreadable_events_do_not_hide_the_failure(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_cluster(aws, "enable-kerberos-failed")
+    expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_preflight(aws, managed_policy=False, events=None)
+    aws["rds"].add_client_error("describe_events", "AccessDenied", "no rds:DescribeEvents", 403)
+    result = run(retry_failed_join=False, **JOIN)
+    assert result["failed"] and "[iam_role_policy]" in result["msg"]
+    assert result["events"][0].startswith("(the cluster's events could not be read:")
+
+
+def test_a_cluster_that_never_finishes_leaving_times_out_before_the_join(aws):
+    expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
+    for dummy in range(4):
+        expect_cluster(aws, "disabling-kerberos", domain=OTHER)
+    expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
+    result = run(wait_timeout=30, **JOIN)
+    assert result["failed"] and "waiting for cluster orders to leave its domain: the cluster is disabling-kerberos" in result["msg"]
+
+
+def test_a_join_refused_at_once_is_diagnosed(aws):
+    expect_read(aws, None, None)
+    aws["rds"].add_client_error("modify_db_cluster", "InvalidParameterCombination",
+                                "IAM role provided is not valid, please check that the role exists and has the correct "
+                                "policies", expected_params={"DBClusterIdentifier": CLUSTER, "Domain": ID,
+                                                             "DomainIAMRoleName": ROLE, "ApplyImmediately": True})
+    expect_preflight(aws, events=())
+    result = run(**JOIN)
+    assert result["failed"]
+    assert result["msg"].startswith("AWS refused to join cluster orders to directory d-1234567890: "
+                                    "InvalidParameterCombination: IAM role provided is not valid")
+    assert result["findings"] and result["events"] == []
+
+
+def test_a_busy_cluster_is_modified_once_it_accepts(aws):
+    expect_read(aws, None, None)
+    aws["rds"].add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is modifying")
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    assert run(**JOIN)["changed"] is True
+
+
+def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    for dummy in range(4):  # 30 s at 10 s pauses
+        expect_cluster(aws, "enabling-kerberos")
+    expect_read(aws, "enabling-kerberos", "enabling-kerberos")
+    result = run(wait_timeout=30, **JOIN)
+    assert result["failed"]
+    assert result["msg"].startswith("Timed out after 30s waiting for cluster orders to join directory d-1234567890: "
+                                    "the cluster is enabling-kerberos, instances: orders-1 enabling-kerberos.")
+    assert "raise wait_timeout" in result["msg"]
+
+
+def test_a_join_put_off_to_the_maintenance_window_says_so(aws):
+    expect_read(aws, "pending-maintenance-enable-kerberos")
+    for dummy in range(4):
+        expect_cluster(aws, "pending-maintenance-enable-kerberos")
+    expect_read(aws, "pending-maintenance-enable-kerberos")
+    result = run(wait_timeout=30, **JOIN)
+    assert result["failed"] and "maintenance window (sun:05:00-sun:05:30)" in result["msg"]
+
+
+def test_without_wait_the_change_is_sent_and_not_waited_for(aws):
+    expect_read(aws, None, None)
+    expect_modify(aws)
+    expect_read(aws, "pending-enable-kerberos", "pending-enable-kerberos")
+    result = run(wait=False, **JOIN)
+    assert result["changed"] is True and result["membership"]["status"] == "pending-enable-kerberos"
+
+
+def test_a_missing_cluster_fails_naming_it(aws):
+    aws["rds"].add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "DBCluster orders not found.",
+                                404, expected_params={"DBClusterIdentifier": CLUSTER})
+    result = run(**JOIN)
+    assert result["failed"] and "DB cluster orders does not exist (cluster_id)" in result["msg"]
+
+
+def test_an_unexpected_error_fails_with_aws_error(aws):
+    aws["rds"].add_client_error("describe_db_clusters", "AccessDenied", "not allowed", 403,
+                                expected_params={"DBClusterIdentifier": CLUSTER})
+    result = run(**JOIN)
+    assert result["failed"] and "Failed to describe DB cluster" in result["msg"]
+
+
+# --- state: absent -------------------------------------------------------------------------------
+
+def test_absent_on_a_cluster_in_no_domain_sends_nothing(aws):
+    expect_read(aws, None, None)
+    result = run(cluster_id=CLUSTER, state="absent")
+    assert result["changed"] is False and result["membership"] == {}
+
+
+def test_absent_on_a_missing_cluster_is_no_change(aws):
+    aws["rds"].add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "not found", 404,
+                                expected_params={"DBClusterIdentifier": CLUSTER})
+    assert run(cluster_id=CLUSTER, state="absent")["changed"] is False
+
+
+def test_absent_check_mode_predicts_the_leave_and_sends_nothing(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(check_mode=True, cluster_id=CLUSTER, state="absent")
+    assert result["changed"] is True and result["diff"]["after"] == {}
+    assert result["membership"]["status"] == "kerberos-enabled"
+
+
+def test_absent_leaves_and_waits_until_the_membership_is_gone(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    expect_modify(aws, "none")
+    expect_cluster(aws, "pending-disable-kerberos")
+    expect_cluster(aws, "disabling-kerberos")
+    expect_cluster(aws, None)
+    expect_instances(aws, "disabling-kerberos")
+    expect_instances(aws, None)
+    expect_read(aws, None, None)
+    result = run(cluster_id=CLUSTER, directory_id=ID, state="absent")
+    assert result["changed"] is True and result["membership"] == {}
+    assert result["diff"]["before"]["domain"] == ID and result["diff"]["after"] == {}
+
+
+def test_absent_leaves_another_directory_alone(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled", domain=OTHER)
+    result = run(cluster_id=CLUSTER, directory_id=ID, state="absent")
+    assert result["changed"] is False and result["membership"]["domain"] == OTHER
+    assert any("left alone" in w for w in get_warning_messages())
+
+
+def test_absent_while_already_leaving_only_waits(aws):
+    expect_read(aws, "disabling-kerberos", "disabling-kerberos")
+    expect_cluster(aws, None)
+    expect_instances(aws, None)
+    expect_read(aws, None, None)
+    assert run(cluster_id=CLUSTER, state="absent")["changed"] is False
+
+
+def test_absent_that_takes_too_long_times_out(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    expect_modify(aws, "none")
+    for dummy in range(4):
+        expect_cluster(aws, "disabling-kerberos")
+    expect_read(aws, "disabling-kerberos", "disabling-kerberos")
+    result = run(cluster_id=CLUSTER, state="absent", wait_timeout=30)
+    assert result["failed"] and "waiting for cluster orders to leave its domain" in result["msg"]
+
+
+def test_absent_without_wait(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    expect_modify(aws, "none")
+    expect_read(aws, "pending-disable-kerberos", "pending-disable-kerberos")
+    result = run(cluster_id=CLUSTER, state="absent", wait=False)
+    assert result["changed"] is True and result["membership"]["status"] == "pending-disable-kerberos"
+
+
+# --- bad input: fails before any call, naming the option -----------------------------------------
+
+@pytest.mark.parametrize("args, expect", [
+    (dict(JOIN, directory_id="d-xyz"), "directory_id 'd-xyz' is not a directory id"),
+    (dict(JOIN, directory_id="D-1234567890"), "directory_id 'D-1234567890' is not a directory id"),
+    (dict(JOIN, wait_timeout=-5), "wait_timeout must be a positive number of seconds (got -5)"),
+    (dict(JOIN, wait_timeout=0), "wait_timeout must be a positive number"),
+    (dict(JOIN, state="joined"), "value of state must be one of: present, absent, got: joined"),
+    (dict(JOIN, iam_role_name=f"arn:aws:iam::123456789012:role/{ROLE}"), "iam_role_name 'arn:aws:iam::"),
+    (dict(JOIN, iam_role_name="a role"), "iam_role_name 'a role' is not an IAM role name"),
+    (dict(JOIN, cluster_id="1orders"), "cluster_id '1orders' is not a DB cluster identifier"),
+    (dict(JOIN, cluster_id="orders--1"), "cluster_id 'orders--1' is not a DB cluster identifier"),
+    (dict(cluster_id=CLUSTER, directory_id=ID), "state is present but all of the following are missing: iam_role_name"),
+    (dict(cluster_id=CLUSTER, iam_role_name=ROLE), "missing: directory_id"),
+    (dict(directory_id=ID, iam_role_name=ROLE), "missing required arguments: cluster_id"),
+])
+def test_bad_input_fails_before_any_call(aws, args, expect):
+    result = run(**args)
+    assert result["failed"] and expect in result["msg"]

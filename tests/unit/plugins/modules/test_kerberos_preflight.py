@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""aurora.kerberos.kerberos_preflight with botocore's Stubber: every request is checked against the API model,
+and a call the test did not expect fails it."""
+
+import json
+import urllib.parse
+
+import boto3
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from botocore.stub import Stubber
+
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from ansible_collections.aurora.kerberos.plugins.modules import kerberos_preflight as module_under_test
+
+CLUSTER = "orders"
+ID = "d-1234567890"
+ROLE = "rds-directory-access"
+VPC = "vpc-0123456789abcdef0"
+DB_SG = "sg-0aaaaaaaaaaaaaaaa"
+DIR_SG = "sg-0bbbbbbbbbbbbbbbb"
+POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+EXPLICIT = dict(engine_version="16.4", instance_class="db.r6g.large", db_security_group_ids=[DB_SG], db_vpc_id=VPC,
+                directory_id=ID, iam_role_name=ROLE)
+SESSION = boto3.session.Session()
+
+
+class Exit(Exception):
+    pass
+
+
+def exit_json(self, **result):
+    raise Exit(dict(result, failed=False))
+
+
+def fail_json(self, msg, **result):
+    raise Exit(dict(result, msg=msg, failed=True))
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    clients = {name: SESSION.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+               for name in ("rds", "ds", "iam", "sts", "ec2")}
+    stubbers = {name: Stubber(client) for name, client in clients.items()}
+    for stubber in stubbers.values():
+        stubber.activate()
+    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+
+
+def run(check_mode=False, **args):
+    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode}, **args)
+    with patch_module_args(args), pytest.raises(Exit) as result:
+        module_under_test.main()
+    return result.value.args[0]
+
+
+def expect_checks(aws, port=5432, ingress_port=5432, instance_class="db.r6g.large", version="16.4", kerberos=True):
+    aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class,
+         "SupportsKerberosAuthentication": kerberos}]},
+        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
+        DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
+        VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})
+    document = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "Service": ["directoryservice.rds.amazonaws.com", "rds.amazonaws.com"]}}]}
+    aws["iam"].add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": ROLE, "RoleId": "AROAEXAMPLEEXAMPLE123", "Arn": f"arn:aws:iam::123456789012:role/{ROLE}",
+        "CreateDate": "2024-01-01T00:00:00Z", "AssumeRolePolicyDocument": urllib.parse.quote(json.dumps(document))}},
+        {"RoleName": ROLE})
+    aws["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyArn": POLICY}]}, {"RoleName": ROLE})
+    aws["sts"].add_response("get_caller_identity", {"Account": "123456789012"}, {})
+    aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": DB_SG, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": ingress_port, "ToPort": ingress_port,
+                                             "UserIdGroupPairs": [{"GroupId": DIR_SG}]}]}]}, {"GroupIds": [DB_SG]})
+    aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
+        "GroupId": DIR_SG, "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]},
+        {"GroupIds": [DIR_SG]})
+
+
+def test_everything_in_order_is_ok(aws):
+    expect_checks(aws)
+    result = run(**EXPLICIT)
+    assert result["failed"] is False and result["changed"] is False and result["ok"] is True
+    assert len(result["findings"]) == 8 and {f["status"] for f in result["findings"]} == {"ok"}
+
+
+def test_check_mode_runs_the_same_reads(aws):
+    expect_checks(aws)
+    assert run(check_mode=True, **EXPLICIT)["ok"] is True
+
+
+def test_the_cluster_gives_what_is_checked(aws):
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [{
+        "DBClusterIdentifier": CLUSTER, "Engine": "aurora-postgresql", "EngineVersion": "17.4", "Port": 5433,
+        "DBSubnetGroup": "g", "VpcSecurityGroups": [{"VpcSecurityGroupId": DB_SG}]}]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [{
+        "DBInstanceIdentifier": "orders-1", "DBInstanceClass": "db.r7g.large", "DBSubnetGroup": {"VpcId": VPC}}]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
+    expect_checks(aws, ingress_port=5433, instance_class="db.r7g.large", version="17.4")
+    result = run(cluster_id=CLUSTER, directory_id=ID, iam_role_name=ROLE)
+    assert result["ok"] is True
+    assert "17.4" in result["findings"][0]["message"]
+
+
+def test_explicit_options_override_the_cluster(aws):
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [{
+        "DBClusterIdentifier": CLUSTER, "Engine": "aurora-postgresql", "EngineVersion": "17.4", "Port": 5433,
+        "VpcSecurityGroups": [{"VpcSecurityGroupId": DB_SG}]}]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []},
+                            {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
+    expect_checks(aws)
+    result = run(cluster_id=CLUSTER, port=5432, **EXPLICIT)
+    assert result["ok"] is True
+
+
+def test_a_failing_check_fails_the_task_with_its_message_and_fix(aws):
+    expect_checks(aws, ingress_port=3306)
+    result = run(**EXPLICIT)
+    assert result["failed"] and result["ok"] is False
+    assert result["msg"].startswith("Kerberos preflight: 1 check(s) failed: [db_security_group_ingress] No DB security group")
+    assert f"Fix: Add an inbound rule on {DB_SG}: TCP 5432 from security group {DIR_SG}" in result["msg"]
+
+
+def test_fail_on_nothing_reports_without_failing(aws):
+    expect_checks(aws, kerberos=False)
+    result = run(fail_on=[], **EXPLICIT)
+    assert result["failed"] is False and result["ok"] is False
+    assert [f["check"] for f in result["findings"] if f["status"] == "fail"] == ["engine_support"]
+
+
+def test_fail_on_warn_fails_on_a_warning(aws):
+    aws["sts"].add_response("get_caller_identity", {"Account": "123456789012"}, {})
+    result = run(fail_on=["warn", "fail"])
+    assert result["failed"] and result["ok"] is True and "[engine_support] Neither" in result["msg"]
+
+
+def test_a_missing_cluster_fails_naming_the_option(aws):
+    aws["rds"].add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "not found", 404,
+                                expected_params={"DBClusterIdentifier": CLUSTER})
+    result = run(cluster_id=CLUSTER)
+    assert result["failed"] and "DB cluster orders does not exist (cluster_id)" in result["msg"]
+
+
+def test_an_unreadable_cluster_fails_with_the_aws_error(aws):
+    aws["rds"].add_client_error("describe_db_clusters", "AccessDenied", "no rds:DescribeDBClusters", 403,
+                                expected_params={"DBClusterIdentifier": CLUSTER})
+    result = run(cluster_id=CLUSTER)
+    assert result["failed"] and "Failed to describe DB cluster" in result["msg"]
+
+
+@pytest.mark.parametrize("args, expect", [
+    (dict(directory_id="d-12"), "directory_id 'd-12' is not a directory id"),
+    (dict(port=0), "port must be 1-65535 (got 0)"),
+    (dict(port=70000), "port must be 1-65535"),
+    (dict(db_security_group_ids=["default"]), "db_security_group_ids ['default'] are not security group ids"),
+    (dict(db_vpc_id="10.0.0.0/16"), "db_vpc_id '10.0.0.0/16' is not a VPC id"),
+    (dict(iam_role_name="arn:aws:iam::1:role/x"), "iam_role_name 'arn:aws:iam::1:role/x' is an ARN"),
+    (dict(cluster_id="-x"), "cluster_id '-x' is not a DB cluster identifier"),
+    (dict(fail_on=["error"]), "value of fail_on must be one or more of: warn, fail"),
+])
+def test_bad_input_fails_before_any_call(aws, args, expect):
+    result = run(**args)
+    assert result["failed"] and expect in result["msg"]
