@@ -211,7 +211,7 @@ def wait_for(module, client, waiter_name, directory_id, timeout):
 
     waiter = DSWaiterFactory().get_waiter(client, waiter_name)
     try:
-        waiter.wait(DirectoryIds=[directory_id], WaiterConfig=custom_waiter_config(timeout=timeout, default_pause=10))
+        waiter.wait(DirectoryIds=[directory_id], WaiterConfig=custom_waiter_config(timeout=timeout, default_pause=5))
     except botocore.exceptions.WaiterError as e:
         directory = get_directory(client, directory_id) or {}
         stage = directory.get("Stage", "unknown")

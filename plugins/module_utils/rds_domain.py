@@ -284,7 +284,11 @@ def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
         WaiterConfig=custom_waiter_config(timeout=remaining, default_pause=pause), **params)
 
 
-def wait_for_join(client, cluster_id, domain, timeout, pause=15):
+# Seconds between polls. A join takes AWS minutes; 5 s keeps the wait close to AWS's own time.
+POLL_SECONDS = 5
+
+
+def wait_for_join(client, cluster_id, domain, timeout, pause=None):
     """Wait until the cluster, then every instance, is joined to domain, within timeout seconds in all.
     Returns DONE, FAILED (a status says the join failed) or TIMED_OUT."""
     return _wait_for(client, cluster_id, DomainWaiterFactory(domain),
@@ -297,13 +301,14 @@ def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5):
     return _wait_for(client, cluster_id, DomainWaiterFactory(domain), ("cluster_retry_accepted",), timeout, pause)
 
 
-def wait_for_leave(client, cluster_id, timeout, pause=15):
+def wait_for_leave(client, cluster_id, timeout, pause=None):
     """Wait until neither the cluster nor any instance is a member of any domain. Returns DONE or TIMED_OUT."""
     return _wait_for(client, cluster_id, DomainWaiterFactory(),
                      ("cluster_domain_left", "instances_domain_left"), timeout, pause)
 
 
 def _wait_for(client, cluster_id, factory, waiter_names, timeout, pause):
+    pause = pause or POLL_SECONDS
     deadline = time.monotonic() + timeout
     for waiter_name in waiter_names:
         try:

@@ -19,6 +19,7 @@ from botocore.stub import ANY
 from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 from ansible_collections.aurora.kerberos.plugins.modules import domain_membership as module_under_test
 
@@ -45,6 +46,12 @@ def exit_json(self, **result):
 
 def fail_json(self, msg, **result):
     raise Exit(dict(result, msg=msg, failed=True))
+
+
+@pytest.fixture
+def polls_every_15s(monkeypatch):
+    """The timeout tests count polls: pin the interval they were written for."""
+    monkeypatch.setattr(rds_domain, "POLL_SECONDS", 15)
 
 
 @pytest.fixture
@@ -336,7 +343,7 @@ def test_unreadable_events_do_not_hide_the_failure(aws):
     assert result["events"][0].startswith("(the cluster's events could not be read:")
 
 
-def test_a_cluster_that_never_finishes_leaving_times_out_before_the_join(aws):
+def test_a_cluster_that_never_finishes_leaving_times_out_before_the_join(aws, polls_every_15s):
     expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
     for dummy in range(4):
         expect_cluster(aws, "disabling-kerberos", domain=OTHER)
@@ -369,7 +376,7 @@ def test_a_busy_cluster_is_modified_once_it_accepts(aws):
     assert run(**JOIN)["changed"] is True
 
 
-def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws):
+def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws, polls_every_15s):
     expect_read(aws, None, None)
     expect_modify(aws)
     for dummy in range(4):  # 30 s at 10 s pauses
@@ -382,7 +389,7 @@ def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws):
     assert "raise wait_timeout" in result["msg"]
 
 
-def test_a_join_put_off_to_the_maintenance_window_says_so(aws):
+def test_a_join_put_off_to_the_maintenance_window_says_so(aws, polls_every_15s):
     expect_read(aws, "pending-maintenance-enable-kerberos")
     for dummy in range(4):
         expect_cluster(aws, "pending-maintenance-enable-kerberos")
@@ -463,7 +470,7 @@ def test_absent_while_already_leaving_only_waits(aws):
     assert run(cluster_id=CLUSTER, state="absent")["changed"] is False
 
 
-def test_absent_that_takes_too_long_times_out(aws):
+def test_absent_that_takes_too_long_times_out(aws, polls_every_15s):
     expect_read(aws, "kerberos-enabled", "kerberos-enabled")
     expect_modify(aws, "none")
     for dummy in range(4):
