@@ -580,6 +580,7 @@ def test_share_limit_of_the_standard_edition(ds, make_directory):
 def test_directory_data_access_enable_and_disable(ds, make_directory, knobs):
     directory_id = make_directory()
     active(ds, directory_id)
+
     def status():
         return ds.describe_directory_data_access(DirectoryId=directory_id)["DataAccessStatus"]
 

@@ -5,14 +5,11 @@
 """aurora.kerberos.directory with botocore's Stubber: every request is checked against the API model,
 and a call the test did not expect fails it."""
 
-import boto3
-import botocore.waiter
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from aws_stubs import assert_all_used, stubbed
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.modules import directory as directory_module
 
 VPC = "vpc-0123456789abcdef0"
@@ -27,40 +24,16 @@ def described(stage="Active", **extra):
                 VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS, "SecurityGroupId": "sg-0123456789abcdef0"}, **extra)
 
 
-class Exit(Exception):
-    pass
-
-
-def exit_json(self, **kwargs):
-    raise Exit(dict(kwargs, failed=False))
-
-
-def fail_json(self, msg, **kwargs):
-    raise Exit(dict(kwargs, msg=msg, failed=True))
-
-
 @pytest.fixture
 def aws(monkeypatch):
     """Stubbed ds and rds clients handed to the module; all expected calls must happen."""
-    clients = {name: boto3.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-               for name in ("ds", "rds")}
-    stubbers = {name: Stubber(client) for name, client in clients.items()}
-    for stubber in stubbers.values():
-        stubber.activate()
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
-    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    stubbers = stubbed(monkeypatch, "ds", "rds")
     yield stubbers
-    for stubber in stubbers.values():
-        stubber.assert_no_pending_responses()
+    assert_all_used(stubbers)
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        directory_module.main()
-    return result.value.args[0]
+    return run_module(directory_module.main, check_mode, **args)
 
 
 CREATE = dict(name="corp.example.com", password=PASSWORD, vpc_id=VPC, subnet_ids=SUBNETS, edition="Standard")

@@ -4,13 +4,11 @@
 
 """aurora.kerberos.directory_info with botocore's Stubber: every request is checked against the API model."""
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from aws_stubs import stubbed
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.modules import directory_info
 
 VPC = "vpc-0123456789abcdef0"
@@ -23,35 +21,15 @@ def described(directory_id="d-1234567890", name="corp.example.com", stage="Activ
                 VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS, "SecurityGroupId": "sg-0123456789abcdef0"}, **extra)
 
 
-class Exit(Exception):
-    pass
-
-
-def fake_exit(self, **kw):
-    raise Exit(dict(kw, failed=False))
-
-
-def fake_fail(self, msg, **kw):
-    raise Exit(dict(kw, msg=msg, failed=True))
-
-
 @pytest.fixture
 def aws(monkeypatch):
-    client = boto3.client("ds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stubber = Stubber(client)
-    stubber.activate()
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: client)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fake_fail)
+    stubber = stubbed(monkeypatch, "ds")["ds"]
     yield stubber
     stubber.assert_no_pending_responses()
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        directory_info.main()
-    return result.value.args[0]
+    return run_module(directory_info.main, check_mode, **args)
 
 
 def tags(stubber, directory_id, tag_list=()):

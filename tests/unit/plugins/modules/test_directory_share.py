@@ -5,14 +5,11 @@
 """aurora.kerberos.directory_share with botocore's Stubber: one stubbed ds client per account (owner, consumer);
 every request is checked against the API model, and a call the test did not expect fails it."""
 
-import boto3
-import botocore.waiter
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from aws_stubs import assert_all_used, fake_client, install
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.modules import directory_share
 
 OWNER_ID, SHARED_ID, ACCOUNT = "d-1234567890", "d-9876543210", "222233334444"
@@ -35,47 +32,22 @@ def consumer_view(status="Shared"):
                                            "DnsIpAddrs": ["10.0.1.10"]})
 
 
-class Exit(Exception):
-    pass
-
-
-def fake_exit(self, **kw):
-    raise Exit(dict(kw, failed=False))
-
-
-def fake_fail(self, msg, **kw):
-    raise Exit(dict(kw, msg=msg, failed=True))
-
-
 @pytest.fixture
 def aws(monkeypatch):
     """{"owner": Stubber, "consumer": Stubber}; the consumer client is the one asked for with other credentials."""
-    clients = {side: boto3.client("ds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-               for side in ("owner", "consumer")}
-    stubbers = {side: Stubber(client) for side, client in clients.items()}
-    for stubber in stubbers.values():
-        stubber.activate()
     asked = []
 
-    def client(self, name, **kw):
-        asked.append(kw)
-        return clients["consumer" if kw.get("aws_access_key_id") or kw.get("profile_name") else "owner"]
+    def pick(name, kwargs):
+        asked.append(kwargs)
+        return "consumer" if kwargs.get("aws_access_key_id") or kwargs.get("profile_name") else "owner"
 
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", client)
-    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fake_fail)
-    stubbers["asked"] = asked
-    yield stubbers
-    for side in ("owner", "consumer"):
-        stubbers[side].assert_no_pending_responses()
+    stubbers = install(monkeypatch, {side: fake_client("ds") for side in ("owner", "consumer")}, pick)
+    yield dict(stubbers, asked=asked)
+    assert_all_used(stubbers)
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        directory_share.main()
-    return result.value.args[0]
+    return run_module(directory_share.main, check_mode, **args)
 
 
 OWNER = dict(directory_id=OWNER_ID, target_account_id=ACCOUNT, share_method="HANDSHAKE")

@@ -5,14 +5,11 @@
 """aurora.kerberos.directory_trust with botocore's Stubber: every request is checked against the API model,
 and a call the test did not expect fails it."""
 
-import boto3
-import botocore.waiter
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from aws_stubs import stubbed
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.modules import directory_trust
 
 DIRECTORY, TRUST, REMOTE = "d-1234567890", "t-1234567890", "onprem.example.com"
@@ -28,36 +25,15 @@ def trust(state="Verified", **changes):
     return found
 
 
-class Exit(Exception):
-    pass
-
-
-def fake_exit(self, **kw):
-    raise Exit(dict(kw, failed=False))
-
-
-def fake_fail(self, msg, **kw):
-    raise Exit(dict(kw, msg=msg, failed=True))
-
-
 @pytest.fixture
 def aws(monkeypatch):
-    client = boto3.client("ds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    stubber = Stubber(client)
-    stubber.activate()
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: client)
-    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", fake_exit)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fake_fail)
+    stubber = stubbed(monkeypatch, "ds")["ds"]
     yield stubber
     stubber.assert_no_pending_responses()
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        directory_trust.main()
-    return result.value.args[0]
+    return run_module(directory_trust.main, check_mode, **args)
 
 
 CREATE = dict(directory_id=DIRECTORY, remote_domain_name=REMOTE, trust_password=PASSWORD,

@@ -9,18 +9,14 @@ import datetime
 import json
 import urllib.parse
 
-import boto3
-import botocore.waiter
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.common.warnings import get_warning_messages
-from ansible.module_utils.testing import patch_module_args
 from botocore.stub import ANY
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from aws_stubs import assert_all_used, stubbed
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 from ansible_collections.aurora.kerberos.plugins.modules import domain_membership as module_under_test
 
 CLUSTER = "orders"
@@ -33,19 +29,6 @@ DIR_SG = "sg-0bbbbbbbbbbbbbbbb"
 FILTER = [{"Name": "db-cluster-id", "Values": [CLUSTER]}]
 POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
 JOIN = dict(cluster_id=CLUSTER, directory_id=ID, iam_role_name=ROLE)
-SESSION = boto3.session.Session()  # one model loader for every test's clients
-
-
-class Exit(Exception):
-    pass
-
-
-def exit_json(self, **result):
-    raise Exit(dict(result, failed=False))
-
-
-def fail_json(self, msg, **result):
-    raise Exit(dict(result, msg=msg, failed=True))
 
 
 @pytest.fixture
@@ -57,26 +40,13 @@ def polls_every_15s(monkeypatch):
 @pytest.fixture
 def aws(monkeypatch):
     """Stubbed clients handed to the module; all expected calls must happen."""
-    clients = {name: SESSION.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-               for name in ("rds", "ds", "iam", "sts", "ec2")}
-    stubbers = {name: Stubber(client) for name, client in clients.items()}
-    for stubber in stubbers.values():
-        stubber.activate()
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
-    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(cloud.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    stubbers = stubbed(monkeypatch, "rds", "ds", "iam", "sts", "ec2")
     yield stubbers
-    for stubber in stubbers.values():
-        stubber.assert_no_pending_responses()
+    assert_all_used(stubbers)
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode, "_ansible_diff": True}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        module_under_test.main()
-    return result.value.args[0]
+    return run_module(module_under_test.main, check_mode, **args)
 
 
 # --- what AWS answers --------------------------------------------------------------------------

@@ -8,13 +8,11 @@ and a call the test did not expect fails it."""
 import json
 import urllib.parse
 
-import boto3
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-from botocore.stub import Stubber
 
-from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from aws_stubs import assert_all_used, stubbed
+from aws_stubs import run as run_module
+
 from ansible_collections.aurora.kerberos.plugins.modules import kerberos_preflight as module_under_test
 
 CLUSTER = "orders"
@@ -26,41 +24,17 @@ DIR_SG = "sg-0bbbbbbbbbbbbbbbb"
 POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
 EXPLICIT = dict(engine_version="16.4", instance_class="db.r6g.large", db_security_group_ids=[DB_SG], db_vpc_id=VPC,
                 directory_id=ID, iam_role_name=ROLE)
-SESSION = boto3.session.Session()
-
-
-class Exit(Exception):
-    pass
-
-
-def exit_json(self, **result):
-    raise Exit(dict(result, failed=False))
-
-
-def fail_json(self, msg, **result):
-    raise Exit(dict(result, msg=msg, failed=True))
 
 
 @pytest.fixture
 def aws(monkeypatch):
-    clients = {name: SESSION.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-               for name in ("rds", "ds", "iam", "sts", "ec2")}
-    stubbers = {name: Stubber(client) for name, client in clients.items()}
-    for stubber in stubbers.values():
-        stubber.activate()
-    monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[name])
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+    stubbers = stubbed(monkeypatch, "rds", "ds", "iam", "sts", "ec2")
     yield stubbers
-    for stubber in stubbers.values():
-        stubber.assert_no_pending_responses()
+    assert_all_used(stubbers)
 
 
 def run(check_mode=False, **args):
-    args = dict({"region": "us-east-1", "_ansible_check_mode": check_mode}, **args)
-    with patch_module_args(args), pytest.raises(Exit) as result:
-        module_under_test.main()
-    return result.value.args[0]
+    return run_module(module_under_test.main, check_mode, **args)
 
 
 def expect_checks(aws, port=5432, ingress_port=5432, instance_class="db.r6g.large", version="16.4", kerberos=True):
