@@ -14,6 +14,9 @@ import ssl
 import traceback
 
 try:
+    from ldap3 import BASE
+    from ldap3 import MODIFY_ADD
+    from ldap3 import MODIFY_DELETE
     from ldap3 import MODIFY_REPLACE
     from ldap3 import NONE
     from ldap3 import SIMPLE
@@ -449,6 +452,148 @@ class LdapUserDirectory:
             return True
         with AdLdapErrorHandler.guard(f"delete {user['dn']}"):
             self.connection.delete(user["dn"])
+        return True
+
+    def close(self):
+        with contextlib.suppress(LDAPException):
+            self.connection.unbind()
+
+
+# groupType bits (MS-ADTS 2.2.12); AD stores the value as a signed 32-bit integer
+GROUP_SCOPE_BITS = {"Global": 0x2, "DomainLocal": 0x4, "Universal": 0x8}
+GROUP_TYPE_SECURITY = 0x80000000
+
+_GROUP_ATTRIBUTES = ["sAMAccountName", "objectClass", "objectSid", "groupType", "description", "member"]
+
+
+def group_type_to_int(group_type, group_scope):
+    value = GROUP_SCOPE_BITS[group_scope] | (GROUP_TYPE_SECURITY if group_type == "Security" else 0)
+    return value - (1 << 32) if value & GROUP_TYPE_SECURITY else value
+
+
+def group_type_from_int(value):
+    """(group_type, group_scope) of a groupType value; scope None for a builtin local group."""
+    value = (value or 0) & 0xFFFFFFFF
+    scope = next((name for name, bit in GROUP_SCOPE_BITS.items() if value & bit), None)
+    return ("Security" if value & GROUP_TYPE_SECURITY else "Distribution"), scope
+
+
+class LdapGroupDirectory:
+    """The groups of one AD domain, reached over a bound ldap3 Connection.
+
+    Groups are dicts: name, dn, sid, group_type, group_scope, description and members (the
+    sAMAccountNames of the members). Change methods take check_mode and return before writing.
+    """
+
+    def __init__(self, connection, base_dn):
+        self.connection = connection
+        self.base_dn = base_dn
+
+    def _find(self, name, attributes):
+        search_filter = f"(sAMAccountName={escape_filter_chars(name)})"
+        with AdLdapErrorHandler.guard(f"look up {name} under {self.base_dn}"):
+            self.connection.search(self.base_dn, search_filter, SUBTREE, attributes=attributes)
+        entries = [entry for entry in self.connection.response or [] if entry.get("type") == "searchResEntry"]
+        if len(entries) > 1:
+            raise AdLdapError(f"More than one object under {self.base_dn} has the sAMAccountName {name}.")
+        return entries[0] if entries else None
+
+    def find_group(self, name):
+        """The group whose sAMAccountName is name, anywhere under the base DN, or None."""
+        entry = self._find(name, _GROUP_ATTRIBUTES)
+        if entry is None:
+            return None
+        raw = entry["raw_attributes"]
+        classes = [value.decode("utf-8").lower() for value in raw.get("objectClass", [])]
+        if "group" not in classes:
+            raise AdLdapError(
+                f"The sAMAccountName {name} belongs to {entry['dn']}, which is not a group: choose another name."
+            )
+        sid = _first(raw, "objectSid")
+        group_type, group_scope = group_type_from_int(_integer(raw, "groupType"))
+        member_dns = {self._member_name(value.decode("utf-8")): value.decode("utf-8") for value in raw.get("member", [])}
+        return {
+            "name": _text(raw, "sAMAccountName"),
+            "dn": entry["dn"],
+            "sid": format_sid(sid) if sid else None,
+            "group_type": group_type,
+            "group_scope": group_scope,
+            "description": _text(raw, "description"),
+            "members": sorted(member_dns, key=str.lower),
+            "member_dns": member_dns,
+        }
+
+    def _member_name(self, dn):
+        with AdLdapErrorHandler.guard(f"read member {dn}"):
+            self.connection.search(dn, "(objectClass=*)", BASE, attributes=["sAMAccountName"])
+        entries = [entry for entry in self.connection.response or [] if entry.get("type") == "searchResEntry"]
+        name = _text(entries[0]["raw_attributes"], "sAMAccountName") if entries else None
+        return name or dn
+
+    def member_dn(self, name):
+        """The DN of the user, group or computer whose sAMAccountName is name."""
+        entry = self._find(name, ["sAMAccountName"])
+        if entry is None:
+            raise AdLdapError(f"Member {name} does not exist under {self.base_dn}: check members.")
+        return entry["dn"]
+
+    def create_group(self, name, ou, group_type, group_scope, description, check_mode):
+        dn = f"CN={escape_rdn(name)},{ou}"
+        if check_mode:
+            return dn
+        attributes = {"sAMAccountName": name, "groupType": group_type_to_int(group_type, group_scope)}
+        if description:
+            attributes["description"] = description
+        hints = {
+            32: f"The OU {ou} does not exist: check ou.",
+            68: f"{dn} already exists (an object with the CN {name} but another sAMAccountName): check name and ou.",
+        }
+        with AdLdapErrorHandler.guard(f"create group {dn}", hints):
+            self.connection.add(dn, ["top", "group"], attributes)
+        return dn
+
+    def update_group(self, group, group_type, group_scope, description, check_mode):
+        """Change groupType and description where they differ; returns the option names that changed."""
+        changes, changed = {}, []
+        new_type = group_type or group["group_type"]
+        new_scope = group_scope or group["group_scope"]
+        if (new_type, new_scope) != (group["group_type"], group["group_scope"]):
+            changes["groupType"] = [(MODIFY_REPLACE, [group_type_to_int(new_type, new_scope)])]
+            pairs = (("group_type", group["group_type"], new_type), ("group_scope", group["group_scope"], new_scope))
+            changed.extend(key for key, old, new in pairs if old != new)
+        if description is not None and (group["description"] or "") != description:
+            changes["description"] = [(MODIFY_REPLACE, [description] if description else [])]
+            changed.append("description")
+        if not changes or check_mode:
+            return changed
+        hints = {53: "AD refuses this scope change; a Global and a DomainLocal group convert only through Universal."}
+        with AdLdapErrorHandler.guard(f"update {', '.join(sorted(changes))} of {group['dn']}", hints):
+            self.connection.modify(group["dn"], changes)
+        return changed
+
+    def change_members(self, group, to_add, to_remove, check_mode):
+        """Add and remove members by sAMAccountName; returns whether anything changed."""
+        if not (to_add or to_remove):
+            return False
+        dns = {name.lower(): dn for name, dn in group["member_dns"].items()}
+        add_dns = [self.member_dn(name) for name in to_add]
+        remove_dns = [dns.get(name.lower()) or self.member_dn(name) for name in to_remove]
+        if check_mode:
+            return True
+        changes = {}
+        if add_dns:
+            changes.setdefault("member", []).append((MODIFY_ADD, add_dns))
+        if remove_dns:
+            changes.setdefault("member", []).append((MODIFY_DELETE, remove_dns))
+        with AdLdapErrorHandler.guard(f"change the members of {group['dn']}"):
+            self.connection.modify(group["dn"], changes)
+        return True
+
+    def delete_group(self, group, check_mode):
+        if check_mode:
+            return True
+        with AdLdapErrorHandler.guard(f"delete {group['dn']}"):
+            self.connection.delete(group["dn"])
         return True
 
     def close(self):

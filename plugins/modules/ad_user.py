@@ -15,15 +15,26 @@ description:
     An existing user is updated where it is; O(ou) is used only when the user is created.
   - The C(ldap) backend talks LDAPS (LDAP over TLS) to a domain controller with the pure Python
     C(ldap3) library and sets the password through C(unicodePwd), which AD accepts only over TLS.
+  - The C(ds_data) backend uses the AWS Directory Service Data API (C(ds-data)) of an AWS Managed
+    Microsoft AD, so it needs no network path to a domain controller, only AWS credentials. It
+    creates the user with C(CreateUser), which sets no password, and then sets the password with
+    Directory Service C(ResetUserPassword), which also enables the user. The API has no call that
+    enables a user, so enabling a disabled user needs O(password) (it is set again to enable it).
+    Calls are spaced to stay within the directory's documented rate (Standard edition 4 writes and
+    8 reads a second, Enterprise 8 and 16) and C(ThrottlingException) is retried with backoff.
   - Sets C(msDS-SupportedEncryptionTypes) so the domain controller issues AES Kerberos tickets for
     the user (O(supported_encryption_types)).
   - Options that are not given leave the matching attribute alone on an existing user.
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 requirements:
-  - ldap3 >= 2.9 on the host that runs the module
+  - ldap3 >= 2.9 on the host that runs the module, for O(backend=ldap)
+  - boto3 and botocore, for O(backend=ds_data)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
 attributes:
   check_mode:
     support: full
@@ -70,6 +81,9 @@ options:
         is not a change. A failed check counts as one bad logon attempt towards the domain's lockout
         threshold. A disabled user cannot bind, so a disabled user's password is set, and reported
         as a change, on every run.
+      - With O(backend=ds_data) a password cannot be checked, so V(always) sets O(password) on every
+        run and reports a change each time; V(on_create) also sets it when that is the only way to
+        enable a disabled user (see O(enabled)).
     type: str
     choices: [on_create, always]
     default: on_create
@@ -78,6 +92,9 @@ options:
       - Whether the account is enabled (C(userAccountControl) 512) or disabled (514). Other
         C(userAccountControl) flags of an existing user are kept.
       - A user with no password stays disabled; see O(password).
+      - With O(backend=ds_data), enabling a disabled user sets O(password) through
+        C(ResetUserPassword), the only way the API enables a user; without O(password) the user
+        stays disabled and the module warns.
     type: bool
     default: true
   given_name:
@@ -97,6 +114,8 @@ options:
       - The user's C(userPrincipalName), the name it logs on with in Kerberos.
       - When the module creates the user and this is not given, it is C(<name>@<REALM>), for
         example C(alice@CORP.EXAMPLE.COM). On an existing user it changes only when given.
+      - With O(backend=ds_data) it cannot be set (the API keeps it read-only and creates
+        C(<name>@<REALM>)); giving another value fails.
     type: str
   ou:
     description:
@@ -104,6 +123,7 @@ options:
       - Defaults to C(OU=Users,OU=<short_name>,<base DN>), where AWS Managed Microsoft AD keeps
         users and the only OU its delegated C(Admin) account may manage.
       - Must be under the domain's base DN. An existing user is not moved.
+      - Not supported with O(backend=ds_data), which always creates users in the default OU.
     type: str
   domain:
     description:
@@ -131,9 +151,24 @@ options:
     description:
       - How the module reaches the directory.
       - V(ldap) talks LDAPS to a domain controller with O(ldap_server) and O(bind_user).
+      - V(ds_data) calls the AWS Directory Service Data API of O(directory_id) with the AWS
+        credentials and region of the task; the AWS options are ignored with V(ldap).
     type: str
-    choices: [ldap]
+    choices: [ldap, ds_data]
     default: ldap
+  directory_id:
+    description:
+      - The id of the AWS Managed Microsoft AD, for example V(d-1234567890).
+      - Required with O(backend=ds_data).
+    type: str
+  enable_data_access:
+    description:
+      - With O(backend=ds_data), whether to turn on the directory's data access
+        (C(EnableDirectoryDataAccess)) when it is off, and wait until it is C(Enabled).
+      - When V(false) and data access is off, the module fails and says so.
+      - In check mode, data access is reported as a change, and the user as if it did not exist.
+    type: bool
+    default: false
   ldap_server:
     description:
       - Host name or IP address of a domain controller that answers LDAPS.
@@ -180,6 +215,9 @@ options:
 notes:
   - A user created without O(password) is created disabled; see O(password).
   - O(update_password=always) checks the password with a bind as the user; see O(update_password).
+  - O(backend=ds_data) creates users disabled and without a password, then sets the password with
+    C(ResetUserPassword); if the domain refuses the password, the user stays behind disabled and a
+    rerun with an acceptable password sets it.
   - AWS Managed Microsoft AD lets its C(Admin) account manage users only under
     C(OU=<short_name>,<base DN>); the default O(ou) is there.
 seealso:
@@ -224,6 +262,16 @@ EXAMPLES = r"""
     ldap_server: dc1.corp.example.com
     ldap_ca_file: "{{ ldaps_ca_file }}"
     bind_password: "{{ ad_admin_password }}"
+
+- name: Create a user through the Directory Service Data API, turning data access on if needed
+  aurora.kerberos.ad_user:
+    backend: ds_data
+    directory_id: "{{ directory_id }}"
+    enable_data_access: true
+    name: carol
+    password: "{{ carol_password }}"
+    domain: corp.example.com
+    region: eu-west-1
 
 - name: Delete a user
   aurora.kerberos.ad_user:
@@ -318,8 +366,9 @@ diff:
 import os
 import re
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
 
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import ENCRYPTION_TYPE_BITS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
@@ -331,6 +380,9 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import Lda
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
 # sAMAccountName rules: at most 20 characters, none of these (MS-ADTS 3.1.1.5.2.4 and the AD docs)
 SAM_ACCOUNT_NAME_FORBIDDEN = set('"/\\[]:;|=,+*?<>@\'')
@@ -353,7 +405,9 @@ ARGUMENT_SPEC = dict(
     supported_encryption_types=dict(
         type="list", elements="str", choices=list(ENCRYPTION_TYPE_BITS), default=["aes128", "aes256"]
     ),
-    backend=dict(type="str", choices=["ldap"], default="ldap"),
+    backend=dict(type="str", choices=["ldap", "ds_data"], default="ldap"),
+    directory_id=dict(type="str"),
+    enable_data_access=dict(type="bool", default=False),
     ldap_server=dict(type="str"),
     ldap_port=dict(type="int", default=636),
     ldap_ca_file=dict(type="path"),
@@ -423,6 +477,17 @@ def directory_settings(module):
                 )
             if not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
                 module.fail_json(msg=f"ldap_ca_file {ca_file} is not a readable file.")
+
+    if params["backend"] == "ds_data":
+        if params["ou"]:
+            module.fail_json(msg="ou is not supported with backend=ds_data: the API creates users in "
+                                 f"OU=Users,OU={short_name},{base_dn}. Leave ou out or use backend=ldap.")
+        default_upn = f"{params['name']}@{domain.upper()}"
+        if upn and upn.lower() != default_upn.lower():
+            module.fail_json(msg=f"user_principal_name {upn!r} cannot be set with backend=ds_data, where it is "
+                                 f"read-only and always {default_upn}. Leave it out or use backend=ldap.")
+        if not re.match(r"^d-[0-9a-f]{10}$", params["directory_id"]):
+            module.fail_json(msg=f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits.")
 
     return dict(realm=domain.upper(), base_dn=base_dn, short_name=short_name, ou=ou)
 
@@ -523,15 +588,92 @@ def run(module, directory, settings):
     return dict(changed=changed, user=public(after), diff=dict(before=public(before), after=public(after)))
 
 
+def run_ds_data(module, data, settings, readable):
+    """The ds_data backend: CreateUser makes a disabled user without a password; ResetUserPassword
+    sets the password and enables it, the only way the API enables a user."""
+    params = module.params
+    name = params["name"]
+    check_mode = module.check_mode
+    before = data.describe_user(name) if readable else None
+    if params["state"] == "absent":
+        if before is None:
+            return dict(changed=False, user={}, diff=dict(before={}, after={}))
+        data.delete_user(name, check_mode)
+        return dict(changed=True, user={}, diff=dict(before=public(before), after={}))
+
+    wanted = wanted_attributes(params)
+    wanted["user_principal_name"] = None
+    password = params["password"]
+    enabled = params["enabled"]
+    if before is None:
+        sid = data.create_user(name, wanted, check_mode)
+        if password is not None:
+            data.set_password(name, password, check_mode)
+            if not enabled:
+                data.disable_user(name, check_mode)
+        elif enabled:
+            module.warn(f"Created {name} disabled because no password was given: the directory enables a user "
+                        "only when its password is set. A later run that gives password enables it.")
+            enabled = False
+        if check_mode:
+            template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=sid,
+                            user_principal_name=f"{name}@{settings['realm']}")
+            after = expected(template, wanted, enabled)
+        else:
+            after = data.describe_user(name)
+        return dict(changed=True, user=public(after), diff=dict(before={}, after=public(after)))
+
+    changed = bool(data.update_user(before, wanted, check_mode))
+    password_set = False
+    if password is not None and (
+        not before["has_password"] or params["update_password"] == "always" or (enabled and not before["enabled"])
+    ):
+        password_set = data.set_password(name, password, check_mode)
+    is_enabled = before["enabled"] or password_set
+    if enabled and not is_enabled:
+        module.warn(f"{name} is disabled and stays so: the Directory Service Data API enables a user only by "
+                    "setting its password, so give password to enable it.")
+    if not enabled and is_enabled:
+        changed = data.disable_user(name, check_mode)
+    changed = changed or password_set
+    final_enabled = enabled and is_enabled
+    if changed and not check_mode:
+        after = data.describe_user(name)
+    else:
+        after = expected(before, wanted, final_enabled)
+    return dict(changed=changed, user=public(after), diff=dict(before=public(before), after=public(after)))
+
+
+def main_ds_data(module, settings):
+    if not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3 and botocore"))
+    try:
+        data, access_changed, readable = open_directory_data(
+            module, module.params["directory_id"], module.params["enable_data_access"])
+        result = run_ds_data(module, data, settings, readable)
+    except AnsibleDSDataError as e:
+        module.fail_json_aws_error(e)
+    result["changed"] = result["changed"] or access_changed
+    module.exit_json(**result)
+
+
 def main():
-    module = AnsibleModule(
+    # One module class for both backends: the AWS options are ignored with backend=ldap.
+    module = AuroraKerberosAWSModule(
         argument_spec=ARGUMENT_SPEC,
-        required_if=[("backend", "ldap", ("ldap_server", "bind_password"))],
+        required_if=[
+            ("backend", "ldap", ("ldap_server", "bind_password")),
+            ("backend", "ds_data", ("directory_id",)),
+        ],
         supports_check_mode=True,
+        check_boto3=False,
     )
+    settings = directory_settings(module)
+    if module.params["backend"] == "ds_data":
+        main_ds_data(module, settings)
+        return
     if not HAS_LDAP3:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
-    settings = directory_settings(module)
     try:
         directory = open_directory(module, settings)
         try:

@@ -33,6 +33,19 @@ def _fail_json(self, msg, **result):
     raise Exit(dict(result, msg=msg, failed=True))
 
 
+def raise_on_exit(monkeypatch):
+    """exit_json and fail_json raise Exit (for modules that make no AWS call, too)."""
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def capture_warnings(monkeypatch):
+    """The module's warnings, in a list the test can read."""
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
+    return warnings
+
+
 def fake_client(name):
     return SESSION.client(name, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 
@@ -47,8 +60,7 @@ def install(monkeypatch, clients, pick=None):
     monkeypatch.setattr(AuroraKerberosAWSModule, "client", lambda self, name, **kw: clients[pick(name, kw)])
     monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(cloud.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    raise_on_exit(monkeypatch)
     return stubbers
 
 

@@ -1,0 +1,364 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AWS Directory Service Data (ds-data): users and groups of Managed Microsoft AD without LDAP.
+
+The ``ds_data`` backend of aurora.kerberos.ad_user and ad_group (AWS_FACTS.md section 7). The
+directory's documented rate (Standard 4 write / 8 read TPS, Enterprise 8 / 16) is kept on the
+client, and ThrottlingException is retried with jittered backoff on every call.
+"""
+
+import time
+import uuid
+
+try:
+    import botocore
+except ImportError:
+    pass  # Modules are responsible for handling this.
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.waiter import BaseWaiterFactory
+
+# (write TPS, read TPS) per edition; Hybrid is sized like Enterprise.
+TPS = {"Standard": (4, 8), "Enterprise": (8, 16), "Hybrid": (8, 16)}
+
+# msDS-SupportedEncryptionTypes bits (MS-KILE 2.2.7), as in ad_ldap
+ENCRYPTION_TYPE_BITS = {"aes128": 0x08, "aes256": 0x10, "rc4": 0x04}
+ENCRYPTION_TYPES_ATTRIBUTE = "msDS-SupportedEncryptionTypes"
+
+retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException"])
+
+
+class AnsibleDSDataError(AnsibleAWSError):
+    pass
+
+
+class DSDataErrorHandler(AWSErrorHandler):
+    _CUSTOM_EXCEPTION = AnsibleDSDataError
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("ResourceNotFoundException")
+
+
+class RateLimiter:
+    """Spaces calls at least 1/rate seconds apart: one bucket for writes, one for reads."""
+
+    def __init__(self, write_tps, read_tps, clock=time.monotonic, sleep=time.sleep):
+        self.intervals = {True: 1.0 / write_tps, False: 1.0 / read_tps}
+        self.last = {True: None, False: None}
+        self.clock = clock
+        self.sleep = sleep
+
+    @classmethod
+    def for_edition(cls, edition):
+        write_tps, read_tps = TPS.get(edition, TPS["Standard"])
+        return cls(write_tps, read_tps)
+
+    def wait(self, writes):
+        now = self.clock()
+        last = self.last[writes]
+        if last is not None and now - last < self.intervals[writes]:
+            self.sleep(self.intervals[writes] - (now - last))
+            now = self.clock()
+        self.last[writes] = now
+
+
+def encryption_types_to_int(names):
+    value = 0
+    for name in names:
+        value |= ENCRYPTION_TYPE_BITS[name]
+    return value
+
+
+def encryption_types_from_int(value):
+    return [name for name, bit in ENCRYPTION_TYPE_BITS.items() if value and value & bit]
+
+
+def _plain(attribute_value):
+    if not attribute_value:
+        return None
+    return next(iter(attribute_value.values()))
+
+
+# --- ds: data access, edition and passwords -----------------------------------------------------
+
+class DSDataAccessWaiterFactory(BaseWaiterFactory):
+    @property
+    def _waiter_model_data(self):
+        status = "DataAccessStatus"
+        return dict(
+            data_access_enabled=dict(
+                operation="DescribeDirectoryDataAccess",
+                delay=5,
+                maxAttempts=120,
+                acceptors=[
+                    dict(state="success", matcher="path", argument=status, expected="Enabled"),
+                    dict(state="failure", matcher="path", argument=status, expected="Failed"),
+                    dict(state="retry", matcher="path", argument=status, expected="Enabling"),
+                ],
+            ),
+        )
+
+
+@DSDataErrorHandler.common_error_handler("describe the directory")
+@retry
+def describe_edition(ds_client, directory_id):
+    found = ds_client.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"]
+    if not found:
+        raise AnsibleDSDataError(message=f"Directory {directory_id} does not exist in this account and Region: "
+                                         "check directory_id and region.")
+    return found[0].get("Edition") or "Standard"
+
+
+@DSDataErrorHandler.common_error_handler("describe directory data access")
+@retry
+def describe_data_access(ds_client, directory_id):
+    return ds_client.describe_directory_data_access(DirectoryId=directory_id)["DataAccessStatus"]
+
+
+@DSDataErrorHandler.common_error_handler("enable directory data access")
+@retry
+def _enable_data_access(ds_client, directory_id):
+    ds_client.enable_directory_data_access(DirectoryId=directory_id)
+
+
+def ensure_data_access(ds_client, directory_id, enable, check_mode):
+    """Whether data access is (or, in check mode, would be) Enabled, and whether that was a change.
+
+    Returns (changed, readable): readable is False only in check mode on a directory whose data
+    access is still off, where ds-data cannot be read yet.
+    """
+    status = describe_data_access(ds_client, directory_id)
+    if status == "Enabled":
+        return False, True
+    if not enable:
+        raise AnsibleDSDataError(message=f"Directory data access of {directory_id} is {status}: set "
+                                         "enable_data_access=true, or enable it in the console or with "
+                                         "EnableDirectoryDataAccess.")
+    if check_mode:
+        return True, False
+    if status in ("Disabled", "Failed"):
+        _enable_data_access(ds_client, directory_id)
+    waiter = DSDataAccessWaiterFactory().get_waiter(ds_client, "data_access_enabled")
+    try:
+        waiter.wait(DirectoryId=directory_id)
+    except botocore.exceptions.WaiterError as e:
+        raise AnsibleDSDataError(message=f"Directory data access of {directory_id} did not become Enabled: {e}. "
+                                         "Check the directory is Active and Microsoft AD.", exception=e) from e
+    return True, True
+
+
+@DSDataErrorHandler.common_error_handler("set the user's password")
+@retry
+def _reset_password(ds_client, directory_id, name, password):
+    ds_client.reset_user_password(DirectoryId=directory_id, UserName=name, NewPassword=password)
+
+
+# --- ds-data ------------------------------------------------------------------------------------
+
+class DirectoryData:
+    """Users and groups of one directory through ds-data, at the directory's documented rate.
+
+    Change methods take check_mode and return before the API call when it is set.
+    """
+
+    def __init__(self, client, ds_client, directory_id, limiter):
+        self.client = client
+        self.ds_client = ds_client
+        self.directory_id = directory_id
+        self.limiter = limiter
+
+    def _call(self, operation, writes, **params):
+        self.limiter.wait(writes)
+        return retry(getattr(self.client, operation))(DirectoryId=self.directory_id, **params)
+
+    def _write(self, operation, **params):
+        # The same ClientToken within the retries of one call makes a retried write idempotent.
+        return self._call(operation, True, ClientToken=str(uuid.uuid4()), **params)
+
+    # -- users ---------------------------------------------------------------------------------
+    @DSDataErrorHandler.list_error_handler("describe the user", None)
+    def describe_user(self, name):
+        answer = self._call("describe_user", False, SAMAccountName=name,
+                            OtherAttributes=[ENCRYPTION_TYPES_ATTRIBUTE, "pwdLastSet"])
+        others = answer.get("OtherAttributes") or {}
+        encryption = _plain(others.get(ENCRYPTION_TYPES_ATTRIBUTE))
+        last_set = _plain(others.get("pwdLastSet"))
+        return {
+            "name": answer.get("SAMAccountName", name),
+            "dn": answer.get("DistinguishedName"),
+            "sid": answer.get("SID"),
+            "user_principal_name": answer.get("UserPrincipalName"),
+            "enabled": bool(answer.get("Enabled")),
+            "given_name": answer.get("GivenName"),
+            "surname": answer.get("Surname"),
+            "email_address": answer.get("EmailAddress"),
+            "supported_encryption_types": encryption_types_from_int(int(encryption) if encryption else 0),
+            "encryption_types_value": int(encryption) if encryption else 0,
+            # AD keeps pwdLastSet at 0 until a password is set; when not returned, assume one is set
+            "has_password": str(last_set) != "0" if last_set is not None else True,
+        }
+
+    @DSDataErrorHandler.common_error_handler("create the user")
+    def create_user(self, name, attributes, check_mode):
+        if check_mode:
+            return None
+        params = {"SAMAccountName": name}
+        params.update(_user_parameters(attributes))
+        return self._write("create_user", **params).get("SID")
+
+    @DSDataErrorHandler.common_error_handler("update the user")
+    def update_user(self, user, attributes, check_mode):
+        """Replace what differs; "" (or []) clears an attribute with a REMOVE. Returns the changed keys."""
+        replace, remove, changed = {}, {}, []
+        for key, parameter in USER_PARAMETERS.items():
+            wanted = attributes.get(key)
+            if wanted is None or (user.get(key) or "") == wanted:
+                continue
+            changed.append(key)
+            (replace if wanted else remove)[parameter] = wanted or user.get(key)
+        wanted_types = attributes.get("supported_encryption_types")
+        if wanted_types is not None:
+            value = encryption_types_to_int(wanted_types)
+            if user.get("encryption_types_value", 0) != value:
+                changed.append("supported_encryption_types")
+                if value:
+                    replace.setdefault("OtherAttributes", {})[ENCRYPTION_TYPES_ATTRIBUTE] = {"N": value}
+                else:
+                    remove.setdefault("OtherAttributes", {})[ENCRYPTION_TYPES_ATTRIBUTE] = {
+                        "N": user["encryption_types_value"]}
+        if check_mode:
+            return changed
+        if replace:
+            self._write("update_user", SAMAccountName=user["name"], UpdateType="REPLACE", **replace)
+        if remove:
+            self._write("update_user", SAMAccountName=user["name"], UpdateType="REMOVE", **remove)
+        return changed
+
+    def set_password(self, name, password, check_mode):
+        """ResetUserPassword (ds, not ds-data): sets the password and enables the user."""
+        if check_mode:
+            return True
+        self.limiter.wait(True)
+        _reset_password(self.ds_client, self.directory_id, name, password)
+        return True
+
+    @DSDataErrorHandler.common_error_handler("disable the user")
+    def disable_user(self, name, check_mode):
+        if not check_mode:
+            self._write("disable_user", SAMAccountName=name)
+        return True
+
+    @DSDataErrorHandler.deletion_error_handler("delete the user")
+    def delete_user(self, name, check_mode):
+        if not check_mode:
+            self._write("delete_user", SAMAccountName=name)
+        return True
+
+    # -- groups --------------------------------------------------------------------------------
+    @DSDataErrorHandler.list_error_handler("describe the group", None)
+    def describe_group(self, name):
+        answer = self._call("describe_group", False, SAMAccountName=name, OtherAttributes=["description"])
+        description = _plain((answer.get("OtherAttributes") or {}).get("description"))
+        if isinstance(description, list):
+            description = description[0] if description else None
+        return {
+            "name": answer.get("SAMAccountName", name),
+            "dn": answer.get("DistinguishedName"),
+            "sid": answer.get("SID"),
+            "group_type": answer.get("GroupType"),
+            "group_scope": answer.get("GroupScope"),
+            "description": description,
+            "members": self.list_members(answer.get("SAMAccountName", name)),
+        }
+
+    @DSDataErrorHandler.list_error_handler("list the group's members", [])
+    def list_members(self, name):
+        members, token = [], None
+        while True:
+            params = {"SAMAccountName": name, "MaxResults": 250}
+            if token:
+                params["NextToken"] = token
+            answer = self._call("list_group_members", False, **params)
+            members.extend(member["SAMAccountName"] for member in answer.get("Members", []))
+            token = answer.get("NextToken")
+            if not token:
+                return sorted(members, key=str.lower)
+
+    @DSDataErrorHandler.common_error_handler("create the group")
+    def create_group(self, name, group_type, group_scope, description, check_mode):
+        if check_mode:
+            return None
+        params = {"SAMAccountName": name, "GroupType": group_type, "GroupScope": group_scope}
+        if description:
+            params["OtherAttributes"] = {"description": {"S": description}}
+        return self._write("create_group", **params).get("SID")
+
+    @DSDataErrorHandler.common_error_handler("update the group")
+    def update_group(self, group, group_type, group_scope, description, check_mode):
+        replace, changed = {}, []
+        if group_type and group_type != group["group_type"]:
+            replace["GroupType"] = group_type
+            changed.append("group_type")
+        if group_scope and group_scope != group["group_scope"]:
+            replace["GroupScope"] = group_scope
+            changed.append("group_scope")
+        remove = None
+        if description is not None and description != (group["description"] or ""):
+            changed.append("description")
+            if description:
+                replace["OtherAttributes"] = {"description": {"S": description}}
+            else:
+                remove = {"description": {"S": group["description"]}}
+        if check_mode:
+            return changed
+        if replace:
+            self._write("update_group", SAMAccountName=group["name"], UpdateType="REPLACE", **replace)
+        if remove:
+            self._write("update_group", SAMAccountName=group["name"], UpdateType="REMOVE", OtherAttributes=remove)
+        return changed
+
+    @DSDataErrorHandler.deletion_error_handler("delete the group")
+    def delete_group(self, group, check_mode):
+        if not check_mode:
+            self._write("delete_group", SAMAccountName=group["name"])
+        return True
+
+    @DSDataErrorHandler.common_error_handler("change the group's members")
+    def change_members(self, group, to_add, to_remove, check_mode):
+        if check_mode:
+            return bool(to_add or to_remove)
+        for member in to_add:
+            self._write("add_group_member", GroupName=group["name"], MemberName=member)
+        for member in to_remove:
+            self._write("remove_group_member", GroupName=group["name"], MemberName=member)
+        return bool(to_add or to_remove)
+
+
+# module option -> ds-data request parameter, for the user's plain strings
+USER_PARAMETERS = {"given_name": "GivenName", "surname": "Surname", "email_address": "EmailAddress"}
+
+
+def _user_parameters(attributes):
+    params = {parameter: attributes[key] for key, parameter in USER_PARAMETERS.items() if attributes.get(key)}
+    if attributes.get("supported_encryption_types"):
+        params["OtherAttributes"] = {
+            ENCRYPTION_TYPES_ATTRIBUTE: {"N": encryption_types_to_int(attributes["supported_encryption_types"])}}
+    return params
+
+
+def open_directory_data(module, directory_id, enable_data_access):
+    """A DirectoryData for the module's credentials, with data access ensured.
+
+    Returns (directory_data, data_access_changed, readable).
+    """
+    client = module.client("ds-data")
+    ds_client = module.client("ds")
+    edition = describe_edition(ds_client, directory_id)
+    changed, readable = ensure_data_access(ds_client, directory_id, enable_data_access, module.check_mode)
+    return DirectoryData(client, ds_client, directory_id, RateLimiter.for_edition(edition)), changed, readable

@@ -1,0 +1,447 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: ad_group
+short_description: Manage an Active Directory group and its members, such as a database role's group
+version_added: 0.1.0
+description:
+  - Creates, updates and deletes a group in Active Directory, for example in AWS Managed Microsoft
+    AD, and manages its members, from any Linux host; no Windows host is needed.
+  - The group is found by its C(sAMAccountName) (O(name)) anywhere under the domain's base DN.
+  - Returns the group's real security identifier (C(objectSid)), which
+    C(pg_ad_mapping) needs to map the group to a database role.
+  - The C(ldap) backend talks LDAPS to a domain controller with C(ldap3); the C(ds_data) backend
+    calls the AWS Directory Service Data API within the directory's documented rate and retries
+    C(ThrottlingException).
+  - Options that are not given leave the matching attribute alone on an existing group.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+requirements:
+  - ldap3 >= 2.9 on the host that runs the module, for O(backend=ldap)
+  - boto3 and botocore, for O(backend=ds_data)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff shows the group, members included, before and after.
+  platform:
+    platforms: posix
+options:
+  name:
+    description:
+      - The group's C(sAMAccountName), and the CN of a group the module creates.
+      - >-
+        1 to 64 characters, none of C(: ; | = + " * ? < > / \ , [ ]) or C(@).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the group, V(absent) deletes it.
+      - Deleting a group that does not exist is not a change.
+    type: str
+    choices: [present, absent]
+    default: present
+  group_type:
+    description:
+      - V(Security) groups can be granted access; V(Distribution) groups are mail lists.
+      - Defaults to V(Security) when the module creates the group; left alone on an existing group
+        when not given.
+    type: str
+    choices: [Security, Distribution]
+  group_scope:
+    description:
+      - The group's scope.
+      - Defaults to V(Global) when the module creates the group; left alone on an existing group
+        when not given.
+      - AD converts a V(Global) group to V(DomainLocal), or back, only through V(Universal).
+    type: str
+    choices: [DomainLocal, Global, Universal]
+  description:
+    description:
+      - The group's C(description). An empty string clears it.
+    type: str
+  members:
+    description:
+      - The C(sAMAccountName) of each user, group or computer that should be a member, in this domain.
+      - Members that are missing are added. Other members are removed only with O(purge_members=true).
+      - When not given, membership is left alone.
+    type: list
+    elements: str
+  purge_members:
+    description:
+      - Whether to remove members that are not in O(members), so that O(members) is the whole list.
+      - Ignored when O(members) is not given.
+    type: bool
+    default: false
+  ou:
+    description:
+      - With O(backend=ldap), the DN of the OU in which to create the group.
+      - Defaults to C(OU=Users,OU=<short_name>,<base DN>), where AWS Managed Microsoft AD's
+        C(Admin) account may create groups. An existing group is not moved.
+      - Not supported with O(backend=ds_data), which creates groups there.
+    type: str
+  domain:
+    description:
+      - The directory's DNS name, for example V(corp.example.com).
+    type: str
+    required: true
+  short_name:
+    description:
+      - The directory's NetBIOS name; defaults to the first label of O(domain) in upper case.
+    type: str
+  backend:
+    description:
+      - V(ldap) talks LDAPS to a domain controller with O(ldap_server) and O(bind_user).
+      - V(ds_data) calls the AWS Directory Service Data API of O(directory_id) with the AWS
+        credentials and region of the task; the AWS options are ignored with V(ldap).
+    type: str
+    choices: [ldap, ds_data]
+    default: ldap
+  directory_id:
+    description:
+      - The id of the AWS Managed Microsoft AD. Required with O(backend=ds_data).
+    type: str
+  enable_data_access:
+    description:
+      - With O(backend=ds_data), whether to turn on the directory's data access when it is off,
+        and wait until it is C(Enabled). When V(false) and it is off, the module fails.
+    type: bool
+    default: false
+  ldap_server:
+    description:
+      - Host name or IP address of a domain controller that answers LDAPS. Required with O(backend=ldap).
+    type: str
+  ldap_port:
+    description: The LDAPS port of O(ldap_server).
+    type: int
+    default: 636
+  ldap_ca_file:
+    description:
+      - Path to the PEM file of the CA that signed the domain controller's LDAPS certificate.
+      - Required with O(backend=ldap) unless O(validate_certs=false).
+    type: path
+  ldap_server_name:
+    description:
+      - The name to look for in the domain controller's certificate; defaults to O(ldap_server).
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the domain controller's certificate. Only set V(false) against a throwaway lab.
+    type: bool
+    default: true
+  bind_user:
+    description:
+      - The account that makes the changes; a bare account name becomes C(<bind_user>@<REALM>).
+    type: str
+    default: Admin
+  bind_password:
+    description: The password of O(bind_user). Required with O(backend=ldap).
+    type: str
+seealso:
+  - module: aurora.kerberos.ad_user
+"""
+
+EXAMPLES = r"""
+- name: A security group for the readers of the reports database, with exactly these members
+  aurora.kerberos.ad_group:
+    name: db-reports-readers
+    description: Read access to the reports database
+    members: [alice, bob]
+    purge_members: true
+    domain: corp.example.com
+    ldap_server: dc1.corp.example.com
+    ldap_ca_file: /etc/pki/ca-trust/source/anchors/corp-ca.pem
+    bind_password: "{{ ad_admin_password }}"
+  register: readers
+
+- name: The same through the Directory Service Data API
+  aurora.kerberos.ad_group:
+    backend: ds_data
+    directory_id: "{{ directory_id }}"
+    enable_data_access: true
+    name: db-reports-readers
+    members: [alice, bob]
+    domain: corp.example.com
+    region: eu-west-1
+
+- name: Delete a group
+  aurora.kerberos.ad_group:
+    name: db-old
+    state: absent
+    backend: ds_data
+    directory_id: "{{ directory_id }}"
+    domain: corp.example.com
+"""
+
+RETURN = r"""
+group:
+  description:
+    - The group after the task, or what it would be in check mode. Empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: The C(sAMAccountName).
+      returned: success
+      type: str
+      sample: db-reports-readers
+    dn:
+      description: The group's distinguished name.
+      returned: success
+      type: str
+      sample: CN=db-reports-readers,OU=Users,OU=CORP,DC=corp,DC=example,DC=com
+    sid:
+      description: The group's security identifier (C(objectSid)); null for a group only created in check mode.
+      returned: success
+      type: str
+      sample: S-1-5-21-2127521184-1604012920-1887927527-1106
+    group_type:
+      description: V(Security) or V(Distribution).
+      returned: success
+      type: str
+      sample: Security
+    group_scope:
+      description: V(DomainLocal), V(Global) or V(Universal).
+      returned: success
+      type: str
+      sample: Global
+    description:
+      description: The C(description), or null.
+      returned: success
+      type: str
+      sample: Read access to the reports database
+    members:
+      description: The C(sAMAccountName) of each member, sorted.
+      returned: success
+      type: list
+      elements: str
+      sample: [alice, bob]
+diff:
+  description: The group before and after, as in RV(group).
+  returned: always
+  type: dict
+  contains:
+    before:
+      description: The group before the task.
+      returned: always
+      type: dict
+    after:
+      description: The group after the task.
+      returned: always
+      type: dict
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
+
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapGroupDirectory
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+
+# the ds-data model's pattern for a group's SAMAccountName, which AD's own rules include
+GROUP_NAME = re.compile(r'^[^:;|=+"*?<>/\\,\[\]@]{1,64}$')
+DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+PUBLIC_GROUP_KEYS = ("name", "dn", "sid", "group_type", "group_scope", "description", "members")
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    group_type=dict(type="str", choices=["Security", "Distribution"]),
+    group_scope=dict(type="str", choices=["DomainLocal", "Global", "Universal"]),
+    description=dict(type="str"),
+    members=dict(type="list", elements="str"),
+    purge_members=dict(type="bool", default=False),
+    ou=dict(type="str"),
+    domain=dict(type="str", required=True),
+    short_name=dict(type="str"),
+    backend=dict(type="str", choices=["ldap", "ds_data"], default="ldap"),
+    directory_id=dict(type="str"),
+    enable_data_access=dict(type="bool", default=False),
+    ldap_server=dict(type="str"),
+    ldap_port=dict(type="int", default=636),
+    ldap_ca_file=dict(type="path"),
+    ldap_server_name=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    bind_user=dict(type="str", default="Admin"),
+    bind_password=dict(type="str", no_log=True),
+)
+
+
+def settings_from(module):
+    """Check the options and derive realm, base DN and OU; fail naming the option."""
+    params = module.params
+    problems = []
+    name = params["name"]
+    if not GROUP_NAME.match(name) or name != name.strip():
+        problems.append(f"name {name!r} is not a valid group sAMAccountName: 1 to 64 characters, none of "
+                        ': ; | = + " * ? < > / \\ , [ ] @, no leading or trailing spaces')
+    for member in params["members"] or []:
+        if not GROUP_NAME.match(member):
+            problems.append(f"members entry {member!r} is not a sAMAccountName")
+    domain = params["domain"].strip().rstrip(".")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+        problems.append(f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com")
+    base_dn = base_dn_from_domain(domain)
+    short_name = params["short_name"] or labels[0].upper()
+    ou = params["ou"] or f"OU=Users,OU={short_name},{base_dn}"
+    if params["backend"] == "ldap":
+        if not is_dn(ou) or not ou.replace(" ", "").lower().endswith(base_dn.lower()):
+            problems.append(f"ou {ou!r} must be a DN under the domain's base DN {base_dn}")
+        if params["validate_certs"]:
+            ca_file = params["ldap_ca_file"]
+            if not ca_file:
+                problems.append("ldap_ca_file is required with validate_certs=true: give the CA that signed the "
+                                "domain controller's LDAPS certificate")
+            elif not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
+                problems.append(f"ldap_ca_file {ca_file} is not a readable file")
+    else:
+        if params["ou"]:
+            problems.append(f"ou is not supported with backend=ds_data, which creates groups in OU=Users,OU={short_name},"
+                            f"{base_dn}; leave it out or use backend=ldap")
+        if not re.match(r"^d-[0-9a-f]{10}$", params["directory_id"]):
+            problems.append(f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits")
+    if problems:
+        module.fail_json(msg="; ".join(problems) + ".")
+    return dict(realm=domain.upper(), base_dn=base_dn, ou=ou)
+
+
+def public(group):
+    return {key: group.get(key) for key in PUBLIC_GROUP_KEYS} if group else {}
+
+
+def member_changes(current, wanted, purge):
+    """(to_add, to_remove) by sAMAccountName, case-insensitively as AD compares them."""
+    if wanted is None:
+        return [], []
+    have = {name.lower() for name in current}
+    want = {name.lower() for name in wanted}
+    to_add = sorted({name for name in wanted if name.lower() not in have}, key=str.lower)
+    to_remove = sorted(name for name in current if name.lower() not in want) if purge else []
+    return to_add, to_remove
+
+
+def expected(group, params, to_add, to_remove):
+    after = dict(group)
+    for key in ("group_type", "group_scope"):
+        after[key] = params[key] or group.get(key)
+    if params["description"] is not None:
+        after["description"] = params["description"] or None
+    removed = {name.lower() for name in to_remove}
+    after["members"] = sorted([name for name in group.get("members", []) if name.lower() not in removed] + to_add,
+                              key=str.lower)
+    return after
+
+
+def run(module, directory, settings, readable=True):
+    """directory is an LdapGroupDirectory or a ds_data DirectoryData; both read and change groups alike."""
+    params = module.params
+    check_mode = module.check_mode
+    name = params["name"]
+    find = directory.find_group if isinstance(directory, LdapGroupDirectory) else directory.describe_group
+    before = find(name) if readable else None
+    if params["state"] == "absent":
+        if before is None:
+            return dict(changed=False, group={}, diff=dict(before={}, after={}))
+        directory.delete_group(before, check_mode)
+        return dict(changed=True, group={}, diff=dict(before=public(before), after={}))
+
+    if before is None:
+        group_type = params["group_type"] or "Security"
+        group_scope = params["group_scope"] or "Global"
+        if isinstance(directory, LdapGroupDirectory):
+            directory.create_group(name, settings["ou"], group_type, group_scope, params["description"], check_mode)
+        else:
+            directory.create_group(name, group_type, group_scope, params["description"], check_mode)
+        template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=None, group_type=group_type,
+                        group_scope=group_scope, description=params["description"] or None, members=[],
+                        member_dns={})
+        to_add = member_changes([], params["members"], False)[0]
+        if check_mode:
+            return dict(changed=True, group=public(expected(template, params, to_add, [])),
+                        diff=dict(before={}, after=public(expected(template, params, to_add, []))))
+        group = find(name)
+        directory.change_members(group, to_add, [], check_mode)
+        after = find(name) if to_add else group
+        return dict(changed=True, group=public(after), diff=dict(before={}, after=public(after)))
+
+    changed = bool(directory.update_group(before, params["group_type"], params["group_scope"], params["description"],
+                                          check_mode))
+    to_add, to_remove = member_changes(before["members"], params["members"], params["purge_members"])
+    changed = directory.change_members(before, to_add, to_remove, check_mode) or changed
+    after = find(name) if changed and not check_mode else expected(before, params, to_add, to_remove)
+    return dict(changed=changed, group=public(after), diff=dict(before=public(before), after=public(after)))
+
+
+def main_ds_data(module, settings):
+    if not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3 and botocore"))
+    try:
+        data, access_changed, readable = open_directory_data(
+            module, module.params["directory_id"], module.params["enable_data_access"])
+        result = run(module, data, settings, readable)
+    except AnsibleDSDataError as e:
+        module.fail_json_aws_error(e)
+    result["changed"] = result["changed"] or access_changed
+    module.exit_json(**result)
+
+
+def main_ldap(module, settings):
+    if not HAS_LDAP3:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
+    params = module.params
+    try:
+        connection = connect(params["ldap_server"], params["bind_user"], params["bind_password"], settings["realm"],
+                             port=params["ldap_port"], ca_file=params["ldap_ca_file"],
+                             server_name=params["ldap_server_name"], validate_certs=params["validate_certs"])
+        directory = LdapGroupDirectory(connection, settings["base_dn"])
+        try:
+            result = run(module, directory, settings)
+        finally:
+            directory.close()
+    except AdLdapError as e:
+        module.fail_json(msg=str(e))
+    module.exit_json(**result)
+
+
+def main():
+    # One module class for both backends: the AWS options are ignored with backend=ldap.
+    module = AuroraKerberosAWSModule(
+        argument_spec=ARGUMENT_SPEC,
+        required_if=[
+            ("backend", "ldap", ("ldap_server", "bind_password")),
+            ("backend", "ds_data", ("directory_id",)),
+        ],
+        supports_check_mode=True,
+        check_boto3=False,
+    )
+    settings = settings_from(module)
+    if module.params["backend"] == "ds_data":
+        main_ds_data(module, settings)
+    else:
+        main_ldap(module, settings)
+
+
+if __name__ == "__main__":
+    main()
