@@ -54,9 +54,9 @@ class CallLog:
     def is_mutating(cls, operation):
         return not operation.startswith(cls.READ_PREFIXES)
 
-    def record(self, service, operation, status):
+    def record(self, service, operation, status, throttled=False):
         entry = {"time": time.time(), "service": service, "operation": operation,
-                 "mutating": self.is_mutating(operation), "status": status}
+                 "mutating": self.is_mutating(operation), "status": status, "throttled": throttled}
         with self._lock:
             self._calls.append(entry)
 

@@ -2,7 +2,7 @@
 moto lacks entirely (ds-data), which extensions register as handlers.
 
 Admin API (JSON):
-  GET    /lab-api/calls    every call answered since the last reset
+  GET    /lab-api/calls    every call answered since the last reset (throttled: true for injected throttling)
   DELETE /lab-api/calls    reset the call log
   GET    /lab-api/faults   the injected faults;  POST merges a JSON object;  DELETE clears them
   GET    /lab-api/knobs    the delays;  POST merges a JSON object, e.g. {"join_seconds": 20}
@@ -142,7 +142,7 @@ class LabMiddleware:
             return self.app(environ, start_response)
         if self._throttled(service):
             result = self.throttling_error(service)
-            self.lab.calls.record(service, operation, result[0])
+            self.lab.calls.record(service, operation, result[0], throttled=True)
             return self._send(start_response, *result)
         handler = self.handlers.get(service)
         if handler is not None:

@@ -20,7 +20,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import boto3_resource_to_ansible_dict
-from ansible_collections.amazon.aws.plugins.module_utils.waiter import BaseWaiterFactory
+from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # AWS_FACTS.md section 1.
 STAGES_IN_PROGRESS = ("Requested", "Creating", "Created", "Updating", "Restoring")
@@ -177,7 +177,7 @@ def update_tags(client, check_mode, directory_id, to_add, to_remove):
 
 # --- waiters (no botocore waiter exists for a directory's stage) ------------------------------
 
-class DSWaiterFactory(BaseWaiterFactory):
+class DSWaiterFactory(WaiterFactory):
     @property
     def _waiter_model_data(self):
         stage = "DirectoryDescriptions[].Stage"
@@ -565,7 +565,7 @@ def _gone(path, ended, ending, missing_path):
             + [dict(state="retry", matcher="pathAny", argument=path, expected=s) for s in ending])
 
 
-class DSTrustShareWaiterFactory(BaseWaiterFactory):
+class DSTrustShareWaiterFactory(WaiterFactory):
     @property
     def _waiter_model_data(self):
         trust = "Trusts[].TrustState"

@@ -21,7 +21,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.waiter import BaseWaiterFactory
+from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # (write TPS, read TPS) per edition; Hybrid is sized like Enterprise.
 TPS = {"Standard": (4, 8), "Enterprise": (8, 16), "Hybrid": (8, 16)}
@@ -87,7 +87,7 @@ def _plain(attribute_value):
 
 # --- ds: data access, edition and passwords -----------------------------------------------------
 
-class DSDataAccessWaiterFactory(BaseWaiterFactory):
+class DSDataAccessWaiterFactory(WaiterFactory):
     @property
     def _waiter_model_data(self):
         status = "DataAccessStatus"

@@ -22,7 +22,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.waiter import BaseWaiterFactory
+from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
 # AWS_FACTS.md section 4: the Kerberos statuses, and the SQL Server style ones that may also appear.
@@ -195,7 +195,7 @@ def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None):
 
 # --- waiters (no botocore waiter watches domain memberships) ----------------------------------
 
-class DomainWaiterFactory(BaseWaiterFactory):
+class DomainWaiterFactory(WaiterFactory):
     """Waiters on the cluster's and its instances' memberships of one domain.
 
     The domain id is part of each path, so the factory is made per domain; it is validated

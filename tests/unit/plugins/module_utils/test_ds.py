@@ -426,3 +426,12 @@ def test_share_results_never_carry_the_notes():
     assert consumer["owner_account_id"] == "111122223333" and consumer["share_status"] == "Shared"
     assert consumer["dns_ip_addrs"] == ["10.0.1.10"]
     assert ds.normalize_share(None) == {} and ds.normalize_consumer_directory(None) == {}
+
+
+def test_a_throttled_poll_does_not_end_the_wait(client):
+    client.stubber.add_client_error("describe_directories", "ThrottlingException", "Rate exceeded",
+                                    expected_params={"DirectoryIds": ["d-1234567890"]})
+    client.stubber.add_response("describe_directories", {"DirectoryDescriptions": [directory(stage="Active")]},
+                                {"DirectoryIds": ["d-1234567890"]})
+    ds.DSWaiterFactory().get_waiter(client, "directory_active").wait(
+        DirectoryIds=["d-1234567890"], WaiterConfig={"Delay": 0, "MaxAttempts": 5})
