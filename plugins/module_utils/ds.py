@@ -17,9 +17,9 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import boto3_resource_to_ansible_dict
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # AWS_FACTS.md section 1.
@@ -98,7 +98,7 @@ def directory_input_problems(name=None, short_name=None, password=None, vpc_id=N
 # --- reads ------------------------------------------------------------------------------------
 
 @DSErrorHandler.list_error_handler("describe directories", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def describe_directories(client, directory_ids=None):
     params = {"DirectoryIds": directory_ids} if directory_ids else {}
     paginator = client.get_paginator("describe_directories")
@@ -124,7 +124,7 @@ def find_directories(client, name, vpc_id=None):
 
 
 @DSErrorHandler.list_error_handler("list directory tags", {})
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def list_tags(client, directory_id):
     paginator = client.get_paginator("list_tags_for_resource")
     tags = paginator.paginate(ResourceId=directory_id).build_full_result()["Tags"]
@@ -134,7 +134,7 @@ def list_tags(client, directory_id):
 # --- changes (each returns before the API call in check mode) ---------------------------------
 
 @DSErrorHandler.common_error_handler("create directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def _create_microsoft_ad(client, **params):
     return client.create_microsoft_ad(**params)["DirectoryId"]
 
@@ -156,7 +156,7 @@ def create_microsoft_ad(client, check_mode, name, password, vpc_id, subnet_ids, 
 
 
 @DSErrorHandler.deletion_error_handler("delete directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def delete_directory(client, check_mode, directory_id):
     if not check_mode:
         client.delete_directory(DirectoryId=directory_id)
@@ -164,7 +164,7 @@ def delete_directory(client, check_mode, directory_id):
 
 
 @DSErrorHandler.common_error_handler("tag directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def update_tags(client, check_mode, directory_id, to_add, to_remove):
     if check_mode:
         return bool(to_add or to_remove)
@@ -306,7 +306,7 @@ def same_domain(a, b):
 
 
 @DSErrorHandler.list_error_handler("describe trusts", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def describe_trusts(client, directory_id, trust_ids=None):
     params = {"DirectoryId": directory_id}
     if trust_ids:
@@ -328,7 +328,7 @@ def get_trust(client, directory_id, trust_id):
 
 
 @DSErrorHandler.common_error_handler("create trust")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def _create_trust(client, **params):
     return client.create_trust(**params)["TrustId"]
 
@@ -349,7 +349,7 @@ def create_trust(client, check_mode, directory_id, remote_domain_name, trust_pas
 
 
 @DSErrorHandler.common_error_handler("verify trust")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def verify_trust(client, check_mode, trust_id):
     if not check_mode:
         client.verify_trust(TrustId=trust_id)
@@ -357,7 +357,7 @@ def verify_trust(client, check_mode, trust_id):
 
 
 @DSErrorHandler.common_error_handler("update trust")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def update_trust(client, check_mode, trust_id, selective_auth):
     if not check_mode:
         client.update_trust(TrustId=trust_id, SelectiveAuth=selective_auth)
@@ -365,7 +365,7 @@ def update_trust(client, check_mode, trust_id, selective_auth):
 
 
 @DSErrorHandler.deletion_error_handler("delete trust")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def delete_trust(client, check_mode, trust_id, delete_conditional_forwarder=False):
     if not check_mode:
         client.delete_trust(TrustId=trust_id, DeleteAssociatedConditionalForwarder=delete_conditional_forwarder)
@@ -373,7 +373,7 @@ def delete_trust(client, check_mode, trust_id, delete_conditional_forwarder=Fals
 
 
 @DSErrorHandler.list_error_handler("describe conditional forwarders", None)
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_conditional_forwarder(client, directory_id, remote_domain_name):
     """The DNS servers the directory forwards this domain to; None when it has no forwarder for it."""
     forwarders = client.describe_conditional_forwarders(DirectoryId=directory_id,
@@ -385,7 +385,7 @@ def get_conditional_forwarder(client, directory_id, remote_domain_name):
 
 
 @DSErrorHandler.common_error_handler("set conditional forwarder")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def set_conditional_forwarder(client, check_mode, directory_id, remote_domain_name, dns_ip_addrs, exists):
     if not check_mode:
         params = {"DirectoryId": directory_id, "RemoteDomainName": remote_domain_name, "DnsIpAddrs": dns_ip_addrs}
@@ -457,7 +457,7 @@ def share_input_problems(directory_id=None, target_account_id=None, share_notes=
 
 
 @DSErrorHandler.list_error_handler("describe shared directories", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def describe_shared_directories(client, owner_directory_id, shared_directory_ids=None):
     params = {"OwnerDirectoryId": owner_directory_id}
     if shared_directory_ids:
@@ -486,7 +486,7 @@ def find_consumer_directory(client, owner_directory_id=None, shared_directory_id
 
 
 @DSErrorHandler.common_error_handler("share directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def _share_directory(client, **params):
     return client.share_directory(**params)["SharedDirectoryId"]
 
@@ -502,7 +502,7 @@ def share_directory(client, check_mode, directory_id, account_id, share_method, 
 
 
 @DSErrorHandler.deletion_error_handler("unshare directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def unshare_directory(client, check_mode, directory_id, account_id):
     if not check_mode:
         client.unshare_directory(DirectoryId=directory_id, UnshareTarget={"Id": account_id, "Type": "ACCOUNT"})
@@ -510,7 +510,7 @@ def unshare_directory(client, check_mode, directory_id, account_id):
 
 
 @DSErrorHandler.common_error_handler("accept shared directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def accept_shared_directory(client, check_mode, shared_directory_id):
     if not check_mode:
         client.accept_shared_directory(SharedDirectoryId=shared_directory_id)
@@ -518,7 +518,7 @@ def accept_shared_directory(client, check_mode, shared_directory_id):
 
 
 @DSErrorHandler.common_error_handler("reject shared directory")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def reject_shared_directory(client, check_mode, shared_directory_id):
     if not check_mode:
         client.reject_shared_directory(SharedDirectoryId=shared_directory_id)

@@ -20,7 +20,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # (write TPS, read TPS) per edition; Hybrid is sized like Enterprise.
@@ -30,7 +30,7 @@ TPS = {"Standard": (4, 8), "Enterprise": (8, 16), "Hybrid": (8, 16)}
 ENCRYPTION_TYPE_BITS = {"aes128": 0x08, "aes256": 0x10, "rc4": 0x04}
 ENCRYPTION_TYPES_ATTRIBUTE = "msDS-SupportedEncryptionTypes"
 
-retry = AWSRetry.jittered_backoff(retries=10, catch_extra_error_codes=["ThrottlingException"])
+retry = jittered_backoff(retries=10)
 
 
 class AnsibleDSDataError(AnsibleAWSError):

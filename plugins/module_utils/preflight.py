@@ -25,10 +25,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 OK = "ok"
 WARN = "warn"
@@ -220,14 +220,14 @@ def check_iam_role(iam, role_name):
 def regional_sts_client(module):
     """An STS client on the Region's endpoint, even where the legacy global endpoint is configured
     (AWS_STS_REGIONAL_ENDPOINTS=legacy): RDS uses the regional one (AWS_FACTS.md section 3)."""
-    client = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("sts", retry_decorator=jittered_backoff())
     if client.meta.endpoint_url.rstrip("/") == _GLOBAL_STS_ENDPOINT and module.region:
-        client = module.client("sts", retry_decorator=AWSRetry.jittered_backoff(),
+        client = module.client("sts", retry_decorator=jittered_backoff(),
                                endpoint=f"https://sts.{module.region}.amazonaws.com")
     return client
 
 
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def _get_caller_identity(sts):
     return sts.get_caller_identity()
 
@@ -470,7 +470,7 @@ def module_clients(module):
             if service == "sts":
                 cache[service] = regional_sts_client(module)
             else:
-                cache[service] = module.client(service, retry_decorator=AWSRetry.jittered_backoff())
+                cache[service] = module.client(service, retry_decorator=jittered_backoff())
         return cache[service]
 
     return get_client

@@ -21,9 +21,9 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
+from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # AWS_FACTS.md section 4: the Kerberos statuses, and the SQL Server style ones that may also appear.
 STATUSES_DONE = ("kerberos-enabled", "joined")
@@ -81,14 +81,14 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
 # --- reads ------------------------------------------------------------------------------------
 
 @RDSDomainErrorHandler.list_error_handler("describe DB cluster")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_cluster(client, cluster_id):
     clusters = client.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"]
     return clusters[0] if clusters else None
 
 
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_cluster_instances(client, cluster_id):
     paginator = client.get_paginator("describe_db_instances")
     pages = paginator.paginate(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])
@@ -96,14 +96,14 @@ def get_cluster_instances(client, cluster_id):
 
 
 @RDSDomainErrorHandler.list_error_handler("describe DB subnet group")
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def get_subnet_group(client, name):
     groups = client.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
     return groups[0] if groups else None
 
 
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's events", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def describe_cluster_events(client, cluster_id, minutes=60):
     paginator = client.get_paginator("describe_events")
     pages = paginator.paginate(SourceIdentifier=cluster_id, SourceType="db-cluster", Duration=minutes)
@@ -111,7 +111,7 @@ def describe_cluster_events(client, cluster_id, minutes=60):
 
 
 @RDSDomainErrorHandler.list_error_handler("describe orderable DB instance options", [])
-@AWSRetry.jittered_backoff()
+@jittered_backoff()
 def describe_orderable_options(client, engine, engine_version=None, instance_class=None):
     params = {"Engine": engine}
     if engine_version:
@@ -181,7 +181,7 @@ def failed_statuses(cluster, instances, domain):
 
 @RDSDomainErrorHandler.common_error_handler("modify the DB cluster's domain membership")
 # The cluster refuses a modification while it is busy (creating, modifying, backing up): try again.
-@AWSRetry.jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])
+@jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])
 def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None):
     """Join (domain = a directory id; the same id again retries a failed join), move, or leave (domain "none")."""
     if check_mode:

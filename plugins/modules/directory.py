@@ -168,11 +168,11 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 
 def validate(module):
@@ -255,7 +255,7 @@ def ensure_absent(module, client):
     if directory is None or directory.get("Stage") == "Deleted":
         module.exit_json(changed=False, directory={}, members=[])
     directory_id = directory["DirectoryId"]
-    rds = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    rds = module.client("rds", retry_decorator=jittered_backoff())
     members = member_clusters(rds, directory_id)
     if members and not p["force"]:
         module.fail_json(msg=f"Directory {directory_id} still has member clusters: {', '.join(members)}. Take them out "
@@ -304,7 +304,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_one_of=[("name", "directory_id")])
     validate(module)
-    client = module.client("ds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ds", retry_decorator=jittered_backoff())
     try:
         if module.params["state"] == "present":
             ensure_present(module, client)

@@ -209,10 +209,10 @@ directories:
       sample: {"team": "databases"}
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 
 def validate(module):
@@ -253,7 +253,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("directory_ids", "name")])
     validate(module)
-    client = module.client("ds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ds", retry_decorator=jittered_backoff())
     try:
         directories = describe(client, module.params["directory_ids"], module.params["name"])
         module.exit_json(changed=False, directories=[result(client, d) for d in directories])

@@ -199,10 +199,10 @@ share:
       returned: with O(side=owner)
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 OWNER_ONLY = ("target_account_id", "share_method", "share_notes", "consumer_access_key", "consumer_secret_key",
               "consumer_session_token", "consumer_profile")
@@ -250,7 +250,7 @@ def consumer_client(module):
                            aws_session_token=p["consumer_session_token"] or None)
     else:
         return None
-    return module.client("ds", retry_decorator=AWSRetry.jittered_backoff(), **credentials)
+    return module.client("ds", retry_decorator=jittered_backoff(), **credentials)
 
 
 def done(module, changed, share, diff):
@@ -406,7 +406,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)
-    client = module.client("ds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ds", retry_decorator=jittered_backoff())
     handlers = {("owner", "present"): owner_present, ("owner", "absent"): owner_absent,
                 ("consumer", "present"): consumer_present, ("consumer", "absent"): consumer_absent}
     try:

@@ -203,10 +203,10 @@ trust:
       returned: when AWS returns it
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 
 def validate(module):
@@ -341,7 +341,7 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)
-    client = module.client("ds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ds", retry_decorator=jittered_backoff())
     try:
         if module.params["state"] == "present":
             ensure_present(module, client)

@@ -200,11 +200,11 @@ import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 RECENT_EVENTS = 8
 # What ModifyDBCluster answers at once for a directory or role it will not use (AWS_FACTS.md section 3).
@@ -424,7 +424,7 @@ def main():
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ("directory_id", "iam_role_name"))])
     validate(module)
-    rds = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    rds = module.client("rds", retry_decorator=jittered_backoff())
     try:
         if module.params["state"] == "present":
             ensure_present(module, rds)

@@ -137,8 +137,7 @@ def test_check_mode_makes_no_call(clients):
 
 def test_throttling_is_retried_then_reported(clients, monkeypatch):
     made, stubbers = clients
-    monkeypatch.setattr(ds_data, "retry", ds_data.AWSRetry.jittered_backoff(
-        retries=2, delay=0, max_delay=0, catch_extra_error_codes=["ThrottlingException"]))
+    monkeypatch.setattr(ds_data, "retry", ds_data.jittered_backoff(retries=2, delay=0, max_delay=0))
     data = ds_data.DirectoryData(made["ds-data"], made["ds"], ID, ds_data.RateLimiter(1000, 1000))
     params = {"DirectoryId": ID, "SAMAccountName": "a", "ClientToken": ANY}
     for attempt in range(2):  # retries=2: the call and one retry
