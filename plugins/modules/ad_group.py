@@ -248,12 +248,16 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
 
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapGroupDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
@@ -261,7 +265,6 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.modules import Aur
 
 # the ds-data model's pattern for a group's SAMAccountName, which AD's own rules include
 GROUP_NAME = re.compile(r'^[^:;|=+"*?<>/\\,\[\]@]{1,64}$')
-DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 PUBLIC_GROUP_KEYS = ("name", "dn", "sid", "group_type", "group_scope", "description", "members")
 
 ARGUMENT_SPEC = dict(
@@ -273,18 +276,7 @@ ARGUMENT_SPEC = dict(
     members=dict(type="list", elements="str"),
     purge_members=dict(type="bool", default=False),
     ou=dict(type="str"),
-    domain=dict(type="str", required=True),
-    short_name=dict(type="str"),
-    backend=dict(type="str", choices=["ldap", "ds_data"], default="ldap"),
-    directory_id=dict(type="str"),
-    enable_data_access=dict(type="bool", default=False),
-    ldap_server=dict(type="str"),
-    ldap_port=dict(type="int", default=636),
-    ldap_ca_file=dict(type="path"),
-    ldap_server_name=dict(type="str"),
-    validate_certs=dict(type="bool", default=True),
-    bind_user=dict(type="str", default="Admin"),
-    bind_password=dict(type="str", no_log=True),
+    **DIRECTORY_ARGUMENT_SPEC,
 )
 
 
@@ -299,12 +291,11 @@ def settings_from(module):
     for member in params["members"] or []:
         if not GROUP_NAME.match(member):
             problems.append(f"members entry {member!r} is not a sAMAccountName")
-    domain = params["domain"].strip().rstrip(".")
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+    domain, labels = domain_labels(params["domain"])
+    if labels is None:
         problems.append(f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com")
     base_dn = base_dn_from_domain(domain)
-    short_name = params["short_name"] or labels[0].upper()
+    short_name = params["short_name"] or domain.split(".")[0].upper()
     ou = params["ou"] or f"OU=Users,OU={short_name},{base_dn}"
     if params["backend"] == "ldap":
         if not is_dn(ou) or not ou.replace(" ", "").lower().endswith(base_dn.lower()):
@@ -320,7 +311,7 @@ def settings_from(module):
         if params["ou"]:
             problems.append(f"ou is not supported with backend=ds_data, which creates groups in OU=Users,OU={short_name},"
                             f"{base_dn}; leave it out or use backend=ldap")
-        if not re.match(r"^d-[0-9a-f]{10}$", params["directory_id"]):
+        if not DIRECTORY_ID.match(params["directory_id"]):
             problems.append(f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits")
     if problems:
         module.fail_json(msg="; ".join(problems) + ".")
@@ -412,10 +403,7 @@ def main_ldap(module, settings):
         module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
     params = module.params
     try:
-        connection = connect(params["ldap_server"], params["bind_user"], params["bind_password"], settings["realm"],
-                             port=params["ldap_port"], ca_file=params["ldap_ca_file"],
-                             server_name=params["ldap_server_name"], validate_certs=params["validate_certs"])
-        directory = LdapGroupDirectory(connection, settings["base_dn"])
+        directory = LdapGroupDirectory(ldap_connection(params, settings["realm"]), settings["base_dn"])
         try:
             result = run(module, directory, settings)
         finally:
@@ -429,10 +417,7 @@ def main():
     # One module class for both backends: the AWS options are ignored with backend=ldap.
     module = AuroraKerberosAWSModule(
         argument_spec=ARGUMENT_SPEC,
-        required_if=[
-            ("backend", "ldap", ("ldap_server", "bind_password")),
-            ("backend", "ds_data", ("directory_id",)),
-        ],
+        required_if=DIRECTORY_REQUIRED_IF,
         supports_check_mode=True,
         check_boto3=False,
     )

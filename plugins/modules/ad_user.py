@@ -364,12 +364,16 @@ diff:
 """
 
 import os
-import re
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
 
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import ENCRYPTION_TYPE_BITS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
@@ -378,7 +382,6 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import STR
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
@@ -386,7 +389,6 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.modules import Aur
 
 # sAMAccountName rules: at most 20 characters, none of these (MS-ADTS 3.1.1.5.2.4 and the AD docs)
 SAM_ACCOUNT_NAME_FORBIDDEN = set('"/\\[]:;|=,+*?<>@\'')
-DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 NETBIOS_FORBIDDEN = set('\\/:*?"<>|. ')
 
 ARGUMENT_SPEC = dict(
@@ -400,21 +402,10 @@ ARGUMENT_SPEC = dict(
     email_address=dict(type="str"),
     user_principal_name=dict(type="str"),
     ou=dict(type="str"),
-    domain=dict(type="str", required=True),
-    short_name=dict(type="str"),
     supported_encryption_types=dict(
         type="list", elements="str", choices=list(ENCRYPTION_TYPE_BITS), default=["aes128", "aes256"]
     ),
-    backend=dict(type="str", choices=["ldap", "ds_data"], default="ldap"),
-    directory_id=dict(type="str"),
-    enable_data_access=dict(type="bool", default=False),
-    ldap_server=dict(type="str"),
-    ldap_port=dict(type="int", default=636),
-    ldap_ca_file=dict(type="path"),
-    ldap_server_name=dict(type="str"),
-    validate_certs=dict(type="bool", default=True),
-    bind_user=dict(type="str", default="Admin"),
-    bind_password=dict(type="str", no_log=True),
+    **DIRECTORY_ARGUMENT_SPEC,
 )
 
 
@@ -443,9 +434,8 @@ def directory_settings(module):
     if problem:
         module.fail_json(msg=f"name {params['name']!r} is not a valid sAMAccountName: it {problem}.")
 
-    domain = params["domain"].strip().rstrip(".")
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+    domain, labels = domain_labels(params["domain"])
+    if labels is None:
         module.fail_json(msg=f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com.")
     base_dn = base_dn_from_domain(domain)
 
@@ -486,25 +476,14 @@ def directory_settings(module):
         if upn and upn.lower() != default_upn.lower():
             module.fail_json(msg=f"user_principal_name {upn!r} cannot be set with backend=ds_data, where it is "
                                  f"read-only and always {default_upn}. Leave it out or use backend=ldap.")
-        if not re.match(r"^d-[0-9a-f]{10}$", params["directory_id"]):
+        if not DIRECTORY_ID.match(params["directory_id"]):
             module.fail_json(msg=f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits.")
 
     return dict(realm=domain.upper(), base_dn=base_dn, short_name=short_name, ou=ou)
 
 
 def open_directory(module, settings):
-    params = module.params
-    connection = connect(
-        params["ldap_server"],
-        params["bind_user"],
-        params["bind_password"],
-        settings["realm"],
-        port=params["ldap_port"],
-        ca_file=params["ldap_ca_file"],
-        server_name=params["ldap_server_name"],
-        validate_certs=params["validate_certs"],
-    )
-    return LdapUserDirectory(connection, settings["base_dn"])
+    return LdapUserDirectory(ldap_connection(module.params, settings["realm"]), settings["base_dn"])
 
 
 def public(user):
@@ -661,10 +640,7 @@ def main():
     # One module class for both backends: the AWS options are ignored with backend=ldap.
     module = AuroraKerberosAWSModule(
         argument_spec=ARGUMENT_SPEC,
-        required_if=[
-            ("backend", "ldap", ("ldap_server", "bind_password")),
-            ("backend", "ds_data", ("directory_id",)),
-        ],
+        required_if=DIRECTORY_REQUIRED_IF,
         supports_check_mode=True,
         check_boto3=False,
     )
