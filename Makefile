@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SANITY_TREE := build/ansible_collections/aurora/kerberos
 LAB_ENV := . .lab/env
 
-.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration build docs clean
+.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration build ee-context docs clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -55,6 +55,11 @@ integration: ## the lab suite (tests/lab) and integration tests; starts the lab 
 
 build: ## ansible-galaxy collection build into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .
+
+ee-context: ## the execution environment's build context in build/ee (ansible-builder create; build it with podman or docker)
+	rm -rf build/ee build/ee-collection
+	$(BIN)/ansible-galaxy collection build --output-path build/ee-collection .
+	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 
 clean: ## remove build output (not the lab, not the venv)
 	rm -rf build tests/output .pytest_cache

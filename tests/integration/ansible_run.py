@@ -24,3 +24,13 @@ def recap(output):
         for key, value in re.findall(r"(\w+)=(\d+)", line):
             totals[key] = totals.get(key, 0) + int(value)
     return totals
+
+
+def install_collection(tarball, path):
+    """Install a built collection tarball into <path>/ansible_collections, as an EE build does.
+    Runs outside the checkout: its ansible.cfg would report the collection as installed already."""
+    done = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--force", "--no-deps",
+                           "--collections-path", str(path), str(tarball)],
+                          cwd=path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return Path(path) / "ansible_collections" / "aurora" / "kerberos"
