@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AD security group -> database role mappings with Aurora's pg_ad_mapping extension.
+
+A mapping cannot be edited: a changed one is reset (pgadmap_reset_mapping(sid, role, weight)),
+then set again (pgadmap_set_mapping(group, role, sid, weight)). Mapped roles get LOGIN and CONNECT,
+and must never be in rds_ad (AWS_FACTS: users of a mapped group log in as the role)."""
+
+import re
+
+from ansible_collections.aurora.kerberos.plugins.module_utils.logins import KERBEROS_ROLE
+from ansible_collections.aurora.kerberos.plugins.module_utils.logins import LoginsError
+from ansible_collections.aurora.kerberos.plugins.module_utils.logins import Plan
+from ansible_collections.aurora.kerberos.plugins.module_utils.logins import validate_object_name
+
+SID_PATTERN = re.compile(r"^S-1-[0-9]+(-[0-9]+){1,14}$")
+
+
+def validate_mappings(entries, default_databases):
+    """[{ad_group, sid, role, weight, databases}] normalised, or LoginsError naming each bad entry."""
+    problems = []
+    seen = {}
+    wanted = []
+    for index, entry in enumerate(entries):
+        where = "mappings[%d]" % index
+        sid = entry.get("sid") or ""
+        if not SID_PATTERN.match(sid):
+            problems.append("%s.sid %r is not a SID: use the group's SID from aurora.kerberos.ad_group "
+                            "(group.sid, S-1-5-21-...)" % (where, sid))
+        group = entry.get("ad_group")
+        if not isinstance(group, str) or not group.strip():
+            problems.append("%s.ad_group is empty: give the group's name (group.name of aurora.kerberos.ad_group)" % where)
+        problem = validate_object_name(entry.get("role"), "%s.role" % where)
+        if problem:
+            problems.append(problem)
+        if entry.get("role") == KERBEROS_ROLE:
+            problems.append("%s.role is %s: map groups to a role of their own" % (where, KERBEROS_ROLE))
+        databases = entry.get("databases")
+        databases = sorted(set(default_databases if databases is None else databases))
+        for db in databases:
+            problem = validate_object_name(db, "%s.databases" % where)
+            if problem:
+                problems.append(problem)
+        key = (sid, entry.get("role"))
+        if key in seen:
+            problems.append("%s maps %s to %s again (%s already does): give each pair once" % (
+                where, sid, entry.get("role"), seen[key]))
+        seen[key] = where
+        wanted.append({"ad_group": entry.get("ad_group"), "sid": sid, "role": entry.get("role"),
+                       "weight": entry.get("weight"), "databases": databases})
+    if problems:
+        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+    return wanted
+
+
+def read_mappings(cursor):
+    """The current mappings, or LoginsError when pg_ad_mapping's functions are missing."""
+    cursor.execute("SELECT to_regprocedure('pgadmap_read_mapping()') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        raise LoginsError("pg_ad_mapping is not installed in this database: it needs Aurora PostgreSQL 14.10+ or "
+                          "15.5+ with pg_ad_mapping in shared_preload_libraries (cluster parameter group, then "
+                          "reboot the writer) and CREATE EXTENSION pg_ad_mapping")
+    cursor.execute("SELECT ad_sid, pg_role, weight, ad_grp FROM pgadmap_read_mapping()")
+    return [{"sid": sid, "role": role, "weight": weight, "ad_group": group}
+            for sid, role, weight, group in cursor.fetchall()]
+
+
+def _needs_connect(catalog, role, db):
+    """Whether role needs its own CONNECT grant: it has none, and PUBLIC may not connect either."""
+    return not catalog.databases[db]["public_connect"] and role not in catalog.databases[db]["connect"]
+
+
+def _reset(plan, mapping):
+    plan.add("SELECT pgadmap_reset_mapping(%s, %s, %s)", params=(mapping["sid"], mapping["role"], mapping["weight"]))
+    plan.reset.append(mapping)
+
+
+def plan_mappings(wanted, state, existing, catalog, exclusive=False):
+    """Statements that make the mappings (and their roles) match, or LoginsError naming each offender."""
+    plan = Plan()
+    plan.set, plan.reset = [], []
+    current = dict(((m["sid"], m["role"]), m) for m in existing)
+    problems = []
+    if state == "present":
+        for item in wanted:
+            role = item["role"]
+            if role in catalog.roles:
+                path = catalog.path_to(role, KERBEROS_ROLE)
+                if path:
+                    problems.append("%s is in %s (%s): a mapped role must never be; revoke it" % (
+                        role, KERBEROS_ROLE, " -> ".join(path)))
+            for db in item["databases"]:
+                if db not in catalog.databases:
+                    problems.append("database %s of %s does not exist" % (db, role))
+                elif _needs_connect(catalog, role, db) and not catalog.databases[db]["can_grant"]:
+                    problems.append("%s cannot grant CONNECT on %s (not the owner, no grant option)" % (catalog.user, db))
+    if problems:
+        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+
+    keys = set((item["sid"], item["role"]) for item in wanted)
+    if state == "present":
+        for item in wanted:
+            role = item["role"]
+            if role not in catalog.roles:
+                plan.add("CREATE ROLE {} LOGIN", role)
+                plan.created.append(role)
+            elif not catalog.roles[role]["login"]:
+                plan.add("ALTER ROLE {} LOGIN", role)
+            for db in item["databases"]:
+                if _needs_connect(catalog, role, db):
+                    plan.add("GRANT CONNECT ON DATABASE {} TO {}", db, role)
+                    plan.granted.append({"database": db, "role": role})
+            mapping = dict((k, item[k]) for k in ("sid", "role", "weight", "ad_group"))
+            old = current.get((item["sid"], role))
+            if old == mapping:
+                continue
+            if old:
+                _reset(plan, old)
+            plan.add("SELECT pgadmap_set_mapping(%s, %s, %s, %s)",
+                     params=(item["ad_group"], role, item["sid"], item["weight"]))
+            plan.set.append(mapping)
+    else:
+        for key in sorted(keys):
+            if key in current:
+                _reset(plan, current[key])
+    if exclusive:
+        for key in sorted(current):
+            if key not in keys:
+                _reset(plan, current[key])
+    return plan
+
+
+def after(existing, plan):
+    """The mappings once the plan has run."""
+    gone = set((m["sid"], m["role"], m["weight"]) for m in plan.reset)
+    result = [m for m in existing if (m["sid"], m["role"], m["weight"]) not in gone] + plan.set
+    return sorted(result, key=lambda m: (m["sid"], m["role"]))

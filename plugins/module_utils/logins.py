@@ -1,0 +1,404 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Kerberos logins (rds_ad) on Aurora PostgreSQL, the whole list at once.
+
+validate_* refuse bad input before anything is read; read_catalog reads roles, memberships and
+database grants in three queries; plan_logins computes every statement (or refuses, naming each
+offender) without touching the server; execute runs the statements in the caller's transaction.
+Statements are (template, identifiers, parameters): the driver quotes every identifier and every
+parameter when it renders them.
+"""
+
+KERBEROS_ROLE = "rds_ad"
+IAM_ROLE = "rds_iam"
+MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
+# What an AD logon name (sAMAccountName) cannot hold, plus "@": the module adds the realm.
+FORBIDDEN_IN_LOGON_NAME = '"/\\[]:;|=,+*?<>@'
+BATCH = 500  # statements per round trip
+
+
+class LoginsError(Exception):
+    """Input or state the module refuses; the message names the offenders and the fix."""
+
+
+# --- input ----------------------------------------------------------------------------------
+
+def _name_problem(value):
+    if not isinstance(value, str) or not value.strip():
+        return "is empty"
+    if value != value.strip():
+        return "starts or ends with a space"
+    for char in value:
+        if ord(char) < 32 or ord(char) == 127:
+            return "contains a control character (%r)" % char
+    return None
+
+
+def validate_realm(realm):
+    """The realm in upper case, as Kerberos names it (CORP.EXAMPLE.COM)."""
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+    if not realm or not set(realm.upper()) <= allowed or realm.startswith(".") or realm.endswith("."):
+        raise LoginsError("realm %r is not a Kerberos realm: use the directory's DNS name in upper case, "
+                          "for example CORP.EXAMPLE.COM" % (realm,))
+    return realm.upper()
+
+
+def validate_object_name(value, option):
+    """A role or database name we only quote: anything PostgreSQL can store, up to 63 bytes."""
+    problem = _name_problem(value)
+    if problem is None and len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        problem = "is %d bytes long; PostgreSQL names stop at %d" % (len(value.encode("utf-8")), MAX_NAME_BYTES)
+    if problem:
+        return "%s %r %s" % (option, value, problem)
+    return None
+
+
+def login_for(name, realm):
+    """The login PostgreSQL matches to the Kerberos principal: lower-case name, @, upper-case realm."""
+    return "%s@%s" % (name.lower(), realm)
+
+
+def validate_logins(entries, realm, default_state, option="logins"):
+    """[{name, state, roles, databases}] -> [{name, login, state, roles, databases}], or LoginsError
+    naming every bad entry at once."""
+    problems = []
+    seen = {}
+    wanted = []
+    for index, entry in enumerate(entries):
+        where = "%s[%d]" % (option, index)
+        name = entry.get("name")
+        problem = _name_problem(name)
+        if problem is None:
+            bad = sorted(set(c for c in name if c in FORBIDDEN_IN_LOGON_NAME))
+            if bad:
+                problem = "contains %s, which an AD logon name cannot hold%s" % (
+                    " ".join(bad), " (give the name without @REALM)" if bad == ["@"] else "")
+        if problem is None:
+            login = login_for(name, realm)
+            size = len(login.encode("utf-8"))
+            if size > MAX_NAME_BYTES:
+                problem = "makes the login %r of %d bytes; PostgreSQL names stop at %d" % (login, size, MAX_NAME_BYTES)
+            elif login in seen:
+                problem = "is the same login as %s.name %r (names are compared in lower case)" % (
+                    seen[login][0], seen[login][1])
+        if problem:
+            problems.append("%s.name %r %s" % (where, name, problem))
+            continue
+        seen[login] = (where, name)
+        item = {"name": name, "login": login, "state": entry.get("state") or default_state,
+                "roles": entry.get("roles"), "databases": entry.get("databases")}
+        for key in ("roles", "databases"):
+            for value in item[key] or []:
+                problem = validate_object_name(value, "%s.%s" % (where, key))
+                if problem:
+                    problems.append(problem)
+            if item[key] is not None:
+                item[key] = sorted(set(item[key]))
+        if item["roles"] and KERBEROS_ROLE in item["roles"]:
+            item["roles"].remove(KERBEROS_ROLE)  # every present login gets it anyway
+        if item["roles"] and IAM_ROLE in item["roles"]:
+            problems.append("%s.roles lists %s: a Kerberos login must never hold both %s and %s"
+                            % (where, IAM_ROLE, KERBEROS_ROLE, IAM_ROLE))
+        wanted.append(item)
+    if problems:
+        raise LoginsError("Refused before any change: %s. Fix or remove these entries." % "; ".join(problems))
+    return wanted
+
+
+# --- the catalogs ---------------------------------------------------------------------------
+
+class Catalog(object):
+    """Roles, direct memberships and database CONNECT grants, as read in one transaction."""
+
+    def __init__(self, user, database, caseins, roles, memberships, databases):
+        self.user = user
+        self.database = database
+        self.caseins = caseins
+        self.roles = roles  # name -> {"oid", "login"}
+        self.member_of = {}  # member -> set of roles granted to it directly
+        for member, role in memberships:
+            self.member_of.setdefault(member, set()).add(role)
+        self.databases = databases  # name -> {"connect": grantees, "can_grant": bool, "public_connect": bool}
+        self._by_lower = {}
+        for name in roles:
+            self._by_lower.setdefault(name.lower(), []).append(name)
+
+    def find(self, login):
+        """The existing role for this login: exact, or with krb_caseins_users the one that matches in
+        any case. LoginsError when several do (PostgreSQL could not tell them apart)."""
+        if login in self.roles and not self.caseins:
+            return login
+        if not self.caseins:
+            return None
+        matches = sorted(self._by_lower.get(login.lower(), []))
+        if len(matches) > 1:
+            raise LoginsError("krb_caseins_users is on and %s all match the login %s: drop all but one" % (
+                ", ".join(matches), login))
+        return matches[0] if matches else None
+
+    def path_to(self, role, target, member_of=None):
+        """The chain of roles from role to target through memberships ([role, ..., target]), or None."""
+        member_of = self.member_of if member_of is None else member_of
+        seen = {role}
+        frontier = [[role]]
+        while frontier:
+            next_frontier = []
+            for path in frontier:
+                for parent in sorted(member_of.get(path[-1], ())):
+                    if parent == target:
+                        return path + [parent]
+                    if parent not in seen:
+                        seen.add(parent)
+                        next_frontier.append(path + [parent])
+            frontier = next_frontier
+        return None
+
+    def connect_of(self, role):
+        return set(name for name, db in self.databases.items() if role in db["connect"])
+
+
+def truthy_setting(value):
+    return str(value or "").strip().lower() in ("on", "true", "yes", "1")
+
+
+def read_catalog(cursor):
+    cursor.execute("SELECT current_user, current_database(), current_setting('krb_caseins_users', true)")
+    user, database, caseins = cursor.fetchone()
+    cursor.execute("SELECT oid, rolname, rolcanlogin FROM pg_catalog.pg_roles")
+    rows = cursor.fetchall()
+    roles = dict((name, {"oid": oid, "login": login}) for oid, name, login in rows)
+    names = dict((oid, name) for oid, name, login in rows)
+    cursor.execute("SELECT member, roleid FROM pg_catalog.pg_auth_members")
+    memberships = [(names[member], names[role]) for member, role in cursor.fetchall()
+                   if member in names and role in names]
+    # can_grant: the master user owns the database or holds CONNECT WITH GRANT OPTION; otherwise
+    # PostgreSQL answers a GRANT with a warning and grants nothing.
+    cursor.execute(
+        "SELECT d.datname,"
+        " ARRAY(SELECT a.grantee FROM aclexplode(d.datacl) a WHERE a.privilege_type = 'CONNECT' AND a.grantee <> 0),"
+        " pg_catalog.pg_has_role(d.datdba, 'USAGE')"
+        " OR pg_catalog.has_database_privilege(d.oid, 'CONNECT WITH GRANT OPTION'),"
+        " d.datacl IS NULL OR EXISTS (SELECT FROM aclexplode(d.datacl) a"
+        "                             WHERE a.privilege_type = 'CONNECT' AND a.grantee = 0)"
+        " FROM pg_catalog.pg_database d WHERE NOT d.datistemplate")
+    databases = dict((name, {"connect": set(names[g] for g in grantees if g in names), "can_grant": can_grant,
+                             "public_connect": public})
+                     for name, grantees, can_grant, public in cursor.fetchall())
+    return Catalog(user, database, truthy_setting(caseins), roles, memberships, databases)
+
+
+def read_dependencies(cursor, catalog, logins):
+    """{login: [{"database", "shared", "owned", "count"}]}: what DROP ROLE would trip over (pg_shdepend)."""
+    oids = dict((catalog.roles[login]["oid"], login) for login in logins)
+    if not oids:
+        return {}
+    cursor.execute(
+        "SELECT d.refobjid, coalesce(db.datname, ''), d.dbid = 0, d.deptype = 'o', count(*)"
+        " FROM pg_catalog.pg_shdepend d LEFT JOIN pg_catalog.pg_database db ON db.oid = d.dbid"
+        " WHERE d.refclassid = 'pg_catalog.pg_authid'::regclass AND d.refobjid = ANY(%s)"
+        " GROUP BY 1, 2, 3, 4 ORDER BY 2, 3, 4", (sorted(oids),))
+    found = {}
+    for oid, database, shared, owned, count in cursor.fetchall():
+        found.setdefault(oids[oid], []).append(
+            {"database": database, "shared": shared, "owned": owned, "count": count})
+    return found
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+class Plan(object):
+    def __init__(self):
+        self.statements = []
+        self.created = []
+        self.dropped = []
+        self.granted = []
+        self.revoked = []
+        self.before = {}
+        self.after = {}
+
+    def add(self, template, *identifiers, **kwargs):
+        self.statements.append((template, identifiers, kwargs.get("params")))
+
+    @property
+    def changed(self):
+        return bool(self.statements)
+
+
+def _describe(dependencies):
+    parts = []
+    for dep in dependencies:
+        what = "owns %d object(s)" % dep["count"] if dep["owned"] else "holds %d privilege(s)" % dep["count"]
+        where = "shared objects such as databases" if dep["shared"] else "database %s" % dep["database"]
+        parts.append("%s in %s" % (what, where))
+    return ", ".join(parts)
+
+
+def drop_candidates(wanted, catalog, realm, exclusive):
+    """Existing roles to drop: entries marked absent, and with exclusive every other Kerberos login
+    (a direct member of rds_ad named <name>@<realm>)."""
+    drops = []
+    for item in wanted:
+        if item["state"] == "absent":
+            existing = catalog.find(item["login"])
+            if existing:
+                drops.append(existing)
+    if exclusive:
+        keep = set()
+        for item in wanted:
+            if item["state"] == "present":
+                keep.add(catalog.find(item["login"]) or item["login"])
+        suffix = "@" + realm
+        for role in sorted(catalog.roles):
+            is_kerberos = (role.lower().endswith(suffix.lower()) if catalog.caseins else role.endswith(suffix))
+            if (is_kerberos and KERBEROS_ROLE in catalog.member_of.get(role, ()) and role not in keep
+                    and role not in drops and role != catalog.user):
+                drops.append(role)
+    return drops
+
+
+def _state_of(login, member_of, connect):
+    return {"member_of": sorted(member_of), "connect": sorted(connect)}
+
+
+def plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=None, migrate_from_iam=False):
+    """Every statement that brings the catalog to `wanted`, or LoginsError naming each offender.
+    Nothing is executed here."""
+    if KERBEROS_ROLE not in catalog.roles:
+        raise LoginsError("Role %s does not exist in this cluster: is this Aurora PostgreSQL joined to a directory "
+                          "(Kerberos authentication enabled)?" % KERBEROS_ROLE)
+    problems = []
+    plan = Plan()
+    present = [item for item in wanted if item["state"] == "present"]
+
+    # Roles and databases the entries refer to must exist before anything is written.
+    missing_roles, missing_dbs, no_grant = set(), set(), set()
+    for item in present:
+        missing_roles.update(r for r in item["roles"] or [] if r not in catalog.roles)
+        for db in item["databases"] or []:
+            if db not in catalog.databases:
+                missing_dbs.add(db)
+            elif not catalog.databases[db]["can_grant"]:
+                no_grant.add(db)
+    if missing_roles:
+        problems.append("roles %s do not exist: create them first" % ", ".join(sorted(missing_roles)))
+    if missing_dbs:
+        problems.append("databases %s do not exist" % ", ".join(sorted(missing_dbs)))
+    if no_grant:
+        problems.append("%s cannot grant CONNECT on %s (not the owner, no grant option): grant it CONNECT WITH "
+                        "GRANT OPTION or leave these databases out" % (catalog.user, ", ".join(sorted(no_grant))))
+
+    # The memberships every managed login will have afterwards, to check rds_ad/rds_iam on them.
+    after_member_of = dict((k, set(v)) for k, v in catalog.member_of.items())
+    steps = []
+    for item in present:
+        existing = catalog.find(item["login"])
+        login = existing or item["login"]
+        item["login"] = login
+        current = set(catalog.member_of.get(login, ()))
+        target = set(current) if item["roles"] is None else set(item["roles"]) | (current & {KERBEROS_ROLE, IAM_ROLE})
+        target.add(KERBEROS_ROLE)
+        if migrate_from_iam:
+            target.discard(IAM_ROLE)
+        current_connect = catalog.connect_of(login)
+        target_connect = current_connect if item["databases"] is None else set(item["databases"])
+        after_member_of[login] = target
+        steps.append((item, existing, current, target, current_connect, target_connect))
+
+    for item, existing, current, target, current_connect, target_connect in steps:
+        path = catalog.path_to(item["login"], IAM_ROLE, after_member_of)
+        if path:
+            if len(path) == 2:
+                fix = "set migrate_from_iam to revoke it, or REVOKE %s FROM the login" % IAM_ROLE
+            else:
+                fix = "revoke %s from %s, or leave %s out of the login's roles" % (path[-1], path[-2], path[1])
+            problems.append("%s would hold both %s and %s (%s): %s" % (
+                item["login"], KERBEROS_ROLE, IAM_ROLE, " -> ".join(path), fix))
+
+    drop_set = set(drops)
+    if reassign_owned_to is not None:
+        if reassign_owned_to not in catalog.roles:
+            problems.append("reassign_owned_to %r does not exist: create it or name an existing role"
+                            % reassign_owned_to)
+        elif reassign_owned_to in drop_set:
+            problems.append("reassign_owned_to %r is a login this task drops: name a role that stays"
+                            % reassign_owned_to)
+    for login in drops:
+        deps = dependencies.get(login, [])
+        blocking = [d for d in deps if d["owned"] or not d["shared"]]
+        elsewhere = [d for d in blocking if not d["shared"] and d["database"] != catalog.database]
+        if blocking and reassign_owned_to is None:
+            problems.append("%s cannot be dropped: it %s. Set reassign_owned_to to a role that takes them over "
+                            "(REASSIGN OWNED, then DROP OWNED), or keep the login" % (login, _describe(blocking)))
+        elif elsewhere:
+            problems.append("%s cannot be dropped from %s: it %s. Run this task once per database with login_db "
+                            "set to each of them, or reassign there first" % (login, catalog.database,
+                                                                               _describe(elsewhere)))
+    if problems:
+        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+
+    for item, existing, current, target, current_connect, target_connect in steps:
+        login = item["login"]
+        touched = False
+        if IAM_ROLE in current - target:
+            plan.add("REVOKE {} FROM {}", IAM_ROLE, login)
+            plan.revoked.append({"role": IAM_ROLE, "login": login})
+            touched = True
+        if existing is None:
+            plan.add("CREATE ROLE {} LOGIN", login)
+            plan.created.append(login)
+            touched = True
+        elif not catalog.roles[existing]["login"]:
+            plan.add("ALTER ROLE {} LOGIN", login)
+            touched = True
+        for role in sorted(target - current):
+            plan.add("GRANT {} TO {}", role, login)
+            plan.granted.append({"role": role, "login": login})
+            touched = True
+        for role in sorted(current - target - {IAM_ROLE}):
+            plan.add("REVOKE {} FROM {}", role, login)
+            plan.revoked.append({"role": role, "login": login})
+            touched = True
+        for db in sorted(target_connect - current_connect):
+            plan.add("GRANT CONNECT ON DATABASE {} TO {}", db, login)
+            plan.granted.append({"database": db, "login": login})
+            touched = True
+        for db in sorted(current_connect - target_connect):
+            plan.add("REVOKE CONNECT ON DATABASE {} FROM {}", db, login)
+            plan.revoked.append({"database": db, "login": login})
+            touched = True
+        if touched:
+            plan.before[login] = _state_of(login, current, current_connect) if existing else {}
+            plan.after[login] = _state_of(login, target, target_connect)
+
+    if any(dependencies.get(login) for login in drops) and reassign_owned_to is not None:
+        # REASSIGN OWNED needs the privileges of the target: borrow them for this transaction only.
+        borrow = reassign_owned_to not in catalog.member_of.get(catalog.user, ())
+        if borrow:
+            plan.add("GRANT {} TO {}", reassign_owned_to, catalog.user)
+    else:
+        borrow = False
+    for login in drops:
+        if dependencies.get(login):
+            # REASSIGN and DROP OWNED need the privileges of the login; DROP ROLE ends that membership.
+            if login not in catalog.member_of.get(catalog.user, ()):
+                plan.add("GRANT {} TO {}", login, catalog.user)
+            if reassign_owned_to is not None:
+                plan.add("REASSIGN OWNED BY {} TO {}", login, reassign_owned_to)
+            plan.add("DROP OWNED BY {}", login)
+        plan.add("DROP ROLE {}", login)
+        plan.dropped.append(login)
+        plan.before[login] = _state_of(login, catalog.member_of.get(login, ()), catalog.connect_of(login))
+        plan.after[login] = {}
+    if borrow:
+        plan.add("REVOKE {} FROM {}", reassign_owned_to, catalog.user)
+    return plan
+
+
+def execute(cursor, conn, statements, render):
+    """Run the statements in the open transaction, BATCH per round trip; returns them as SQL text."""
+    queries = [render(statement, conn) for statement in statements]
+    for start in range(0, len(queries), BATCH):
+        cursor.execute(";\n".join(queries[start:start + BATCH]))
+    return queries

@@ -1,0 +1,272 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: kerberos_logins
+short_description: Kerberos database logins (rds_ad) of AD users on Aurora PostgreSQL, the whole list in one task
+version_added: 0.1.0
+description:
+  - Makes the database logins of AD users match a list, in one connection and one transaction, as
+    AWS documents them for Aurora PostgreSQL with Kerberos authentication
+    (C(CREATE ROLE "alice@CORP.EXAMPLE.COM" LOGIN), C(GRANT rds_ad TO "alice@CORP.EXAMPLE.COM")).
+  - The difference is computed from the catalogs (C(pg_roles), C(pg_auth_members), C(pg_database),
+    C(pg_shdepend)) before anything is written, so a converged list of thousands of logins costs
+    four queries, and a refused run changes nothing.
+  - The login is the lower-case AD logon name, C(@), and the upper-case realm. With the cluster
+    parameter C(krb_caseins_users) on, an existing login that differs only in case is the same login.
+  - Refuses, naming each offender, when a login would hold both C(rds_ad) and C(rds_iam), directly
+    or through nested roles; O(migrate_from_iam=true) revokes a direct C(rds_iam).
+  - Refuses to drop a login that owns objects or holds privileges unless O(reassign_owned_to) is
+    given (then C(REASSIGN OWNED), C(DROP OWNED), C(DROP ROLE)).
+  - >-
+    Every role and database name is quoted by the driver. Logon names that AD cannot hold
+    (C(" / \ [ ] : ; | = , + * ? < >), control characters) and logins over 63 bytes (PostgreSQL
+    would truncate them) are refused before the module connects.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+requirements:
+  - psycopg2 (or psycopg2-binary) on the host that runs the module
+  - boto3 and botocore, for O(master_user_secret)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - community.postgresql.postgres
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+attributes:
+  check_mode:
+    support: full
+    details: Reads the catalogs and reports what would change; executes nothing.
+  diff_mode:
+    support: full
+    details: For each login that changes, its direct role memberships and CONNECT grants before and after.
+  platform:
+    platforms: posix
+options:
+  logins:
+    description:
+      - The AD users who have (or must not have) a Kerberos login.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - The AD logon name (C(sAMAccountName)) without C(@REALM), for example V(alice).
+          - Upper-case letters are lowered; two entries that are the same login are refused.
+        type: str
+        required: true
+      state:
+        description:
+          - V(present) creates the login with C(LOGIN) and grants it C(rds_ad); V(absent) drops it.
+          - Defaults to O(state).
+        type: str
+        choices: [present, absent]
+      roles:
+        description:
+          - The roles the login is a direct member of, besides C(rds_ad). Missing ones are granted and
+            others are revoked, so an empty list revokes all of them.
+          - Omit to leave the login's memberships alone. The roles must exist.
+        type: list
+        elements: str
+      databases:
+        description:
+          - The databases on which the login holds an explicit C(CONNECT) grant. Missing grants are made
+            and others revoked; omit to leave them alone.
+          - The connecting user must own each database or hold C(CONNECT WITH GRANT OPTION) on it.
+        type: list
+        elements: str
+  state:
+    description:
+      - The state of every entry of O(logins) that does not give its own.
+    type: str
+    choices: [present, absent]
+    default: present
+  realm:
+    description:
+      - The Kerberos realm of the directory, for example V(CORP.EXAMPLE.COM). Lower case is raised.
+    type: str
+    required: true
+  exclusive:
+    description:
+      - Whether to drop every other Kerberos login of O(realm), that is every direct member of
+        C(rds_ad) named C(<name>@<realm>) that O(logins) does not list as present.
+      - The master user is never dropped. The same ownership rules as for V(absent) apply.
+    type: bool
+    default: false
+  reassign_owned_to:
+    description:
+      - The role that takes over what a dropped login owns (C(REASSIGN OWNED BY <login> TO <role>),
+        then C(DROP OWNED BY <login>)), in the database of O(login_db).
+      - Without it, a login that owns objects or holds privileges is not dropped and the task fails,
+        naming it, before any change.
+    type: str
+  migrate_from_iam:
+    description:
+      - Whether to revoke C(rds_iam) from a listed login that holds it directly, instead of refusing.
+      - A C(rds_iam) reached through another role is always refused, with the chain of roles.
+    type: bool
+    default: false
+  login_db:
+    description:
+      - The database to connect to. Roles are cluster-wide; ownership is reassigned only here.
+    type: str
+    default: postgres
+  ssl_mode:
+    description:
+      - libpq C(sslmode). Aurora always offers TLS; keep V(verify-full) with O(ca_cert) pointing at the
+        RDS CA bundle (C(global-bundle.pem)) and O(login_host) the cluster endpoint.
+    type: str
+    default: verify-full
+    choices: [allow, disable, prefer, require, verify-ca, verify-full]
+  master_user_secret:
+    description:
+      - ARN or name of the Secrets Manager secret that holds the master user's C(username) and
+        C(password), as RDS keeps it for a cluster with C(ManageMasterUserPassword)
+        (C(MasterUserSecret.SecretArn)). Both override O(login_user) and O(login_password).
+      - Read with the AWS credentials and region of the task; never returned.
+    type: str
+notes:
+  - All statements run in one transaction; any error rolls all of them back.
+  - C(REASSIGN OWNED) and C(DROP OWNED) act on one database (and on shared objects). A login with
+    objects in another database is refused; run the task once per database with O(login_db).
+  - The master user is granted a dropped login (and O(reassign_owned_to)) inside the transaction,
+    because PostgreSQL requires their privileges to reassign; the grant of O(reassign_owned_to)
+    is revoked again before the commit.
+seealso:
+  - module: aurora.kerberos.ad_group_mappings
+  - module: community.postgresql.postgresql_user
+"""
+
+EXAMPLES = r"""
+- name: Logins for the analysts, read access through a role, on the reports database
+  aurora.kerberos.kerberos_logins:
+    login_host: mydb.cluster-abc123.eu-west-1.rds.amazonaws.com
+    ca_cert: /etc/pki/rds/global-bundle.pem
+    master_user_secret: "{{ cluster.master_user_secret.secret_arn }}"
+    region: eu-west-1
+    realm: CORP.EXAMPLE.COM
+    logins:
+      - name: alice
+        roles: [reports_read]
+        databases: [reports]
+      - name: bob
+      - name: carol
+        state: absent
+    reassign_owned_to: reports_owner
+
+- name: Exactly these Kerberos logins, moving users off IAM authentication
+  aurora.kerberos.kerberos_logins:
+    login_host: "{{ endpoint }}"
+    login_user: postgres
+    login_password: "{{ master_password }}"
+    ca_cert: /etc/pki/rds/global-bundle.pem
+    realm: CORP.EXAMPLE.COM
+    logins: "{{ ad_users | map('community.general.dict_kv', 'name') }}"
+    exclusive: true
+    migrate_from_iam: true
+"""
+
+RETURN = r"""
+logins:
+  description: The logins that are present after the task, as PostgreSQL names them.
+  returned: always
+  type: list
+  elements: str
+  sample: ["alice@CORP.EXAMPLE.COM", "bob@CORP.EXAMPLE.COM"]
+created:
+  description: Logins created (or that check mode would create).
+  returned: always
+  type: list
+  elements: str
+  sample: ["bob@CORP.EXAMPLE.COM"]
+dropped:
+  description: Logins dropped (or that check mode would drop).
+  returned: always
+  type: list
+  elements: str
+  sample: ["carol@CORP.EXAMPLE.COM"]
+granted:
+  description: Role memberships (C(role)) and database CONNECT grants (C(database)) given to logins.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"role": "rds_ad", "login": "bob@CORP.EXAMPLE.COM"}, {"database": "reports", "login": "alice@CORP.EXAMPLE.COM"}]
+revoked:
+  description: Role memberships and CONNECT grants taken from logins, C(rds_iam) included.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"role": "rds_iam", "login": "alice@CORP.EXAMPLE.COM"}]
+queries:
+  description: The statements executed, or that check mode would execute, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ['CREATE ROLE "bob@CORP.EXAMPLE.COM" LOGIN', 'GRANT "rds_ad" TO "bob@CORP.EXAMPLE.COM"']
+krb_caseins_users:
+  description: Whether the server compares Kerberos names without case (C(krb_caseins_users)).
+  returned: always
+  type: bool
+  sample: false
+"""
+
+from ansible_collections.aurora.kerberos.plugins.module_utils import logins as lg
+from ansible_collections.aurora.kerberos.plugins.module_utils import pg
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+
+
+def main():
+    argument_spec = pg.argument_spec()
+    argument_spec.update(
+        logins=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"]),
+            roles=dict(type="list", elements="str"),
+            databases=dict(type="list", elements="str"),
+        )),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        realm=dict(type="str", required=True),
+        exclusive=dict(type="bool", default=False),
+        reassign_owned_to=dict(type="str"),
+        migrate_from_iam=dict(type="bool", default=False),
+    )
+    module = AuroraKerberosAWSModule(argument_spec=argument_spec, supports_check_mode=True, check_boto3=False)
+    params = module.params
+    try:
+        realm = lg.validate_realm(params["realm"])
+        wanted = lg.validate_logins(params["logins"], realm, params["state"])
+        if params["reassign_owned_to"] is not None:
+            problem = lg.validate_object_name(params["reassign_owned_to"], "reassign_owned_to")
+            if problem:
+                raise lg.LoginsError(problem)
+    except lg.LoginsError as e:
+        module.fail_json(msg=str(e))
+
+    def planner(cursor):
+        catalog = lg.read_catalog(cursor)
+        drops = lg.drop_candidates(wanted, catalog, realm, params["exclusive"])
+        dependencies = lg.read_dependencies(cursor, catalog, drops)
+        return lg.plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=params["reassign_owned_to"],
+                              migrate_from_iam=params["migrate_from_iam"]), catalog
+
+    plan, catalog, queries = pg.transact(module, planner)
+    result = dict(
+        changed=plan.changed,
+        logins=sorted(item["login"] for item in wanted if item["state"] == "present"),
+        created=plan.created,
+        dropped=plan.dropped,
+        granted=plan.granted,
+        revoked=plan.revoked,
+        queries=queries,
+        krb_caseins_users=catalog.caseins,
+    )
+    if module._diff:
+        result["diff"] = dict(before={"logins": plan.before}, after={"logins": plan.after})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
