@@ -404,6 +404,15 @@ ALTER ROLE {sql_ident(PG_MASTER)} PASSWORD {sql_literal(sec['master_password'])}
     marker.touch()
 
 
+def pg_extensions():
+    """Stand-ins for Aurora extensions the lab's PostgreSQL lacks (lab/postgres/*.sql), on every up:
+    they are idempotent, so a running lab gets new ones with the next lab.py up."""
+    for path in sorted((ROOT / "lab" / "postgres").glob("*.sql")):
+        as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
+                     "-U", PG_SUPERUSER, "-d", "postgres"], input=path.read_text())
+        say("postgres", f"applied {path.relative_to(ROOT)}")
+
+
 def sql_ident(name):
     return '"' + name.replace('"', '""') + '"'
 
@@ -561,6 +570,7 @@ def up():
     pg_keytab()
     pg_start()
     pg_bootstrap(sec)
+    pg_extensions()
     aws_start(sec)
     write_client_files(sec)
     say("lab", f"up in {time.monotonic() - started:.1f}s; use it with: . {os.path.relpath(ENV_FILE)}")
