@@ -471,6 +471,48 @@ def aws_start(sec):
     say("aws", f"endpoint up at {AWS_URL} (pid {proc.pid})")
 
 
+# The account's network, as an AWS account has one before anyone runs the collection: a VPC with two
+# subnets in two Availability Zones, a DB subnet group and the cluster's security group (no rules: the
+# network role opens the path to the directory). Found by name first, so `up` on a running lab keeps it.
+NETWORK_NAME = "aurkrb-lab"
+NETWORK_CIDR = "10.0.0.0/16"
+
+
+def aws_network():
+    """{LAB_VPC_ID, LAB_SUBNET_IDS, LAB_DB_SECURITY_GROUP_ID, LAB_DB_SUBNET_GROUP} of the lab account."""
+    import boto3
+
+    kw = dict(endpoint_url=AWS_URL, region_name=REGION, aws_access_key_id="lab", aws_secret_access_key="lab")
+    ec2, rds = boto3.client("ec2", **kw), boto3.client("rds", **kw)
+    named = [{"Name": "tag:Name", "Values": [NETWORK_NAME]}]
+    vpcs = ec2.describe_vpcs(Filters=named)["Vpcs"]
+    if vpcs:
+        vpc_id = vpcs[0]["VpcId"]
+    else:
+        vpc_id = ec2.create_vpc(CidrBlock=NETWORK_CIDR, TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": NETWORK_NAME}]}])["Vpc"]["VpcId"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    subnets = sorted(ec2.describe_subnets(Filters=in_vpc)["Subnets"], key=lambda s: s["CidrBlock"])
+    if len(subnets) < 2:
+        zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+        subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{n + 1}.0/24", AvailabilityZone=zone)["Subnet"]
+                   for n, zone in enumerate(zones)]
+    subnet_ids = [s["SubnetId"] for s in subnets[:2]]
+    groups = ec2.describe_security_groups(Filters=in_vpc + [{"Name": "group-name", "Values": [f"{NETWORK_NAME}-db"]}])
+    if groups["SecurityGroups"]:
+        group_id = groups["SecurityGroups"][0]["GroupId"]
+    else:
+        group_id = ec2.create_security_group(GroupName=f"{NETWORK_NAME}-db", VpcId=vpc_id,
+                                             Description="the lab cluster's security group")["GroupId"]
+    try:
+        rds.describe_db_subnet_groups(DBSubnetGroupName=NETWORK_NAME)
+    except rds.exceptions.DBSubnetGroupNotFoundFault:
+        rds.create_db_subnet_group(DBSubnetGroupName=NETWORK_NAME, SubnetIds=subnet_ids,
+                                   DBSubnetGroupDescription="the lab cluster's subnets")
+    return {"LAB_VPC_ID": vpc_id, "LAB_SUBNET_IDS": ",".join(subnet_ids),
+            "LAB_DB_SECURITY_GROUP_ID": group_id, "LAB_DB_SUBNET_GROUP": NETWORK_NAME}
+
+
 def aws_stop():
     pid = read_pid(AWS_PIDFILE)
     if stop_pid(pid, "aws_endpoint.py"):
@@ -480,7 +522,7 @@ def aws_stop():
 
 # --- the contract ---------------------------------------------------------------------------
 
-def write_client_files(sec):
+def write_client_files(sec, network):
     KRB5_CONF.write_text(f"""\
 # Client configuration for the lab realm. Point tools at it with KRB5_CONFIG; /etc is never touched.
 [libdefaults]
@@ -504,7 +546,7 @@ def write_client_files(sec):
     .rds.amazonaws.com = {REALM}
 """)
     text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
-    text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in contract_values(sec).items())
+    text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in {**contract_values(sec), **network}.items())
     if not ENV_FILE.exists() or ENV_FILE.read_text() != text:
         ENV_FILE.touch(mode=0o600)
         ENV_FILE.write_text(text)
@@ -572,7 +614,7 @@ def up():
     pg_bootstrap(sec)
     pg_extensions()
     aws_start(sec)
-    write_client_files(sec)
+    write_client_files(sec, aws_network())
     say("lab", f"up in {time.monotonic() - started:.1f}s; use it with: . {os.path.relpath(ENV_FILE)}")
 
 

@@ -205,13 +205,13 @@ class DSWaiterFactory(WaiterFactory):
         )
 
 
-def wait_for(module, client, waiter_name, directory_id, timeout):
+def wait_for(module, client, waiter_name, directory_id, timeout, pause=5):
     """Wait, and on a failed stage say why with AWS's StageReason."""
     from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
     waiter = DSWaiterFactory().get_waiter(client, waiter_name)
     try:
-        waiter.wait(DirectoryIds=[directory_id], WaiterConfig=custom_waiter_config(timeout=timeout, default_pause=5))
+        waiter.wait(DirectoryIds=[directory_id], WaiterConfig=custom_waiter_config(timeout=timeout, default_pause=pause))
     except botocore.exceptions.WaiterError as e:
         directory = get_directory(client, directory_id) or {}
         stage = directory.get("Stage", "unknown")

@@ -153,6 +153,23 @@ def ensure_data_access(ds_client, directory_id, enable, check_mode):
     return True, True
 
 
+@DSDataErrorHandler.common_error_handler("disable directory data access")
+@retry
+def _disable_data_access(ds_client, directory_id):
+    ds_client.disable_directory_data_access(DirectoryId=directory_id)
+
+
+def set_data_access(ds_client, directory_id, enable, check_mode):
+    """Turn directory data access on (and wait until Enabled) or off. Returns whether it changed."""
+    if enable:
+        return ensure_data_access(ds_client, directory_id, True, check_mode)[0]
+    if describe_data_access(ds_client, directory_id) in ("Disabled", "Disabling"):
+        return False
+    if not check_mode:
+        _disable_data_access(ds_client, directory_id)
+    return True
+
+
 @DSDataErrorHandler.common_error_handler("set the user's password")
 @retry
 def _reset_password(ds_client, directory_id, name, password):

@@ -240,6 +240,26 @@ class DomainWaiterFactory(WaiterFactory):
                                   "== length(DBInstances)"),
                 ] + instance_failures,
             ),
+            # A join is refused while the cluster or an instance is being created or changed.
+            cluster_available=dict(
+                operation="DescribeDBClusters",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    dict(state="success", matcher="pathAll", argument="DBClusters[].Status", expected="available"),
+                ] + [dict(state="failure", matcher="pathAny", argument="DBClusters[].Status", expected=s)
+                     for s in ("failed", "deleting", "inaccessible-encryption-credentials", "incompatible-parameters")],
+            ),
+            instances_available=dict(
+                operation="DescribeDBInstances",
+                delay=15,
+                maxAttempts=240,
+                acceptors=[
+                    dict(state="success", matcher="path", expected=True,
+                         argument="length(DBInstances[?DBInstanceStatus!='available']) == `0`"),
+                ] + [dict(state="failure", matcher="pathAny", argument="DBInstances[].DBInstanceStatus", expected=s)
+                     for s in ("failed", "deleting", "incompatible-parameters", "incompatible-restore")],
+            ),
             cluster_retry_accepted=dict(
                 operation="DescribeDBClusters",
                 delay=5,
@@ -293,6 +313,16 @@ def wait_for_join(client, cluster_id, domain, timeout, pause=None):
     Returns DONE, FAILED (a status says the join failed) or TIMED_OUT."""
     return _wait_for(client, cluster_id, DomainWaiterFactory(domain),
                      ("cluster_kerberos_enabled", "instances_kerberos_enabled"), timeout, pause)
+
+
+def wait_for_available(client, cluster_id, timeout, pause=None):
+    """Wait until the cluster and every instance are available. Returns DONE, FAILED or TIMED_OUT."""
+    return _wait_for(client, cluster_id, DomainWaiterFactory(), ("cluster_available", "instances_available"),
+                     timeout, pause)
+
+
+def is_available(cluster, instances):
+    return cluster.get("Status") == "available" and all(i.get("DBInstanceStatus") == "available" for i in instances)
 
 
 def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5):

@@ -59,6 +59,14 @@ options:
   description:
     description: A description of the directory (used at creation).
     type: str
+  data_access:
+    description:
+      - Directory data access (the Directory Service Data API that M(aurora.kerberos.ad_user) and
+        M(aurora.kerberos.ad_group) use with C(backend=ds_data)). V(true) enables it and waits until it is
+        C(Enabled), V(false) disables it, null leaves it as it is.
+      - Only an C(Active) directory can change it; with O(wait=false) on a directory still being created it is
+        left for a later run.
+    type: bool
   force:
     description:
       - With O(state=absent), take member clusters out of the domain first (C(ModifyDBCluster Domain=none)) and wait
@@ -73,6 +81,10 @@ options:
     description: Seconds to wait. Creating a directory takes AWS 20 to 45 minutes.
     type: int
     default: 3600
+  poll_interval:
+    description: Seconds between status reads while waiting.
+    type: int
+    default: 5
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -150,6 +162,10 @@ directory:
     edition:
       description: The edition.
       type: str
+    data_access:
+      description: The directory data access status (C(Enabled), C(Disabled) ...), when O(data_access) is given.
+      type: str
+      sample: Enabled
     type:
       description: The directory type (C(MicrosoftAD)).
       type: str
@@ -171,6 +187,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import ds_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
@@ -180,6 +197,8 @@ def validate(module):
     problems = []
     if p["wait_timeout"] <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {p['wait_timeout']})")
+    if p["poll_interval"] <= 0:
+        problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     problems += ds.directory_input_problems(name=p["name"], short_name=p["short_name"], password=p["password"],
                                             vpc_id=p["vpc_id"], subnet_ids=p["subnet_ids"],
                                             directory_id=p["directory_id"])
@@ -199,6 +218,32 @@ def find(module, client):
     return found[0] if found else None
 
 
+@jittered_backoff()
+def describe_subnets(ec2, subnet_ids):
+    return ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
+
+
+def check_subnets(module):
+    """Refuse, before CreateMicrosoftAD, subnets that are not two Availability Zones of vpc_id (AWS would refuse too,
+    but only after the call)."""
+    p = module.params
+    ec2 = module.client("ec2", retry_decorator=jittered_backoff())
+    try:
+        subnets = describe_subnets(ec2, p["subnet_ids"])
+    except botocore.exceptions.ClientError as e:
+        if e.response.get("Error", {}).get("Code") == "InvalidSubnetID.NotFound":
+            module.fail_json(msg=f"subnet_ids {p['subnet_ids']}: {e.response['Error'].get('Message')}. Give two existing "
+                                 f"subnets of {p['vpc_id']}, in two Availability Zones")
+        module.fail_json_aws(e, msg="Failed to describe the subnets of subnet_ids")
+    outside = [s["SubnetId"] for s in subnets if s["VpcId"] != p["vpc_id"]]
+    if outside:
+        module.fail_json(msg=f"subnet_ids {outside} are not in vpc_id {p['vpc_id']}: give two subnets of that VPC")
+    zones = {s["AvailabilityZone"] for s in subnets}
+    if len(zones) < 2:
+        module.fail_json(msg=f"subnet_ids {p['subnet_ids']} are all in {', '.join(sorted(zones))}: a directory needs "
+                             "two subnets in two different Availability Zones")
+
+
 def member_clusters(rds, directory_id):
     clusters = rds.get_paginator("describe_db_clusters").paginate().build_full_result()["DBClusters"]
     return [c["DBClusterIdentifier"] for c in clusters
@@ -212,13 +257,14 @@ def ensure_present(module, client):
         missing = [k for k in ("name", "password", "vpc_id", "subnet_ids") if not p[k]]
         if missing:
             module.fail_json(msg=f"To create the directory, give {', '.join(missing)}")
+        check_subnets(module)
         directory_id = ds.create_microsoft_ad(client, module.check_mode, p["name"], p["password"], p["vpc_id"],
                                               p["subnet_ids"], p["short_name"], p["description"], p["edition"],
                                               p["tags"])
         if module.check_mode:
             module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
         if p["wait"]:
-            ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"])
+            ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
         module.exit_json(changed=True, directory=ds.normalize(directory, ds.list_tags(client, directory_id)),
                          diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
@@ -244,9 +290,13 @@ def ensure_present(module, client):
         if changed and not module.check_mode:
             tags = ds.list_tags(client, directory_id)
     if p["wait"] and directory["Stage"] != "Active" and not module.check_mode:
-        ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"])
+        ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
-    module.exit_json(changed=changed, directory=ds.normalize(directory, tags))
+    result = ds.normalize(directory, tags)
+    if p["data_access"] is not None and directory["Stage"] == "Active":
+        changed |= ds_data.set_data_access(client, directory_id, p["data_access"], module.check_mode)
+        result["data_access"] = ds_data.describe_data_access(client, directory_id)
+    module.exit_json(changed=changed, directory=result)
 
 
 def ensure_absent(module, client):
@@ -268,7 +318,7 @@ def ensure_absent(module, client):
             wait_until_no_members(module, rds, directory_id)
     ds.delete_directory(client, module.check_mode, directory_id)
     if p["wait"] and not module.check_mode:
-        ds.wait_for(module, client, "directory_deleted", directory_id, p["wait_timeout"])
+        ds.wait_for(module, client, "directory_deleted", directory_id, p["wait_timeout"], p["poll_interval"])
     module.exit_json(changed=True, directory={}, members=members,
                      diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
 
@@ -297,9 +347,11 @@ def main():
         description=dict(type="str"),
         tags=dict(type="dict", aliases=["resource_tags"]),
         purge_tags=dict(type="bool", default=True),
+        data_access=dict(type="bool"),
         force=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
+        poll_interval=dict(type="int", default=5),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_one_of=[("name", "directory_id")])

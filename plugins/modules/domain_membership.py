@@ -67,6 +67,11 @@ options:
       - Seconds to wait for each join attempt (the retry gets the same again), or for the cluster to leave.
     type: int
     default: 3600
+  poll_interval:
+    description:
+      - Seconds between status reads while waiting.
+    type: int
+    default: 5
   retry_failed_join:
     description:
       - When a join ends C(enable-kerberos-failed) (or C(failed)) while the module waits, diagnose it and try once more
@@ -215,6 +220,8 @@ def validate(module):
     p = module.params
     problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
                                          iam_role_name=p["iam_role_name"], wait_timeout=p["wait_timeout"])
+    if p["poll_interval"] <= 0:
+        problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     if problems:
         module.fail_json(msg="; ".join(problems))
 
@@ -330,9 +337,19 @@ def join(module, rds, cluster, instances):
     if changed:
         if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING and p["wait"]:
             # A cluster still leaving a domain refuses a new one until it has left.
-            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"]) == rds_domain.TIMED_OUT:
+            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"]) == rds_domain.TIMED_OUT:
                 cluster, instances = read(rds, cluster_id)
                 module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
+                                 membership=rds_domain.normalize(cluster, instances))
+        if p["wait"] and not rds_domain.is_available(cluster, instances):
+            # Created moments ago (the cluster role creates without waiting): AWS refuses a join until it is available.
+            outcome = rds_domain.wait_for_available(rds, cluster_id, p["wait_timeout"], p["poll_interval"])
+            if outcome != rds_domain.DONE:
+                cluster, instances = read(rds, cluster_id)
+                statuses = ", ".join(f"{r.get('DBClusterIdentifier') or ''}{r.get('DBInstanceIdentifier') or ''} "
+                                     f"{r.get('Status') or r.get('DBInstanceStatus')}" for r in [cluster, *instances])
+                module.fail_json(msg=f"Cluster {cluster_id} did not become available to join ({outcome}): {statuses}. "
+                                     "Fix or replace it, or raise wait_timeout, then run again.",
                                  membership=rds_domain.normalize(cluster, instances))
         modify(module, rds, cluster, instances, membership, started)
     if not p["wait"] or (not changed and rds_domain.is_done(cluster, instances, directory_id)):
@@ -340,7 +357,7 @@ def join(module, rds, cluster, instances):
 
     retried, findings, events = False, None, None
     while True:
-        outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"])
+        outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"], p["poll_interval"])
         if outcome == rds_domain.DONE:
             return changed, retried, findings, events
         cluster, instances = read(rds, cluster_id)
@@ -367,13 +384,15 @@ def ensure_present(module, rds):
         module.fail_json(msg=f"DB cluster {p['cluster_id']} does not exist (cluster_id). Create it first "
                              "(amazon.aws.rds_cluster), in the same Region as the directory.")
     before = rds_domain.normalize(cluster, instances)
+    done_before = rds_domain.is_done(cluster, instances, p["directory_id"])
     changed, retried, findings, events = join(module, rds, cluster, instances)
     if module.check_mode:
         after = dict(domain=p["directory_id"], status="kerberos-enabled", iam_role_name=p["iam_role_name"]) if changed \
             else rds_domain.diff_view(before)
         module.exit_json(changed=changed, membership=before, retried=False,
                          diff=dict(before=rds_domain.diff_view(before), after=after))
-    cluster, instances = read(rds, p["cluster_id"])
+    if changed or not done_before:  # a converged cluster needs no second read
+        cluster, instances = read(rds, p["cluster_id"])
     after = rds_domain.normalize(cluster, instances)
     result = dict(changed=changed, membership=after, retried=retried,
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
@@ -401,7 +420,7 @@ def ensure_absent(module, rds):
     if changed:
         rds_domain.modify_domain(rds, False, p["cluster_id"], "none")
     if p["wait"]:
-        if rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"]) == rds_domain.TIMED_OUT:
+        if rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"], p["poll_interval"]) == rds_domain.TIMED_OUT:
             cluster, instances = read(rds, p["cluster_id"])
             module.fail_json(msg=timeout_message(cluster, instances, membership.get("Domain"), p["wait_timeout"], False),
                              membership=rds_domain.normalize(cluster, instances))
@@ -420,6 +439,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         retry_failed_join=dict(type="bool", default=True),
+        poll_interval=dict(type="int", default=5),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ("directory_id", "iam_role_name"))])

@@ -27,9 +27,14 @@ def described(stage="Active", **extra):
 @pytest.fixture
 def aws(monkeypatch):
     """Stubbed ds and rds clients handed to the module; all expected calls must happen."""
-    stubbers = stubbed(monkeypatch, "ds", "rds")
+    stubbers = stubbed(monkeypatch, "ds", "rds", "ec2")
     yield stubbers
     assert_all_used(stubbers)
+
+
+def subnets(zones=("us-east-1a", "us-east-1b"), vpc=VPC):
+    return {"Subnets": [{"SubnetId": s, "VpcId": vpc, "AvailabilityZone": z, "CidrBlock": f"10.0.{n}.0/24"}
+                        for n, (s, z) in enumerate(zip(SUBNETS, zones))]}
 
 
 def run(check_mode=False, **args):
@@ -45,12 +50,14 @@ def changed(**changes):
 
 def test_check_mode_on_nothing_predicts_a_creation_and_creates_nothing(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     result = run(check_mode=True, **CREATE)
     assert result["changed"] is True and result["directory"] == {}
 
 
 def test_create_waits_until_active_and_returns_the_directory(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, {
         "Name": "corp.example.com", "Password": PASSWORD, "Edition": "Standard",
         "VpcSettings": {"VpcId": VPC, "SubnetIds": SUBNETS}})
@@ -73,6 +80,7 @@ def test_existing_directory_is_found_by_name_and_left_alone(aws):
 
 def test_failed_directory_reports_the_stage_reason(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, None)
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Failed", StageReason="ENI limit reached")]},
@@ -136,3 +144,47 @@ def test_absent_on_nothing_changes_nothing(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
     result = run(name="corp.example.com", state="absent")
     assert result["changed"] is False
+
+
+@pytest.mark.parametrize("response, expect", [
+    (subnets(zones=("us-east-1a", "us-east-1a")), "are all in us-east-1a: a directory needs two subnets in two different"),
+    (subnets(vpc="vpc-0aaaaaaaaaaaaaaaa"), f"are not in vpc_id {VPC}"),
+])
+def test_subnets_outside_the_vpc_or_in_one_zone_are_refused_before_creating(aws, response, expect):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", response, {"SubnetIds": SUBNETS})
+    result = run(**CREATE)
+    assert result["failed"] and expect in result["msg"] and "subnet_ids" in result["msg"]
+
+
+def test_missing_subnets_are_refused_before_creating(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "The subnet ID 'subnet-0123456789abcdef0' "
+                                "does not exist", expected_params={"SubnetIds": SUBNETS})
+    result = run(**CREATE)
+    assert result["failed"] and "subnet_ids" in result["msg"] and "does not exist" in result["msg"]
+
+
+def test_data_access_is_enabled_on_an_active_directory_and_left_when_enabled(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    aws["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Disabled"}, {"DirectoryId": ID})
+    aws["ds"].add_response("enable_directory_data_access", {}, {"DirectoryId": ID})
+    aws["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Enabling"}, {"DirectoryId": ID})
+    aws["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Enabled"}, {"DirectoryId": ID})
+    aws["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Enabled"}, {"DirectoryId": ID})
+    result = run(name="corp.example.com", data_access=True)
+    assert result["changed"] is True and result["directory"]["data_access"] == "Enabled"
+
+
+def test_data_access_false_disables_and_check_mode_only_predicts(aws):
+    for check_mode in (True, False):
+        aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+        aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+        aws["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Enabled"}, {"DirectoryId": ID})
+        if not check_mode:
+            aws["ds"].add_response("disable_directory_data_access", {}, {"DirectoryId": ID})
+        aws["ds"].add_response("describe_directory_data_access",
+                               {"DataAccessStatus": "Enabled" if check_mode else "Disabling"}, {"DirectoryId": ID})
+        result = run(check_mode=check_mode, name="corp.example.com", data_access=False)
+        assert result["changed"] is True

@@ -33,8 +33,8 @@ JOIN = dict(cluster_id=CLUSTER, directory_id=ID, iam_role_name=ROLE)
 
 @pytest.fixture
 def polls_every_15s(monkeypatch):
-    """The timeout tests count polls: pin the interval they were written for."""
-    monkeypatch.setattr(rds_domain, "POLL_SECONDS", 15)
+    """The timeout tests count polls at 15 s (they pass poll_interval=15); the module default must not leak in."""
+    monkeypatch.setattr(rds_domain, "POLL_SECONDS", 1)
 
 
 @pytest.fixture
@@ -64,6 +64,7 @@ def cluster(status=None, domain=ID, role=ROLE):
 
 def instance(number, status=None, domain=ID):
     return dict(DBInstanceIdentifier=f"{CLUSTER}-{number}", DBInstanceClass="db.r6g.large", DBClusterIdentifier=CLUSTER,
+                DBInstanceStatus="available",
                 DBSubnetGroup={"VpcId": VPC}, DomainMemberships=[membership(status, domain)] if status else [])
 
 
@@ -162,7 +163,7 @@ def test_join_waits_until_the_cluster_and_every_instance_are_enabled(aws):
 
 @pytest.mark.parametrize("joined", ["kerberos-enabled", "joined"])
 def test_a_joined_cluster_is_left_alone(aws, joined):
-    expect_read(aws, joined, joined)
+    # One read: a converged cluster costs two API calls (the cluster and its instances), not four.
     expect_read(aws, joined, joined)
     result = run(**JOIN)
     assert result["changed"] is False
@@ -176,7 +177,6 @@ def test_a_joined_cluster_in_check_mode_is_no_change(aws):
 
 
 def test_a_role_name_differing_only_in_case_is_the_same_role(aws):
-    expect_read(aws, "kerberos-enabled", "kerberos-enabled", role=ROLE.upper())
     expect_read(aws, "kerberos-enabled", "kerberos-enabled", role=ROLE.upper())
     assert run(**JOIN)["changed"] is False
 
@@ -318,7 +318,7 @@ def test_a_cluster_that_never_finishes_leaving_times_out_before_the_join(aws, po
     for dummy in range(4):
         expect_cluster(aws, "disabling-kerberos", domain=OTHER)
     expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
-    result = run(wait_timeout=30, **JOIN)
+    result = run(poll_interval=15, wait_timeout=30, **JOIN)
     assert result["failed"] and "waiting for cluster orders to leave its domain: the cluster is disabling-kerberos" in result["msg"]
 
 
@@ -352,7 +352,7 @@ def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws, polls_every
     for dummy in range(4):  # 30 s at 10 s pauses
         expect_cluster(aws, "enabling-kerberos")
     expect_read(aws, "enabling-kerberos", "enabling-kerberos")
-    result = run(wait_timeout=30, **JOIN)
+    result = run(poll_interval=15, wait_timeout=30, **JOIN)
     assert result["failed"]
     assert result["msg"].startswith("Timed out after 30s waiting for cluster orders to join directory d-1234567890: "
                                     "the cluster is enabling-kerberos, instances: orders-1 enabling-kerberos.")
@@ -364,7 +364,7 @@ def test_a_join_put_off_to_the_maintenance_window_says_so(aws, polls_every_15s):
     for dummy in range(4):
         expect_cluster(aws, "pending-maintenance-enable-kerberos")
     expect_read(aws, "pending-maintenance-enable-kerberos")
-    result = run(wait_timeout=30, **JOIN)
+    result = run(poll_interval=15, wait_timeout=30, **JOIN)
     assert result["failed"] and "maintenance window (sun:05:00-sun:05:30)" in result["msg"]
 
 
@@ -446,7 +446,7 @@ def test_absent_that_takes_too_long_times_out(aws, polls_every_15s):
     for dummy in range(4):
         expect_cluster(aws, "disabling-kerberos")
     expect_read(aws, "disabling-kerberos", "disabling-kerberos")
-    result = run(cluster_id=CLUSTER, state="absent", wait_timeout=30)
+    result = run(poll_interval=15, cluster_id=CLUSTER, state="absent", wait_timeout=30)
     assert result["failed"] and "waiting for cluster orders to leave its domain" in result["msg"]
 
 
@@ -477,3 +477,42 @@ def test_absent_without_wait(aws):
 def test_bad_input_fails_before_any_call(aws, args, expect):
     result = run(**args)
     assert result["failed"] and expect in result["msg"]
+
+
+def test_a_cluster_still_being_created_is_waited_for_before_the_join(aws):
+    creating = cluster()
+    creating["Status"] = "creating"
+    new_instance = dict(instance(1), DBInstanceStatus="creating")
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [creating]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [new_instance]},
+                            {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
+    # The waits: the cluster (creating, then available), then its instances (available).
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [creating]}, {"DBClusterIdentifier": CLUSTER})
+    expect_cluster(aws)
+    expect_instances(aws, None)
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["changed"] is True and result["membership"]["status"] == "kerberos-enabled"
+
+
+def test_a_cluster_that_fails_while_being_created_is_not_joined(aws):
+    creating = cluster()
+    creating["Status"] = "creating"
+    failed = dict(creating, Status="failed")
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [creating]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []},
+                            {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [failed]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [failed]}, {"DBClusterIdentifier": CLUSTER})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []},
+                            {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
+    result = run(**JOIN)
+    assert result["failed"] and "did not become available to join (failed): orders failed" in result["msg"]
+
+
+def test_poll_interval_must_be_positive(aws):
+    result = run(poll_interval=0, **JOIN)
+    assert result["failed"] and "poll_interval must be a positive number of seconds (got 0)" in result["msg"]
