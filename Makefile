@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SANITY_TREE := build/ansible_collections/aurora/kerberos
 LAB_ENV := . .lab/env
 
-.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration build ee-context docs clean
+.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration build ee-context molecule docs clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -55,6 +55,10 @@ integration: ## the lab suite (tests/lab) and integration tests; starts the lab 
 
 build: ## ansible-galaxy collection build into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .
+
+molecule: lab-up ## molecule test: the roles on the lab (converge, idempotence, verify with a Kerberos login)
+	# molecule finds ansible-playbook on PATH; the lab's env is the one lab.py acts on (LAB_STATE_DIR).
+	. $${LAB_STATE_DIR:-.lab}/env && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/molecule test
 
 ee-context: ## the execution environment's build context in build/ee (ansible-builder create; build it with podman or docker)
 	rm -rf build/ee build/ee-collection

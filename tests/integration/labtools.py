@@ -9,6 +9,11 @@ import ldap3
 import psycopg2
 
 
+def secret_names(env):
+    """The lab's passwords (lab/CONTRACT.md): every LAB_*PASSWORD, so one the lab adds is covered too."""
+    return sorted(name for name in env if name.startswith("LAB_") and "PASSWORD" in name)
+
+
 def ldap_admin(env):
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=env["LAB_LDAPS_CA"], valid_names=[env["LAB_DC_HOSTNAME"]])
     server = ldap3.Server(env["LAB_DC_IP"], port=636, use_ssl=True, tls=tls, connect_timeout=5)

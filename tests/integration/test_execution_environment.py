@@ -10,7 +10,6 @@ import shlex
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml

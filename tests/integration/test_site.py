@@ -3,6 +3,7 @@
 import pytest
 
 from ansible_run import playbook, recap
+from labtools import secret_names
 
 INVENTORY = ["-i", "inventories/lab"]
 
@@ -15,11 +16,12 @@ def converged(lab):
 
 
 def secrets_of(lab):
-    return [lab[k] for k in ("LAB_AD_ADMIN_PASSWORD", "LAB_USER_PASSWORD", "LAB_PG_MASTER_PASSWORD")]
+    return [lab[name] for name in secret_names(lab)]
 
 
 def test_second_run_changes_nothing_and_prints_no_secret(lab, converged):
-    again = playbook(*INVENTORY, "site.yml", "-vvv")
+    # -vvvv, the most ansible-playbook prints (module arguments, results, connection debug).
+    again = playbook(*INVENTORY, "site.yml", "-vvvv")
     assert again.returncode == 0, again.stdout[-6000:]
     assert recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
     for output in (converged.stdout, again.stdout, again.stderr):
