@@ -36,7 +36,7 @@ sanity: ## ansible-test sanity in a private virtualenv (--venv)
 	rm -rf build/ansible_collections && mkdir -p $(SANITY_TREE)
 	# What galaxy.yml ships, plus tests/; the lab and the setup script are not collection content.
 	tar -c --exclude=./.venv --exclude=./.lab --exclude=./.git --exclude=./build --exclude=./collections \
-	  --exclude=./lab --exclude=./scripts --exclude=./tests/output --exclude=__pycache__ . | tar -x -C $(SANITY_TREE)
+	  --exclude=./lab --exclude=./scripts --exclude=./bench --exclude=./tests/output --exclude=__pycache__ . | tar -x -C $(SANITY_TREE)
 	# ansible-test finds dependencies beside the collection: link the ones the ansible package bundles.
 	for dep in amazon/aws community/postgresql; do mkdir -p build/ansible_collections/$${dep%/*}; \
 	  ln -sfn $(CURDIR)/$$(ls -d $(VENV)/lib/python3*/site-packages/ansible_collections/$$dep) build/ansible_collections/$$dep; done
@@ -64,6 +64,12 @@ ee-context: ## the execution environment's build context in build/ee (ansible-bu
 	rm -rf build/ee build/ee-collection
 	$(BIN)/ansible-galaxy collection build --output-path build/ee-collection .
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
+
+.PHONY: bench bench-logins
+bench: bench-logins ## benchmarks on the lab; wall times and ratios are printed, never asserted
+
+bench-logins: lab-up ## 1,000 Kerberos logins: kerberos_logins vs a community.postgresql loop (BENCH_N, BENCH_SAMPLE)
+	$(PY) bench/logins.py
 
 clean: ## remove build output (not the lab, not the venv)
 	rm -rf build tests/output .pytest_cache

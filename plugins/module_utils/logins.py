@@ -333,8 +333,8 @@ def plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=N
                             "(REASSIGN OWNED, then DROP OWNED), or keep the login" % (login, _describe(blocking)))
         elif elsewhere:
             problems.append("%s cannot be dropped from %s: it %s. Run this task once per database with login_db "
-                            "set to each of them, or reassign there first" % (login, catalog.database,
-                                                                               _describe(elsewhere)))
+                            "set to each of them, or reassign there first"
+                            % (login, catalog.database, _describe(elsewhere)))
     if problems:
         raise LoginsError("Refused before any change: %s." % "; ".join(problems))
 

@@ -43,7 +43,7 @@ def argument_spec():
     spec["ssl_mode"]["default"] = "verify-full"
     spec.update(
         login_db=dict(type="str", default="postgres"),
-        master_user_secret=dict(type="str"),
+        master_user_secret=dict(type="str", no_log=False),  # an ARN or name, not the secret
     )
     return spec
 
