@@ -11,6 +11,7 @@ BIN = Path(sys.executable).parent
 
 
 def playbook(*args, extra_env=None):
+    """ansible-playbook with the repo's ansible.cfg, run from the repo root."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", **(extra_env or {}))
     return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=ROOT, env=env,

@@ -1,22 +1,109 @@
-"""The chain, end to end in the lab: site.yml converges, reruns change nothing, logins are proven."""
+"""The chain, end to end in the lab, from nothing and back:
 
+check mode on a fresh lab (no write, predicts the run) -> site.yml -> a rerun changes nothing and
+prints no secret -> check mode predicts no change -> verify.yml proves the logins -> a user's own
+playbook include_role's cluster and db_users -> teardown.yml leaves no directory, membership, role
+or rule -> a second teardown changes nothing.
+"""
+
+import json
+import re
+import secrets
+
+import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import secret_names
+from labtools import lab_api, secret_names
 
 INVENTORY = ["-i", "inventories/lab"]
+ROLE_TASK = re.compile(r"^TASK \[(?:aurora\.kerberos\.(\w+) : )?(.*?)\] \*+$")
+
+
+def fresh(lab):
+    """Nothing of the chain left: no directory, cluster, role or rule (the lab's own network stays)."""
+    done = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true")
+    assert done.returncode == 0, done.stdout[-6000:]
+
+
+def changed_roles(output):
+    """The roles with a changed task, and the roles site.yml's check-mode prediction names."""
+    roles, role = set(), None
+    for line in output.splitlines():
+        task = ROLE_TASK.match(line)
+        if task:
+            role = task.group(1) or "site"
+        elif line.startswith("changed:") and role:
+            roles.add(role)
+        for name in ("directory", "iam_role", "network", "cluster", "db_users"):
+            if re.match(rf"^\s+- '?{name}: ", line):
+                roles.add(name)
+    return roles - {"site"}
+
+
+def aws(lab, service):
+    return boto3.client(service, endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def chain_state(lab):
+    """What the chain made, read straight from the lab's AWS endpoint."""
+    directories = [d for d in aws(lab, "ds").describe_directories()["DirectoryDescriptions"]
+                   if d["Name"] == lab["LAB_AD_DOMAIN"] and d.get("VpcSettings", {}).get("VpcId") == lab["LAB_VPC_ID"]]
+    clusters = [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "aurkrb-lab"]
+    roles = [r["RoleName"] for r in aws(lab, "iam").list_roles()["Roles"] if r["RoleName"] == "aurkrb-lab-rds-directory"]
+    group = aws(lab, "ec2").describe_security_groups(GroupIds=[lab["LAB_DB_SECURITY_GROUP_ID"]])["SecurityGroups"][0]
+    return dict(
+        directories=directories,
+        memberships=[m for c in clusters for m in c.get("DomainMemberships", [])],
+        clusters=clusters,
+        roles=roles,
+        db_group_rules=[p for p in group["IpPermissions"] if p.get("UserIdGroupPairs")],
+    )
 
 
 @pytest.fixture(scope="module")
-def converged(lab):
-    first = playbook(*INVENTORY, "site.yml")
+def predicted(lab):
+    """site.yml --check on a fresh lab: its output and the calls it made."""
+    fresh(lab)
+    lab_api(lab, "DELETE", "calls")
+    check = playbook(*INVENTORY, "site.yml", "--check", "--diff")
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    return check, calls
+
+
+@pytest.fixture(scope="module")
+def converged(lab, predicted):
+    first = playbook(*INVENTORY, "site.yml", "-vvvv")
     assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
-    return first
+    yield first
+    fresh(lab)
 
 
 def secrets_of(lab):
     return [lab[name] for name in secret_names(lab)]
+
+
+def test_check_mode_on_a_fresh_lab_writes_nothing_and_predicts_the_run(lab, predicted, converged):
+    check, calls = predicted
+    assert check.returncode == 0, check.stdout[-6000:]
+    assert calls, "check mode read nothing"
+    assert [c["operation"] for c in calls if c["mutating"]] == []
+    real = changed_roles(converged.stdout)
+    assert real == {"directory", "iam_role", "network", "cluster", "db_users"}, real
+    assert real <= changed_roles(check.stdout), check.stdout[-6000:]
+
+
+def test_the_first_run_builds_the_chain_and_prints_no_secret(lab, converged):
+    state = chain_state(lab)
+    assert len(state["directories"]) == 1 and state["directories"][0]["Stage"] == "Active"
+    assert [m["Status"] for m in state["memberships"]] == ["kerberos-enabled"]
+    assert state["memberships"][0]["Domain"] == state["directories"][0]["DirectoryId"]
+    assert state["roles"] == ["aurkrb-lab-rds-directory"]
+    assert state["db_group_rules"][0]["UserIdGroupPairs"][0]["GroupId"] == \
+        state["directories"][0]["VpcSettings"]["SecurityGroupId"]
+    for secret in secrets_of(lab):
+        assert secret not in converged.stdout and secret not in converged.stderr
 
 
 def test_second_run_changes_nothing_and_prints_no_secret(lab, converged):
@@ -24,15 +111,17 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab, converged):
     again = playbook(*INVENTORY, "site.yml", "-vvvv")
     assert again.returncode == 0, again.stdout[-6000:]
     assert recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
-    for output in (converged.stdout, again.stdout, again.stderr):
+    for output in (again.stdout, again.stderr):
         for secret in secrets_of(lab):
             assert secret not in output
 
 
 def test_check_mode_on_a_converged_lab_predicts_no_change(lab, converged):
+    lab_api(lab, "DELETE", "calls")
     check = playbook(*INVENTORY, "site.yml", "--check")
     assert check.returncode == 0, check.stdout[-6000:]
     assert recap(check.stdout)["changed"] == 0, check.stdout[-6000:]
+    assert [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"]] == []
 
 
 def test_verify_proves_the_login_and_the_refusals(lab, converged):
@@ -42,3 +131,35 @@ def test_verify_proves_the_login_and_the_refusals(lab, converged):
     assert verify.stdout.count("refused") >= 2
     for secret in secrets_of(lab):
         assert secret not in verify.stdout
+
+
+def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, converged, tmp_path):
+    password = "Own-" + secrets.token_hex(12)
+    extra = tmp_path / "own.json"
+    extra.write_text(json.dumps({"own_master_password": password}))
+    try:
+        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]
+        assert password not in own.stdout
+        cluster = aws(lab, "rds").describe_db_clusters(DBClusterIdentifier="reports-db")["DBClusters"][0]
+        directory_id = chain_state(lab)["directories"][0]["DirectoryId"]
+        assert [(m["Domain"], m["Status"]) for m in cluster["DomainMemberships"]] == [(directory_id, "kerberos-enabled")]
+        assert f"user=alice@{lab['LAB_AD_REALM']}" in own.stdout
+        again = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+    finally:
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+    assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-db"]
+
+
+def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged):
+    down = playbook(*INVENTORY, "playbooks/teardown.yml")
+    assert down.returncode == 0, down.stdout[-6000:]
+    assert recap(down.stdout)["changed"] > 0
+    state = chain_state(lab)
+    assert state["directories"] == [] and state["memberships"] == [] and state["roles"] == []
+    assert state["db_group_rules"] == []
+    assert len(state["clusters"]) == 1, "teardown deletes the cluster only with cluster_delete: true"
+    again = playbook(*INVENTORY, "playbooks/teardown.yml")
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
