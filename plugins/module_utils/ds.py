@@ -187,7 +187,8 @@ class DSWaiterFactory(WaiterFactory):
                 delay=30,
                 maxAttempts=120,
                 acceptors=[dict(state="success", matcher="pathAll", argument=stage, expected="Active")]
-                + [dict(state="failure", matcher="pathAny", argument=stage, expected=s) for s in STAGES_FAILED]
+                + [dict(state="failure", matcher="pathAny", argument=stage, expected=s)
+                   for s in STAGES_FAILED + ("Deleting", "Deleted")]
                 + [dict(state="retry", matcher="pathAny", argument=stage, expected=s) for s in STAGES_IN_PROGRESS],
             ),
             directory_deleted=dict(
@@ -220,6 +221,10 @@ def wait_for(module, client, waiter_name, directory_id, timeout, pause=5):
                                  "Check the VPC, subnets and the directory's security group; AWS support can repair an "
                                  "Impaired directory, a Failed one must be deleted and created again.",
                              directory=normalize(directory))
+        if stage in ("Deleting", "Deleted", "unknown") and waiter_name == "directory_active":
+            module.fail_json(msg=f"Directory {directory_id} is {'gone' if stage == 'unknown' else stage}: it is being "
+                                 "deleted and will never be Active. Wait until it is gone and run again to create a new "
+                                 "one, or give the id of another directory.", directory=normalize(directory))
         module.fail_json_aws(e, msg=f"Timed out after {timeout}s waiting for directory {directory_id} "
                                     f"({waiter_name.replace('_', ' ')}); it is {stage}")
 

@@ -247,7 +247,7 @@ def check_subnets(module):
 def member_clusters(rds, directory_id):
     clusters = rds.get_paginator("describe_db_clusters").paginate().build_full_result()["DBClusters"]
     return [c["DBClusterIdentifier"] for c in clusters
-            if any(m.get("Domain") == directory_id for m in c.get("DomainMemberships", []))]
+            if any(m.get("Domain") == directory_id and m.get("Status") != "removed" for m in c.get("DomainMemberships", []))]
 
 
 def ensure_present(module, client):

@@ -188,3 +188,21 @@ def test_data_access_false_disables_and_check_mode_only_predicts(aws):
                                {"DataAccessStatus": "Enabled" if check_mode else "Disabling"}, {"DirectoryId": ID})
         result = run(check_mode=check_mode, name="corp.example.com", data_access=False)
         assert result["changed"] is True
+
+
+def test_waiting_for_a_directory_being_deleted_fails_at_once_with_the_reason(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Deleting")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Deleting")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Deleting")]}, {"DirectoryIds": [ID]})
+    result = run(directory_id=ID)
+    assert result["failed"] and "is Deleting: it is being deleted and will never be Active" in result["msg"]
+
+
+def test_a_removed_membership_does_not_block_deletion(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [
+        {"DBClusterIdentifier": "old", "DomainMemberships": [{"Domain": ID, "Status": "removed"}]}]}, {})
+    aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
+    result = run(name="corp.example.com", state="absent", wait=False)
+    assert result["changed"] is True and result["members"] == []
