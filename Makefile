@@ -65,11 +65,15 @@ ee-context: ## the execution environment's build context in build/ee (ansible-bu
 	$(BIN)/ansible-galaxy collection build --output-path build/ee-collection .
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 
-.PHONY: bench bench-logins
-bench: bench-logins ## benchmarks on the lab; wall times and ratios are printed, never asserted
+.PHONY: bench bench-logins bench-chain
+bench: bench-logins bench-chain ## benchmarks on the lab: bench-logins prints its ratios, bench-chain fails on a missed goal
 
 bench-logins: lab-up ## 1,000 Kerberos logins: kerberos_logins vs a community.postgresql loop (BENCH_N, BENCH_SAMPLE)
 	$(PY) bench/logins.py
+
+bench-chain: ## site.yml figures with goals: P2 converged rerun, P3 critical path, P4 fan-out (tears the chain down; BENCH_FANOUT, BENCH_FORKS)
+	# The script starts the lab (LAB_STATE_DIR) if it is down, and stops it again afterwards.
+	$(PY) bench/chain.py
 
 clean: ## remove build output (not the lab, not the venv)
 	rm -rf build tests/output .pytest_cache

@@ -65,6 +65,9 @@ DEFAULT_ENGINE_VERSION = "16.6"
 
 _LAB = None
 _LOCK = threading.RLock()
+# Every lab cluster's master user is a role of the one lab PostgreSQL: clusters created side by side
+# would update it concurrently ("tuple concurrently updated"), so those writes take turns.
+_PG_MASTER_LOCK = threading.Lock()
 _INSTALLED = False
 
 
@@ -179,18 +182,19 @@ def _pg_master(username, password):
     from psycopg2 import sql
 
     ident = sql.Identifier(username)
-    conn = _LAB.pg_admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,))
-            verb = "ALTER" if cur.fetchone() else "CREATE"
-            cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD %s").format(ident),
-                        (password,))
-            cur.execute(sql.SQL("GRANT rds_superuser TO {}").format(ident))
-    finally:
-        conn.close()
-    if username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres"):
-        _save_contract_master_password(password)
+    with _PG_MASTER_LOCK:
+        conn = _LAB.pg_admin()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,))
+                verb = "ALTER" if cur.fetchone() else "CREATE"
+                cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD %s").format(ident),
+                            (password,))
+                cur.execute(sql.SQL("GRANT rds_superuser TO {}").format(ident))
+        finally:
+            conn.close()
+        if username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres"):
+            _save_contract_master_password(password)
 
 
 def _save_contract_master_password(password):

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""make bench-chain: the figures of the whole chain (site.yml) on the lab, each against its goal.
+
+P2  converged rerun: the lab's call log of a second site.yml run over inventories/lab, by operation.
+    Goal: 0 mutating calls and at most 2 reads per AWS resource the chain manages (counted in the
+    lab after the run: the directory, the IAM role, the 2 security group rules, the cluster, each of
+    its instances and the cluster's domain membership).
+P3  critical path: lab delays directory 60 s, cluster 40 s, join 20 s; site.yml from nothing (no
+    directory, no cluster). Goal: wall / (max(directory, cluster) + join) <= 1.15.
+P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM role and DB security
+    group rules (steps directory, iam_role, network, cluster), at FORKS forks, against the same
+    chain with one cluster. Goal: wall(FANOUT) / wall(1) <= 3.
+
+Uses the lab whose env LAB_STATE_DIR names (default .lab) and starts it if it is down (stopping it
+again at the end). Sets the lab's knobs through /lab-api/knobs and puts back the values it found.
+The runs need a fresh lab state, so the bench tears the chain down (teardown.yml with
+cluster_delete=true) before P3 and after P4: it ends with no directory and no cluster; `make demo`
+makes them again. Prints every command and knob it used; exits 1 when a figure misses its goal,
+2 when a playbook fails.
+"""
+
+import collections
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from labtools import lab_api  # noqa: E402  (the tests' client of the lab's admin API)
+
+BIN = Path(sys.executable).parent
+LAB = [sys.executable, str(ROOT / "lab" / "lab.py")]
+LAB_INVENTORY = "inventories/lab"
+
+P3_KNOBS = {"directory_seconds": 60, "cluster_seconds": 40, "join_seconds": 20}
+P4_KNOBS = {"directory_seconds": 30, "cluster_seconds": 20, "join_seconds": 10}
+FANOUT = int(os.environ.get("BENCH_FANOUT", "20"))
+FORKS = int(os.environ.get("BENCH_FORKS", "10"))
+# db_users is left out of P4: every lab cluster answers from the one lab PostgreSQL.
+P4_STEPS = ["directory", "iam_role", "network", "cluster"]
+P4_SHARED = ["directory", "iam_role", "network"]
+GOALS = {"p2_mutating": 0, "p2_reads_per_resource": 2, "p3_ratio": 1.15, "p4_ratio": 3}
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+class Lab:
+    """The lab named by LAB_STATE_DIR: its env, its admin API and an AWS client factory."""
+
+    def __init__(self):
+        self.started = subprocess.run([*LAB, "status", "--quiet"], check=False).returncode != 0
+        if self.started:
+            say("bench: the lab is down, starting it: lab/lab.py up")
+            subprocess.run([*LAB, "up"], check=True)
+        self.env = {}
+        for line in (Path(os.environ.get("LAB_STATE_DIR") or ROOT / ".lab") / "env").read_text().splitlines():
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                self.env[key] = shlex.split(value)[0] if value else ""
+        self.found_knobs = self.api("GET", "knobs")
+
+    def api(self, method, path, payload=None):
+        return lab_api(self.env, method, path, payload)
+
+    def knobs(self, values):
+        """The knobs as found, with these values over them."""
+        return self.api("POST", "knobs", dict(self.found_knobs, **values))
+
+    def client(self, service):
+        return boto3.client(service, endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=self.env["AWS_REGION"],
+                            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"])
+
+    def close(self):
+        self.api("POST", "knobs", self.found_knobs)
+        if self.started:
+            subprocess.run([*LAB, "down"], check=True)
+
+
+class Runner:
+    """ansible-playbook (and ansible) from the venv, with the lab's env; prints each command."""
+
+    def __init__(self, lab):
+        self.env = dict(os.environ, **lab.env, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+
+    def playbook(self, *args, timed=False):
+        """(wall seconds, the ansible.posix.json result). Timed runs are printed as a user types them."""
+        command = [str(BIN / "ansible-playbook"), *args]
+        shown = shlex.join(["ansible-playbook", *args])
+        say(f"  $ {shown}" if timed else f"  (untimed) $ {shown}")
+        env = dict(self.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
+        started = time.monotonic()
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              check=False)
+        wall = time.monotonic() - started
+        if proc.returncode != 0:
+            say(f"bench: failed (rc {proc.returncode}): {shown}\n{failures(proc.stdout)}{proc.stderr[-3000:]}")
+            raise SystemExit(2)
+        return wall, json.loads(proc.stdout[proc.stdout.index("{"):])
+
+    def inventory_values(self, inventory, expressions):
+        """The values these Jinja expressions take on the inventory's first host (lookups resolved)."""
+        template = "{{ {" + ", ".join(f"{json.dumps(k)}: ({v})" for k, v in expressions.items()) + "} | to_json }}"
+        proc = subprocess.run([str(BIN / "ansible"), "all[0]", "-i", inventory, "-m", "ansible.builtin.debug",
+                               "-a", f"msg={template}"], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env=dict(self.env, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+                                       ANSIBLE_STDOUT_CALLBACK="ansible.posix.json"))
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+        host = next(iter(result["plays"][0]["tasks"][0]["hosts"].values()))
+        return json.loads(host["msg"])
+
+
+def failures(result_text):
+    """The messages of failed tasks in an ansible.posix.json output (or its tail if it is not JSON)."""
+    try:
+        result = json.loads(result_text[result_text.index("{"):])
+    except ValueError:
+        return result_text[-4000:]
+    lines = []
+    for task in tasks_of(result):
+        for host, outcome in task["hosts"].items():
+            if outcome.get("failed") and not outcome.get("ignore_errors"):
+                lines.append(f"  {host}: {task['task']['name']}: {outcome.get('msg', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def tasks_of(result):
+    return [task for play in result["plays"] for task in play["tasks"]]
+
+
+def task_windows(result):
+    """(start, end, name) of every task, epoch seconds, in run order."""
+    def epoch(stamp):
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return [(epoch(t["task"]["duration"]["start"]), epoch(t["task"]["duration"]["end"]), t["task"]["name"])
+            for t in tasks_of(result) if t["task"].get("duration", {}).get("end")]
+
+
+def changed(result):
+    return sum(host["changed"] for host in result["stats"].values())
+
+
+def teardown(runner, lab, inventory, *extra):
+    """teardown.yml with cluster_delete=true at the lab's own knobs (teardowns are not timed)."""
+    lab.knobs({})
+    runner.playbook("-i", inventory, "playbooks/teardown.yml", "-e", "cluster_delete=true", *extra)
+
+
+def lab_names(runner):
+    """What inventories/lab manages, by name, as the inventory resolves it."""
+    return runner.inventory_values(LAB_INVENTORY, {"directory": "directory_name", "iam_role": "iam_role_name",
+                                                   "cluster": "cluster_id"})
+
+
+def managed_resources(lab, names):
+    """{kind: count} of the AWS resources the chain manages for inventories/lab, as the lab has them now."""
+    ds, rds, ec2 = lab.client("ds"), lab.client("rds"), lab.client("ec2")
+    directories = [d for d in ds.describe_directories()["DirectoryDescriptions"] if d["Name"] == names["directory"]]
+    roles = [r for r in lab.client("iam").list_roles()["Roles"] if r["RoleName"] == names["iam_role"]]
+    clusters = [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == names["cluster"]]
+    rules = 0
+    if directories and clusters:
+        dir_sg = directories[0]["VpcSettings"]["SecurityGroupId"]
+        db_sgs = [g["VpcSecurityGroupId"] for g in clusters[0]["VpcSecurityGroups"]]
+        port = clusters[0]["Port"]
+        groups = {g["GroupId"]: g for g in ec2.describe_security_groups(GroupIds=[dir_sg, *db_sgs])["SecurityGroups"]}
+
+        def count(perms, peer):
+            return sum(1 for p in perms if p.get("IpProtocol") == "tcp" and p.get("FromPort") == port == p.get("ToPort")
+                       for pair in p.get("UserIdGroupPairs", []) if pair.get("GroupId") == peer)
+        rules = sum(count(groups[sg]["IpPermissions"], dir_sg) + count(groups[dir_sg]["IpPermissionsEgress"], sg)
+                    for sg in db_sgs)
+    cluster = clusters[0] if clusters else {}
+    return {"directory": len(directories), "IAM role": len(roles), "security group rules (DB port, both ways)": rules,
+            "cluster": len(clusters), "cluster instances": len(cluster.get("DBClusterMembers", [])),
+            "domain membership (kerberos-enabled)": sum(1 for m in cluster.get("DomainMemberships", [])
+                                                        if m["Status"] == "kerberos-enabled")}
+
+
+def fresh(runner, lab, names, fanout):
+    """No directory and no cluster: teardown.yml over the lab inventory, and over the fan-out inventory
+    when clusters of an earlier (interrupted) fan-out are left."""
+    ds, rds = lab.client("ds"), lab.client("rds")
+
+    def empty():
+        return (not any(d["Name"] == names["directory"] for d in ds.describe_directories()["DirectoryDescriptions"])
+                and not rds.describe_db_clusters()["DBClusters"])
+    teardown(runner, lab, LAB_INVENTORY)
+    if not empty():
+        teardown(runner, lab, fanout["inventory"], *fanout["extra"])
+    if not empty():
+        say("bench: the lab still has a directory or a cluster after teardown.yml")
+        raise SystemExit(2)
+
+
+def p3_critical_path(runner, lab, names, fanout):
+    say("P3 critical path: site.yml from nothing")
+    fresh(runner, lab, names, fanout)
+    knobs = lab.knobs(P3_KNOBS)
+    say(f"  knobs: {json.dumps(knobs, sort_keys=True)}")
+    wall, result = runner.playbook("-i", LAB_INVENTORY, "site.yml", timed=True)
+    critical = max(P3_KNOBS["directory_seconds"], P3_KNOBS["cluster_seconds"]) + P3_KNOBS["join_seconds"]
+    sequential = sum(P3_KNOBS.values())
+    say(f"  wall {wall:.1f} s; critical path max(directory {P3_KNOBS['directory_seconds']}, cluster "
+        f"{P3_KNOBS['cluster_seconds']}) + join {P3_KNOBS['join_seconds']} = {critical} s; "
+        f"sequential sum {sequential} s")
+    profile(result, wall)
+    return {"wall": wall, "critical": critical, "sequential": sequential}
+
+
+def profile(result, wall, longer_than=1):
+    """Where a run's time went: its tasks that took longer_than seconds or more, in run order."""
+    windows = task_windows(result)
+    say(f"  where the time goes (tasks of {longer_than} s or more, in run order; the rest is ansible-playbook start-up "
+        f"and the other tasks' own cost):")
+    first = windows[0][0] if windows else 0
+    for start, end, name in windows:
+        if end - start >= longer_than:
+            say(f"    +{start - first:6.1f} s  {end - start:5.1f} s  {name}")
+    say(f"    sum of all {len(windows)} tasks {sum(e - s for s, e, _ in windows):.1f} s, first task to last "
+        f"{windows[-1][1] - first if windows else 0:.1f} s of the {wall:.1f} s wall")
+
+
+def p2_converged_rerun(runner, lab, names):
+    say("P2 converged rerun: site.yml again on the lab P3 left converged, call log cleared first")
+    knobs = lab.knobs({})
+    say(f"  knobs: {json.dumps(knobs, sort_keys=True)}")
+    lab.api("DELETE", "calls")
+    wall, result = runner.playbook("-i", LAB_INVENTORY, "site.yml", timed=True)
+    calls = lab.api("GET", "calls")["calls"]
+    resources = managed_resources(lab, names)
+    mutating = [c for c in calls if c["mutating"]]
+    reads = [c for c in calls if not c["mutating"]]
+    by_operation = collections.Counter((c["service"], c["operation"], c["mutating"]) for c in calls)
+    say(f"  wall {wall:.1f} s, {changed(result)} changed; {len(calls)} API calls: {len(mutating)} mutating, "
+        f"{len(reads)} reads ({sum(c['throttled'] for c in calls)} throttled)")
+    for (service, operation, is_mutating), count in sorted(by_operation.items()):
+        say(f"    {count:3d}  {service} {operation}{'  (mutating)' if is_mutating else ''}")
+    say(f"  resources the chain manages for {LAB_INVENTORY} (AWS only, counted in the lab after the run; not counted: "
+        "the managed policy attachment, AD users (LDAPS), database logins (SQL)):")
+    for kind, count in resources.items():
+        say(f"    {count:3d}  {kind}")
+    say("  reads by task (the call log's times inside each task's start and end):")
+    windows = task_windows(result)
+    per_task = collections.Counter()
+    for call in calls:
+        name = next((n for s, e, n in windows if s <= call["time"] <= e), "(between tasks)")
+        per_task[(name, call["service"] + " " + call["operation"])] += 1
+    for (name, operation), count in per_task.items():
+        say(f"    {count:3d}  {operation:40s} {name}")
+    return {"mutating": len(mutating), "reads": len(reads), "resources": sum(resources.values())}
+
+
+def fanout_inventory(workdir, hosts, base_id):
+    """An inventory of `hosts` cluster hosts, each with its own cluster_id, over the lab inventory's variables."""
+    path = Path(workdir) / f"fanout-{hosts}"
+    (path / "group_vars").mkdir(parents=True)
+    (path / "group_vars" / "all.yml").write_text((ROOT / LAB_INVENTORY / "group_vars" / "all.yml").read_text())
+    inventory = {"all": {"vars": {"ansible_connection": "local",
+                                  "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                         "hosts": {f"fan-{i:02d}": {"cluster_id": f"{base_id}-fan-{i:02d}"}
+                                   for i in range(1, hosts + 1)}}}
+    (path / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+    return str(path)
+
+
+def p4_fanout(runner, lab, names, workdir, fanout):
+    say(f"P4 fan-out: {FANOUT} clusters sharing one directory, IAM role and rules at -f {FORKS}, against 1 cluster")
+    walls = {}
+    for hosts in (1, FANOUT):
+        fresh(runner, lab, names, fanout)
+        inventory = fanout_inventory(workdir, hosts, names["cluster"]) if hosts != FANOUT else fanout["inventory"]
+        say(f"  inventory {inventory}: hosts fan-01..fan-{hosts:02d}, cluster_id {names['cluster']}-fan-NN, "
+            f"group_vars/all.yml from {LAB_INVENTORY}")
+        knobs = lab.knobs(P4_KNOBS)
+        say(f"  knobs: {json.dumps(knobs, sort_keys=True)}")
+        walls[hosts], result = runner.playbook("-i", inventory, "site.yml", "-f", str(FORKS), *fanout["extra"], timed=True)
+        say(f"  wall({hosts}) {walls[hosts]:.1f} s")
+        profile(result, walls[hosts], longer_than=2)
+        teardown(runner, lab, inventory, *fanout["extra"])
+    return {"wall1": walls[1], "wallN": walls[FANOUT]}
+
+
+def verdict(ok):
+    return "PASS" if ok else "FAIL"
+
+
+def table(p2, p3, p4):
+    per_resource = p2["reads"] / p2["resources"] if p2["resources"] else float("inf")
+    p3_ratio = p3["wall"] / p3["critical"]
+    p4_ratio = p4["wallN"] / p4["wall1"]
+    rows = [
+        ("P2 converged rerun: mutating calls", f"{p2['mutating']}", f"{GOALS['p2_mutating']}",
+         verdict(p2["mutating"] <= GOALS["p2_mutating"])),
+        ("P2 converged rerun: reads / resource", f"{p2['reads']} / {p2['resources']} = {per_resource:.2f}",
+         f"<= {GOALS['p2_reads_per_resource']}", verdict(per_resource <= GOALS["p2_reads_per_resource"])),
+        ("P3 wall / (max(dir, cluster) + join)", f"{p3['wall']:.1f} / {p3['critical']} = {p3_ratio:.2f}",
+         f"<= {GOALS['p3_ratio']}", verdict(p3_ratio <= GOALS["p3_ratio"])),
+        ("P3 wall / sequential sum", f"{p3['wall']:.1f} / {p3['sequential']} = {p3['wall'] / p3['sequential']:.2f}",
+         "(shown)", ""),
+        (f"P4 wall({FANOUT}) / wall(1), -f {FORKS}", f"{p4['wallN']:.1f} / {p4['wall1']:.1f} = {p4_ratio:.2f}",
+         f"<= {GOALS['p4_ratio']}", verdict(p4_ratio <= GOALS["p4_ratio"])),
+    ]
+    widths = [max(len(row[i]) for row in rows + [("figure", "value", "goal", "result")]) for i in range(4)]
+    say()
+    for row in [("figure", "value", "goal", "result"), *rows]:
+        say("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return all(row[3] != "FAIL" for row in rows)
+
+
+def main():
+    lab = Lab()
+    try:
+        runner = Runner(lab)
+        say(f"bench chain: lab at {lab.env['AWS_ENDPOINT_URL']} (LAB_STATE_DIR {lab.env['LAB_STATE_DIR']}); "
+            f"knobs found: {json.dumps(lab.found_knobs, sort_keys=True)}")
+        names = lab_names(runner)
+        with tempfile.TemporaryDirectory(prefix="bench-chain-") as workdir:
+            fanout = {"inventory": fanout_inventory(workdir, FANOUT, names["cluster"]),
+                      "extra": ["-e", json.dumps({"aurora_kerberos_hosts": "all", "aurora_kerberos_steps": P4_STEPS,
+                                                  "aurora_kerberos_shared_steps": P4_SHARED})]}
+            p3 = p3_critical_path(runner, lab, names, fanout)
+            p2 = p2_converged_rerun(runner, lab, names)
+            p4 = p4_fanout(runner, lab, names, workdir, fanout)
+    finally:
+        lab.close()
+    sys.exit(0 if table(p2, p3, p4) else 1)
+
+
+if __name__ == "__main__":
+    main()
