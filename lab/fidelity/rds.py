@@ -682,7 +682,19 @@ def _patch_backend():
             options += [o for o in _extra_orderable_options() if not engine_version or o["EngineVersion"] == engine_version]
         return options
 
+    original_delete_cluster = RDSBackend.delete_db_cluster
+
+    def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+        # AWS deletes a cluster's automated backups with it. moto keeps them, named by the minute of creation,
+        # so the same cluster made again within that minute failed with DBClusterSnapshotAlreadyExistsFault.
+        cluster = original_delete_cluster(self, cluster_identifier, snapshot_name)
+        for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
+            if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_identifier:
+                self.cluster_snapshots.pop(snapshot_id)
+        return cluster
+
     RDSBackend.create_db_cluster = create_db_cluster
+    RDSBackend.delete_db_cluster = delete_db_cluster
     RDSBackend.modify_db_cluster = modify_db_cluster
     RDSBackend.create_db_instance = create_db_instance
     RDSBackend.modify_db_instance = modify_db_instance

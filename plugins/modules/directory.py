@@ -241,7 +241,7 @@ def check_subnets(module):
     zones = {s["AvailabilityZone"] for s in subnets}
     if len(zones) < 2:
         module.fail_json(msg=f"subnet_ids {p['subnet_ids']} are all in {', '.join(sorted(zones))}: a directory needs "
-                             "two subnets in two different Availability Zones")
+                             "two subnets in two different Availability Zones: give one subnet from each of two zones")
 
 
 def member_clusters(rds, directory_id):

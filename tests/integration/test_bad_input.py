@@ -1,0 +1,223 @@
+"""Bad input is refused before anything is written: a table of bad values across the five roles.
+
+Each case runs one role (include_role, as a user's playbook does) on the lab inventory with the case's
+variables on top. Every case must fail, with a message that names the variable and says what to give
+instead, and the lab's call log must show no mutating AWS call (and the database no new login).
+
+One ansible-playbook runs them all, each case in its own block/rescue: one process per case would cost
+3-5 s each. The call log is read once; each call is charged to the case whose time window holds it.
+"""
+
+import json
+
+import boto3
+import pytest
+
+from ansible_run import playbook
+from labtools import lab_api, master, sql
+
+INVENTORY = ["-i", "inventories/lab"]
+FIX_WORDS = ("use ", "give ", "set ", "choose ", "must ", "remove ", "add ", "revoke ")
+
+# What the roles need besides the case (the roles before them have not run: there is no <role>__output).
+BASE = {
+    "network": {"network_directory_security_group_id": "sg-0123456789abcdef0"},
+    "cluster": {"cluster_directory_id": "d-0123456789", "cluster_iam_role_name": "aurkrb-lab-rds-directory",
+                "cluster_realm": "CORP.EXAMPLE.COM"},
+}
+
+# (id, role, variables, fragments the message must hold: the variable first, then the fix).
+# Fragments are matched case-insensitively.
+CASES = [
+    # directory
+    ("directory-id-short", "directory", {"directory_id": "d-12345"}, ["directory_id", "d-1234567890"]),
+    ("directory-id-upper", "directory", {"directory_id": "D-1234567890"}, ["directory_id", "10 hex digits"]),
+    ("directory-name-no-dot", "directory", {"directory_name": "corp"}, ["directory_name", "corp.example.com"]),
+    ("directory-name-double-dot", "directory", {"directory_name": "corp..example.com"}, ["directory_name", "fully qualified"]),
+    ("directory-name-sql", "directory", {"directory_name": "corp.example.com'; --"}, ["directory_name", "use e.g."]),
+    ("admin-password-short", "directory", {"directory_admin_password": "Ab1!x"}, ["directory_admin_password", "8 to 64"]),
+    ("admin-password-admin", "directory", {"directory_admin_password": "MyAdmin#2024x"},
+     ["directory_admin_password", 'must not contain the word "admin"']),
+    ("admin-password-weak", "directory", {"directory_admin_password": "alllowercase"}, ["directory_admin_password", "3 of"]),
+    ("admin-password-missing", "directory", {"directory_admin_password": ""}, ["directory_admin_password", "from a vault"]),
+    ("one-subnet", "directory", {"directory_subnet_ids": ["@first_subnet"]}, ["directory_subnet_ids", "exactly two"]),
+    ("two-subnets-one-az", "directory", {"directory_subnet_ids": "@same_az_subnets"},
+     ["subnet_ids", "two different Availability Zones"]),
+    ("subnet-cidr", "directory", {"directory_subnet_ids": ["10.0.1.0/24", "10.0.2.0/24"]}, ["directory_subnet_ids", "subnet-"]),
+    ("vpc-cidr", "directory", {"directory_vpc_id": "10.0.0.0/16"}, ["directory_vpc_id", "vpc-0123456789abcdef0"]),
+    ("directory-state", "directory", {"directory_state": "enabled"}, ["directory_state", "present, absent"]),
+    ("directory-edition", "directory", {"directory_edition": "Large"}, ["directory_edition", "Standard, Enterprise"]),
+    ("netbios-too-long", "directory", {"directory_short_name": "CORPORATE-NETBIOS"}, ["directory_short_name", "1-15"]),
+    ("directory-timeout-negative", "directory", {"directory_wait_timeout": -5}, ["directory_wait_timeout", "greater than 0"]),
+    ("ad-user-name", "directory", {"directory_users": [{"name": "Alice Smith", "password": "x"}]},
+     ["directory_users", "use e.g. alice"]),
+    ("trust-domain", "directory", {"directory_trust": {"remote_domain_name": "onprem", "password": "Tr#st-pass-1"}},
+     ["directory_trust", "onprem.example.com"]),
+    ("share-account", "directory", {"directory_share": {"target_account_id": "12345"}},
+     ["directory_share.target_account_id", "12-digit"]),
+    ("users-backend", "directory", {"directory_users_backend": "winrm"}, ["directory_users_backend", "ldap, ds_data"]),
+    # iam_role
+    ("iam-role-name", "iam_role", {"iam_role_name": "rds role!"}, ["iam_role_name", "rds-directory-service-access"]),
+    ("iam-role-arn", "iam_role", {"iam_role_name": "arn:aws:iam::123456789012:role/rds"}, ["iam_role_name", "use e.g."]),
+    ("iam-role-path", "iam_role", {"iam_role_path": "rds"}, ["iam_role_path", "start and end with /"]),
+    ("iam-role-state", "iam_role", {"iam_role_state": "attached"}, ["iam_role_state", "present", "absent"]),
+    # network
+    ("db-sg-cidr", "network", {"network_db_security_group_id": "10.0.0.0/16"},
+     ["network_db_security_group_id", "not a CIDR", "sg-0123456789abcdef0"]),
+    ("directory-sg-cidr", "network", {"network_directory_security_group_id": "0.0.0.0/0"},
+     ["network_directory_security_group_id", "not a CIDR", "SecurityGroupId"]),
+    ("same-sg", "network", {"network_db_security_group_id": "sg-0123456789abcdef0"},
+     ["network_db_security_group_id", "network_directory_security_group_id", "same group"]),
+    ("db-port", "network", {"network_db_port": 70000}, ["network_db_port", "1-65535"]),
+    ("network-state", "network", {"network_state": "open"}, ["network_state", "present", "absent"]),
+    # cluster
+    ("cluster-realm-lower", "cluster", {"cluster_realm": "corp.example.com"}, ["cluster_realm", "use CORP.EXAMPLE.COM"]),
+    ("engine-version-format", "cluster", {"cluster_engine_version": "16.x"}, ["cluster_engine_version", "such as 16.6"]),
+    ("engine-version-unsupported", "cluster", {"cluster_engine_version": "9.6"},
+     ["engine version", "aurora-postgresql 9.6", "choose an engine version"]),
+    ("engine-mysql", "cluster", {"cluster_engine": "aurora-mysql"}, ["cluster_engine", "aurora-postgresql"]),
+    ("cluster-sg-cidr", "cluster", {"cluster_vpc_security_group_ids": ["10.0.0.0/16"]},
+     ["cluster_vpc_security_group_ids", "not CIDRs"]),
+    ("cluster-timeout-negative", "cluster", {"cluster_wait_timeout": -1}, ["cluster_wait_timeout", "use e.g. 3600"]),
+    ("cluster-poll-zero", "cluster", {"cluster_poll_interval": 0}, ["cluster_poll_interval", "use e.g. 5"]),
+    ("cluster-state", "cluster", {"cluster_state": "joined"}, ["cluster_state", "present, absent"]),
+    ("cluster-id", "cluster", {"cluster_id": "Orders_Prod"}, ["cluster_id", "use e.g. orders-prod"]),
+    ("cluster-port", "cluster", {"cluster_port": 80}, ["cluster_port", "1150-65535"]),
+    ("cluster-instances-zero", "cluster", {"cluster_instance_count": 0}, ["cluster_instance_count", "at least 1"]),
+    ("cluster-directory-id-domain", "cluster", {"cluster_directory_id": "corp.example.com"},
+     ["cluster_directory_id", "d- and 10 hex digits"]),
+    ("cluster-role-arn", "cluster", {"cluster_iam_role_name": "arn:aws:iam::123456789012:role/rds"},
+     ["cluster_iam_role_name", "not the ARN"]),
+    ("master-password-chars", "cluster", {"cluster_master_password": 'pa"ss/word@1'},
+     ["cluster_master_password", "choose another password"]),
+    # db_users
+    ("db-realm-lower", "db_users", {"db_users_realm": "corp.example.com"}, ["db_users_realm", "use CORP.EXAMPLE.COM"]),
+    ("login-sql-quote", "db_users", {"db_users_logins": [{"name": 'x"; DROP ROLE postgres; --'}]},
+     ["db_users_logins", "use e.g. alice"]),
+    ("login-with-realm", "db_users", {"db_users_logins": [{"name": "alice@CORP.EXAMPLE.COM"}]},
+     ["db_users_logins", "without @REALM"]),
+    ("login-twice", "db_users", {"db_users_logins": [{"name": "alice"}, {"name": "Alice"}]},
+     ["db_users_logins", "give each login once"]),
+    ("login-iam-and-kerberos", "db_users", {"db_users_logins": [{"name": "@iam_login"}]}, ["@iam_login", "rds_iam"]),
+    ("login-iam-nested", "db_users", {"db_users_logins": [{"name": "@nested_iam_login"}]}, ["@nested_iam_login", "rds_iam"]),
+    ("db-port-zero", "db_users", {"db_users_port": 0}, ["db_users_port", "5432"]),
+    ("db-state", "db_users", {"db_users_state": "dropped"}, ["db_users_state", "present, absent"]),
+    ("group-mapping-sid", "db_users", {"db_users_group_mappings": [{"ad_group": "dba", "sid": "Domain Admins", "role": "dba"}]},
+     ["db_users_group_mappings", "S-1-5-21"]),
+]
+
+
+def resolve(value, refs):
+    """Replace "@name" placeholders (values the lab decides) by their value."""
+    if isinstance(value, str) and value.startswith("@"):
+        return refs[value[1:]]
+    if isinstance(value, list):
+        return [resolve(v, refs) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, refs) for k, v in value.items()}
+    return value
+
+
+def batch_playbook(cases, refs, results):
+    """One play, one block/rescue per case; the rescue records the failure and the case's time window."""
+    tasks = [{"name": "Start", "ansible.builtin.set_fact": {"bad_input_results": []}}]
+    for case_id, role, variables, dummy in cases:
+        record = ("{{ bad_input_results + [{'case': '%s', 'start': bad_input_start | float, 'end': now().timestamp(),"
+                  " 'task': ansible_failed_task.name | default(''), 'result': ansible_failed_result}] }}" % case_id)
+        tasks.append({
+            "name": f"Case {case_id}",
+            "block": [
+                {"name": f"Start {case_id}", "ansible.builtin.set_fact": {"bad_input_start": "{{ now().timestamp() }}"}},
+                {"name": f"Run {role} - {case_id}", "ansible.builtin.include_role": {"name": f"aurora.kerberos.{role}"},
+                 "vars": {**BASE.get(role, {}), **resolve(variables, refs)}},
+                {"name": f"Not refused - {case_id}", "ansible.builtin.set_fact":
+                    {"bad_input_results": record.replace("ansible_failed_result", "{'msg': 'NOT REFUSED'}")}},
+            ],
+            "rescue": [{"name": f"Refused - {case_id}", "ansible.builtin.set_fact": {"bad_input_results": record}}],
+        })
+    tasks.append({"name": "Write the results", "ansible.builtin.copy": {
+        "content": "{{ bad_input_results | to_json }}", "dest": str(results), "mode": "0600"}})
+    return [{"name": "Bad input", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+
+
+def messages(result):
+    """Every failure message in a task result, loop items included."""
+    found = [result.get("msg") or ""]
+    for item in result.get("results") or []:
+        if item.get("failed"):
+            found.append(item.get("msg") or "")
+    return "\n".join(m if isinstance(m, str) else json.dumps(m) for m in found)
+
+
+@pytest.fixture(scope="module")
+def lab_refs(lab):
+    """Values the cases refer to: the lab's subnets, a subnet in the same AZ as the first, logins holding rds_iam."""
+    ec2 = boto3.client("ec2", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"])
+    subnets = lab["LAB_SUBNET_IDS"].split(",")
+    first = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]
+    used = {s["CidrBlock"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [lab["LAB_VPC_ID"]]}])["Subnets"]}
+    vpc_cidr = ec2.describe_vpcs(VpcIds=[lab["LAB_VPC_ID"]])["Vpcs"][0]["CidrBlock"]
+    prefix = ".".join(vpc_cidr.split(".")[:2])
+    cidr = next(f"{prefix}.{n}.0/24" for n in range(200, 255) if f"{prefix}.{n}.0/24" not in used)
+    extra = ec2.create_subnet(VpcId=lab["LAB_VPC_ID"], CidrBlock=cidr, AvailabilityZone=first["AvailabilityZone"])["Subnet"]
+    realm = lab["LAB_AD_REALM"]
+    iam_login, nested_login = "badinput-iam", "badinput-nested"
+    conn = master(lab)
+    sql(conn, f'CREATE ROLE "{iam_login}@{realm}" LOGIN IN ROLE rds_iam')
+    sql(conn, 'CREATE ROLE "badinput-iam-group" NOLOGIN IN ROLE rds_iam')
+    sql(conn, f'CREATE ROLE "{nested_login}@{realm}" LOGIN IN ROLE "badinput-iam-group"')
+    try:
+        yield {"first_subnet": subnets[0], "same_az_subnets": [subnets[0], extra["SubnetId"]],
+               "iam_login": iam_login, "nested_iam_login": nested_login, "realm": realm, "conn": conn}
+    finally:
+        for role in (f"{iam_login}@{realm}", f"{nested_login}@{realm}", "badinput-iam-group"):
+            sql(conn, f'DROP ROLE IF EXISTS "{role}"')
+        conn.close()
+        ec2.delete_subnet(SubnetId=extra["SubnetId"])
+
+
+@pytest.fixture(scope="module")
+def refused(lab, lab_refs, tmp_path_factory):
+    """{case id: (failed task, messages, mutating calls in its window)} for every case, in one run."""
+    # A cluster already there would make the preflight check it instead of cluster_engine_version.
+    clusters = boto3.client("rds", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"]).describe_db_clusters()
+    assert not [c for c in clusters["DBClusters"] if c["DBClusterIdentifier"] == "aurkrb-lab"], \
+        "the lab has the lab inventory's cluster: run teardown.yml -e cluster_delete=true first"
+    work = tmp_path_factory.mktemp("bad_input")
+    results = work / "results.json"
+    (work / "bad_input.yml").write_text(json.dumps(batch_playbook(CASES, lab_refs, results), indent=1))
+    before = sql(lab_refs["conn"], "SELECT rolname FROM pg_roles ORDER BY 1")
+    lab_api(lab, "DELETE", "calls")
+    run = playbook(*INVENTORY, str(work / "bad_input.yml"))
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    assert sql(lab_refs["conn"], "SELECT rolname FROM pg_roles ORDER BY 1") == before, "a bad input changed the database roles"
+    outcome = {}
+    for entry in json.loads(results.read_text()):
+        window = [c for c in calls if entry["start"] - 0.05 <= c["time"] <= entry["end"] + 0.05]
+        outcome[entry["case"]] = (entry["task"], messages(entry["result"]), [c for c in window if c["mutating"]], window)
+    outcome["_all_mutating"] = [c for c in calls if c["mutating"]]
+    return outcome
+
+
+def test_the_table_covers_every_role():
+    assert len(CASES) >= 30
+    assert {role for dummy, role, dummy2, dummy3 in CASES} == {"directory", "iam_role", "network", "cluster", "db_users"}
+
+
+def test_no_bad_input_writes_anything(refused):
+    assert refused["_all_mutating"] == []
+
+
+@pytest.mark.parametrize("case_id,role,variables,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_with_the_variable_and_the_fix(refused, lab_refs, case_id, role, variables, fragments):
+    task, message, mutating, dummy = refused[case_id]
+    assert "NOT REFUSED" not in message, f"{role} accepted {variables}"
+    assert mutating == [], f"{case_id}: mutating calls before the refusal: {mutating}"
+    fragments = [resolve(f, lab_refs) for f in fragments]
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), f"{case_id}: {fragment!r} not in the message ({task}): {message}"
+    assert any(word in message.lower() for word in FIX_WORDS), f"{case_id}: no fix in {message}"
+    # A secret given in a bad case is never echoed back.
+    for secret in ("MyAdmin#2024x", "Ab1!x", 'pa"ss/word@1', "Tr#st-pass-1"):
+        assert secret not in message
