@@ -62,3 +62,8 @@ def test_the_directory_role_manages_trust_share_data_access_users_and_groups(lab
     assert published["id"] not in [d["DirectoryId"] for d in directories]
     twice = playbook(*run, "-e", "role_state=absent")
     assert twice.returncode == 0 and recap(twice.stdout)["changed"] == 0, twice.stdout[-6000:]
+    ec2 = client(lab, "ec2")
+    for vpc in ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["ak-itest-directory-role"]}])["Vpcs"]:
+        for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]:
+            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+        ec2.delete_vpc(VpcId=vpc["VpcId"])
