@@ -445,7 +445,9 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
         result = _guarded("iam_role", check_iam_role, get_client("iam"), iam_role_name)
         findings += result if isinstance(result, list) else [result]
 
-    findings.append(_guarded("sts_regional_endpoint", check_sts, get_client("sts"), region))
+    if iam_role_name:
+        # RDS assumes the IAM role through the Region's STS endpoint: only a check that names the role needs it.
+        findings.append(_guarded("sts_regional_endpoint", check_sts, get_client("sts"), region))
 
     if directory_id:
         ec2 = get_client("ec2")

@@ -18,6 +18,7 @@ description:
   - C(iam_role_trust) and C(iam_role_policy) - the IAM role trusts C(directoryservice.rds.amazonaws.com) and
     C(rds.amazonaws.com), and has the managed policy C(AmazonRDSDirectoryServiceAccess) (of the role's partition).
   - C(sts_regional_endpoint) - the Region's STS endpoint answers (C(GetCallerIdentity)); a disabled Region fails.
+    Checked with O(iam_role_name), the role RDS assumes through it.
   - C(db_security_group_ingress) - a DB security group accepts the DB port from the directory's security group.
   - C(directory_security_group_egress) - the directory's security group may send to the DB security groups (by
     reference, or all traffic).

@@ -599,11 +599,11 @@ def test_run_checks_runs_every_check(aws):
         ("directory_security_group_egress", "ok"), ("vpc_connectivity", "ok")]
 
 
-def test_run_checks_without_directory_or_role_checks_the_rest(aws):
+def test_run_checks_without_directory_or_role_checks_the_engine_only(aws):
+    # No STS call either: only the IAM role's check needs the Region's STS endpoint.
     clients, stubs = aws
-    stubs["sts"].add_response("get_caller_identity", {"Account": "123456789012"}, {})
     findings = preflight.run_checks(clients.__getitem__, "us-east-1", None, None, {})
-    assert [(f["check"], f["status"]) for f in findings] == [("engine_support", "warn"), ("sts_regional_endpoint", "ok")]
+    assert [(f["check"], f["status"]) for f in findings] == [("engine_support", "warn")]
 
 
 def test_a_check_that_cannot_read_warns_and_the_others_still_run(aws):

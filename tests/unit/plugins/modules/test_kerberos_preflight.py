@@ -113,7 +113,6 @@ def test_fail_on_nothing_reports_without_failing(aws):
 
 
 def test_fail_on_warn_fails_on_a_warning(aws):
-    aws["sts"].add_response("get_caller_identity", {"Account": "123456789012"}, {})
     result = run(fail_on=["warn", "fail"])
     assert result["failed"] and result["ok"] is True and "[engine_support] Neither" in result["msg"]
 
