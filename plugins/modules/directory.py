@@ -266,7 +266,11 @@ def ensure_present(module, client):
         if p["wait"]:
             ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
-        module.exit_json(changed=True, directory=ds.normalize(directory, ds.list_tags(client, directory_id)),
+        result = ds.normalize(directory, ds.list_tags(client, directory_id))
+        if p["data_access"] is not None and directory["Stage"] == "Active":
+            ds_data.set_data_access(client, directory_id, p["data_access"], False)
+            result["data_access"] = ds_data.describe_data_access(client, directory_id)
+        module.exit_json(changed=True, directory=result,
                          diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
 
     directory_id = directory["DirectoryId"]

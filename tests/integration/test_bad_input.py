@@ -221,3 +221,27 @@ def test_bad_input_is_refused_with_the_variable_and_the_fix(refused, lab_refs, c
     # A secret given in a bad case is never echoed back.
     for secret in ("MyAdmin#2024x", "Ab1!x", 'pa"ss/word@1', "Tr#st-pass-1"):
         assert secret not in message
+
+
+# Through the whole chain: a bad value of a late step is refused before the first step writes anything
+# (site.yml validates every step first; the directory would otherwise be created before the cluster's check).
+SITE_CASES = [
+    ("site-engine-version", {"cluster_engine_version": "9.6"}, ["9.6", "choose an engine version"]),
+    ("site-db-users-realm", {"db_users_realm": "corp.example.com"}, ["db_users_realm", "use CORP.EXAMPLE.COM"]),
+    ("site-network-cidr", {"network_db_security_group_id": "10.0.0.0/16"}, ["network_db_security_group_id", "not a CIDR"]),
+    ("site-cluster-port", {"cluster_port": 80}, ["cluster_port", "use e.g."]),
+]
+
+
+@pytest.mark.parametrize("case_id,variables,fragments", SITE_CASES, ids=[c[0] for c in SITE_CASES])
+def test_site_refuses_a_late_steps_bad_input_before_the_first_write(lab, refused, tmp_path, case_id, variables, fragments):
+    extra = tmp_path / "case.json"
+    extra.write_text(json.dumps(variables))
+    lab_api(lab, "DELETE", "calls")
+    run = playbook(*INVENTORY, "site.yml", "-e", f"@{extra}")
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    assert run.returncode != 0, run.stdout[-4000:]
+    text = " ".join(run.stdout.split()).lower()
+    for fragment in fragments:
+        assert fragment.lower() in text, f"{case_id}: {fragment!r} not in {run.stdout[-3000:]}"
+    assert [c["operation"] for c in calls if c["mutating"]] == []
