@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SANITY_TREE := build/ansible_collections/aurora/kerberos
 LAB_ENV := . .lab/env
 
-.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration build ee-context molecule docs clean
+.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration integration-lab integration-chain build ee-context molecule docs clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -35,7 +35,7 @@ test: sanity units lint integration ## everything CI runs: sanity, unit, lint, i
 sanity: ## ansible-test sanity in a private virtualenv (--venv)
 	rm -rf build/ansible_collections && mkdir -p $(SANITY_TREE)
 	# What galaxy.yml ships, plus tests/; the lab and the setup script are not collection content.
-	tar -c --exclude=./.venv --exclude=./.lab --exclude=./.git --exclude=./build --exclude=./collections \
+	tar -c --exclude=./.venv --exclude=./.lab --exclude=./.lab-chain --exclude=./.git --exclude=./build --exclude=./collections \
 	  --exclude=./lab --exclude=./scripts --exclude=./bench --exclude=./tests/output --exclude=__pycache__ . | tar -x -C $(SANITY_TREE)
 	# ansible-test finds dependencies beside the collection: link the ones the ansible package bundles.
 	for dep in amazon/aws community/postgresql; do mkdir -p build/ansible_collections/$${dep%/*}; \
@@ -50,8 +50,26 @@ units: ## pytest unit tests (no servers); module_utils line coverage must stay a
 lint: ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
-integration: ## the lab suite (tests/lab) and integration tests; starts the lab if down, leaves it as found
-	$(BIN)/pytest tests/lab tests/integration
+# The integration suite runs as two streams side by side, each against a lab of its own: most of its
+# time is the lab's AWS timings, not CPU. Every tests/integration/test_*.py is in exactly one stream
+# (tests/unit/test_makefile.py checks it).
+INTEGRATION_LAB := tests/lab tests/integration/test_lab.py tests/integration/test_lab_lifecycle.py \
+  tests/integration/test_targets.py tests/integration/test_directory_role.py \
+  tests/integration/test_network_peering.py tests/integration/test_execution_environment.py
+INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_reliability.py \
+  tests/integration/test_bad_input.py tests/integration/test_awx.py tests/integration/test_molecule.py
+# The chain stream's lab: its own state folder, namespace, ports and addresses (lab/CONTRACT.md).
+CHAIN_LAB := LAB_STATE_DIR=$(CURDIR)/.lab-chain LAB_NETNS=aurkrb-chain LAB_AWS_PORT=15031 LAB_PG_PORT=15433 \
+  LAB_HOST_IP=192.0.2.1 LAB_DC_IP=192.0.2.2
+
+integration: ## the lab suite (tests/lab) and integration tests, two streams on two labs; each lab is left as found
+	$(MAKE) --no-print-directory -j2 --output-sync=target integration-lab integration-chain
+
+integration-lab: ## integration stream 1: the lab suite, module targets, role tests (lab in .lab)
+	$(BIN)/pytest -p no:cacheprovider $(INTEGRATION_LAB)
+
+integration-chain: ## integration stream 2: site.yml end to end, reliability, bad input, AWX, Molecule (lab in .lab-chain)
+	$(CHAIN_LAB) $(BIN)/pytest -p no:cacheprovider $(INTEGRATION_CHAIN)
 
 build: ## ansible-galaxy collection build into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .
