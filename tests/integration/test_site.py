@@ -153,6 +153,30 @@ def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, conve
     assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-db"]
 
 
+def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_through_the_secret(lab, converged, tmp_path):
+    """The cluster role adopts a cluster made with ManageMasterUserPassword; db_users reads the master
+    password from the cluster's Secrets Manager secret (no password anywhere in the playbook's variables)."""
+    rds = aws(lab, "rds")
+    rds.create_db_cluster(DBClusterIdentifier="reports-managed", Engine="aurora-postgresql", EngineVersion="16.6",
+                          MasterUsername="reports_admin", ManageMasterUserPassword=True, Port=int(lab["LAB_PG_PORT"]),
+                          DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[lab["LAB_DB_SECURITY_GROUP_ID"]])
+    rds.create_db_instance(DBInstanceIdentifier="reports-managed-1", DBClusterIdentifier="reports-managed",
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    extra = tmp_path / "own.json"
+    extra.write_text(json.dumps({"own_cluster": "reports-managed", "own_managed": True, "own_master_password": None}))
+    try:
+        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]
+        secret_arn = rds.describe_db_clusters(DBClusterIdentifier="reports-managed")["DBClusters"][0]["MasterUserSecret"]["SecretArn"]
+        secret = json.loads(aws(lab, "secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+        assert secret["password"] not in own.stdout and secret["password"] not in own.stderr
+        cluster = rds.describe_db_clusters(DBClusterIdentifier="reports-managed")["DBClusters"][0]
+        assert [m["Status"] for m in cluster["DomainMemberships"]] == ["kerberos-enabled"]
+    finally:
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+
+
 def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged):
     down = playbook(*INVENTORY, "playbooks/teardown.yml")
     assert down.returncode == 0, down.stdout[-6000:]
