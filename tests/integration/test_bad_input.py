@@ -158,7 +158,7 @@ def lab_refs(lab):
     used = {s["CidrBlock"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [lab["LAB_VPC_ID"]]}])["Subnets"]}
     vpc_cidr = ec2.describe_vpcs(VpcIds=[lab["LAB_VPC_ID"]])["Vpcs"][0]["CidrBlock"]
     prefix = ".".join(vpc_cidr.split(".")[:2])
-    cidr = next(f"{prefix}.{n}.0/24" for n in range(200, 255) if f"{prefix}.{n}.0/24" not in used)
+    cidr = [c for c in (f"{prefix}.{n}.0/24" for n in range(200, 255)) if c not in used][0]
     extra = ec2.create_subnet(VpcId=lab["LAB_VPC_ID"], CidrBlock=cidr, AvailabilityZone=first["AvailabilityZone"])["Subnet"]
     realm = lab["LAB_AD_REALM"]
     iam_login, nested_login = "badinput-iam", "badinput-nested"
