@@ -60,7 +60,7 @@ INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_relia
   tests/integration/test_bad_input.py tests/integration/test_awx.py tests/integration/test_molecule.py
 # The chain stream's lab: its own state folder, namespace, ports and addresses (lab/CONTRACT.md).
 CHAIN_LAB := LAB_STATE_DIR=$(CURDIR)/.lab-chain LAB_NETNS=aurkrb-chain LAB_AWS_PORT=15031 LAB_PG_PORT=15433 \
-  LAB_HOST_IP=192.0.2.1 LAB_DC_IP=192.0.2.2
+  LAB_HOST_IP=198.18.0.1 LAB_DC_IP=198.18.0.2
 
 integration: ## the lab suite (tests/lab) and integration tests, two streams on two labs; each lab is left as found
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration-lab integration-chain
