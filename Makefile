@@ -20,8 +20,9 @@ setup: ## install Debian packages, the pinned .venv and the ansible-test bootstr
 lab-up: ## start the lab (AWS endpoint, Samba AD DC, PostgreSQL); idempotent
 	$(PY) lab/lab.py up
 
-lab-down: ## stop every lab process by pid and remove its network namespace
+lab-down: ## stop every lab process by pid and remove its network namespace (also make integration's second lab)
 	$(PY) lab/lab.py down
+	if [ -d .lab-chain ]; then $(CHAIN_LAB) $(PY) lab/lab.py down; fi
 
 lab-status: ## print each lab component's health
 	$(PY) lab/lab.py status
