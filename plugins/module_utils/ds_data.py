@@ -20,6 +20,8 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import encryption_types_from_int
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import encryption_types_to_int
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
@@ -27,7 +29,6 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import Wait
 TPS = {"Standard": (4, 8), "Enterprise": (8, 16), "Hybrid": (8, 16)}
 
 # msDS-SupportedEncryptionTypes bits (MS-KILE 2.2.7), as in ad_ldap
-ENCRYPTION_TYPE_BITS = {"aes128": 0x08, "aes256": 0x10, "rc4": 0x04}
 ENCRYPTION_TYPES_ATTRIBUTE = "msDS-SupportedEncryptionTypes"
 
 retry = jittered_backoff(retries=10)
@@ -66,17 +67,6 @@ class RateLimiter:
             self.sleep(self.intervals[writes] - (now - last))
             now = self.clock()
         self.last[writes] = now
-
-
-def encryption_types_to_int(names):
-    value = 0
-    for name in names:
-        value |= ENCRYPTION_TYPE_BITS[name]
-    return value
-
-
-def encryption_types_from_int(value):
-    return [name for name, bit in ENCRYPTION_TYPE_BITS.items() if value and value & bit]
 
 
 def _plain(attribute_value):

@@ -184,6 +184,8 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_subnets
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
@@ -218,23 +220,18 @@ def find(module, client):
     return found[0] if found else None
 
 
-@jittered_backoff()
-def describe_subnets(ec2, subnet_ids):
-    return ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
-
-
 def check_subnets(module):
     """Refuse, before CreateMicrosoftAD, subnets that are not two Availability Zones of vpc_id (AWS would refuse too,
     but only after the call)."""
     p = module.params
-    ec2 = module.client("ec2", retry_decorator=jittered_backoff())
     try:
-        subnets = describe_subnets(ec2, p["subnet_ids"])
-    except botocore.exceptions.ClientError as e:
-        if e.response.get("Error", {}).get("Code") == "InvalidSubnetID.NotFound":
-            module.fail_json(msg=f"subnet_ids {p['subnet_ids']}: {e.response['Error'].get('Message')}. Give two existing "
-                                 f"subnets of {p['vpc_id']}, in two Availability Zones")
-        module.fail_json_aws(e, msg="Failed to describe the subnets of subnet_ids")
+        # amazon.aws's helper: paginated, retried, and [] when a subnet id does not exist.
+        subnets = describe_subnets(module.client("ec2"), SubnetIds=p["subnet_ids"])
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+    if len(subnets) < len(p["subnet_ids"]):
+        module.fail_json(msg=f"subnet_ids {p['subnet_ids']}: a subnet does not exist in this account and Region. Give two "
+                             f"existing subnets of {p['vpc_id']}, in two Availability Zones")
     outside = [s["SubnetId"] for s in subnets if s["VpcId"] != p["vpc_id"]]
     if outside:
         module.fail_json(msg=f"subnet_ids {outside} are not in vpc_id {p['vpc_id']}: give two subnets of that VPC")
@@ -242,6 +239,16 @@ def check_subnets(module):
     if len(zones) < 2:
         module.fail_json(msg=f"subnet_ids {p['subnet_ids']} are all in {', '.join(sorted(zones))}: a directory needs "
                              "two subnets in two different Availability Zones: give one subnet from each of two zones")
+
+
+def apply_data_access(module, client, directory, result):
+    """Directory data access as data_access asks, on an Active directory; its status goes into result.
+    Returns whether it changed (or, in check mode, would)."""
+    if module.params["data_access"] is None or directory["Stage"] != "Active":
+        return False
+    changed = ds_data.set_data_access(client, directory["DirectoryId"], module.params["data_access"], module.check_mode)
+    result["data_access"] = ds_data.describe_data_access(client, directory["DirectoryId"])
+    return changed
 
 
 def member_clusters(rds, directory_id):
@@ -267,9 +274,7 @@ def ensure_present(module, client):
             ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
         result = ds.normalize(directory, ds.list_tags(client, directory_id))
-        if p["data_access"] is not None and directory["Stage"] == "Active":
-            ds_data.set_data_access(client, directory_id, p["data_access"], False)
-            result["data_access"] = ds_data.describe_data_access(client, directory_id)
+        apply_data_access(module, client, directory, result)
         module.exit_json(changed=True, directory=result,
                          diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
 
@@ -297,9 +302,7 @@ def ensure_present(module, client):
         ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
     result = ds.normalize(directory, tags)
-    if p["data_access"] is not None and directory["Stage"] == "Active":
-        changed |= ds_data.set_data_access(client, directory_id, p["data_access"], module.check_mode)
-        result["data_access"] = ds_data.describe_data_access(client, directory_id)
+    changed |= apply_data_access(module, client, directory, result)
     module.exit_json(changed=changed, directory=result)
 
 
