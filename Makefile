@@ -17,7 +17,7 @@ help:
 setup: ## install Debian packages, the pinned .venv and the ansible-test bootstrap
 	bash scripts/setup.sh
 
-lab-up: ## start the lab (AWS endpoint, Samba AD DC, PostgreSQL); idempotent
+lab-up: setup ## start the lab (AWS endpoint, Samba AD DC, PostgreSQL); idempotent
 	$(PY) lab/lab.py up
 
 lab-down: ## stop every lab process by pid and remove its network namespace (also make integration's second lab)
@@ -31,9 +31,9 @@ demo: lab-up ## run site.yml against the lab, then prove the Kerberos logins wit
 	$(LAB_ENV) && $(BIN)/ansible-playbook -i inventories/lab site.yml
 	$(LAB_ENV) && $(BIN)/ansible-playbook -i inventories/lab playbooks/verify.yml
 
-test: sanity units lint integration ## everything CI runs: sanity, unit, lint, integration
+test: setup sanity units lint integration ## everything CI runs: setup first, then sanity, unit, lint, integration
 
-sanity: ## ansible-test sanity in a private virtualenv (--venv)
+sanity: setup ## ansible-test sanity in a private virtualenv (--venv)
 	rm -rf build/ansible_collections && mkdir -p $(SANITY_TREE)
 	# What galaxy.yml ships, plus tests/; the lab and the setup script are not collection content.
 	tar -c --exclude=./.venv --exclude=./.lab --exclude=./.lab-chain --exclude=./.git --exclude=./build --exclude=./collections \
@@ -45,10 +45,10 @@ sanity: ## ansible-test sanity in a private virtualenv (--venv)
 	cd $(SANITY_TREE) && git init -q && git add -A && \
 	  $(CURDIR)/$(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
-units: ## pytest unit tests (no servers); module_utils line coverage must stay at 90% or more
+units: setup ## pytest unit tests (no servers); module_utils line coverage must stay at 90% or more
 	$(BIN)/pytest tests/unit --cov=plugins/module_utils --cov-report=term --cov-fail-under=90
 
-lint: ## ansible-lint, production profile
+lint: setup ## ansible-lint, production profile
 	$(BIN)/ansible-lint --profile production
 
 # The integration suite runs as two streams side by side, each against a lab of its own: most of its
@@ -63,7 +63,7 @@ INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_relia
 CHAIN_LAB := LAB_STATE_DIR=$(CURDIR)/.lab-chain LAB_NETNS=aurkrb-chain LAB_AWS_PORT=15031 LAB_PG_PORT=15433 \
   LAB_HOST_IP=198.18.0.1 LAB_DC_IP=198.18.0.2
 
-integration: ## the lab suite (tests/lab) and integration tests, two streams on two labs; each lab is left as found
+integration: setup ## the lab suite (tests/lab) and integration tests, two streams on two labs; each lab is left as found
 	$(MAKE) --no-print-directory -j2 --output-sync=target integration-lab integration-chain
 
 integration-lab: ## integration stream 1: the lab suite, module targets, role tests (lab in .lab)
@@ -72,25 +72,25 @@ integration-lab: ## integration stream 1: the lab suite, module targets, role te
 integration-chain: ## integration stream 2: site.yml end to end, reliability, bad input, AWX, Molecule (lab in .lab-chain)
 	$(CHAIN_LAB) $(BIN)/pytest -p no:cacheprovider $(INTEGRATION_CHAIN)
 
-build: ## ansible-galaxy collection build into build/
+build: setup ## ansible-galaxy collection build into build/
 	mkdir -p build && $(BIN)/ansible-galaxy collection build --force --output-path build .
 
 molecule: lab-up ## molecule test: the roles on the lab (converge, idempotence, verify with a Kerberos login)
 	# molecule finds ansible-playbook on PATH; the lab's env is the one lab.py acts on (LAB_STATE_DIR).
 	. $${LAB_STATE_DIR:-.lab}/env && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/molecule test
 
-ee-context: ## the execution environment's build context in build/ee (ansible-builder create; build it with podman or docker)
+ee-context: setup ## the execution environment's build context in build/ee (ansible-builder create; build it with podman or docker)
 	rm -rf build/ee build/ee-collection
 	$(BIN)/ansible-galaxy collection build --output-path build/ee-collection .
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 
 .PHONY: bench bench-logins bench-chain
-bench: bench-logins bench-chain ## benchmarks on the lab: bench-logins prints its ratios, bench-chain fails on a missed goal
+bench: setup bench-logins bench-chain ## benchmarks on the lab: bench-logins prints its ratios, bench-chain fails on a missed goal
 
 bench-logins: lab-up ## 1,000 Kerberos logins: kerberos_logins vs a community.postgresql loop (BENCH_N, BENCH_SAMPLE)
 	$(PY) bench/logins.py
 
-bench-chain: ## site.yml figures with goals: P2 converged rerun, P3 critical path, P4 fan-out (tears the chain down; BENCH_FANOUT, BENCH_FORKS)
+bench-chain: setup ## site.yml figures with goals: P2 converged rerun, P3 critical path, P4 fan-out (tears the chain down; BENCH_FANOUT, BENCH_FORKS)
 	# The script starts the lab (LAB_STATE_DIR) if it is down, and stops it again afterwards.
 	$(PY) bench/chain.py
 

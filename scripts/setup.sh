@@ -9,6 +9,11 @@ APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-mo
 
 say() { printf 'setup: %s\n' "$*"; }
 
+# 0. What setup needs: stop at once, in one line, when it is not there --------------------
+[ -r /etc/debian_version ] || { say "needs Debian 12 (no /etc/debian_version here): the lab uses Debian's samba, krb5 and postgresql packages"; exit 1; }
+command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || { say "needs dpkg and apt-get (Debian's package tools) to install its packages"; exit 1; }
+command -v "$PYTHON" >/dev/null || { say "needs $PYTHON (Python 3.11 with venv): set PYTHON=/path/to/python3.11"; exit 1; }
+
 # 1. Debian packages ---------------------------------------------------------------------
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -44,10 +49,15 @@ have=$(cat .venv/.requirements.sha256 2>/dev/null || true)
 if [ -x .venv/bin/python ] && [ "$want" = "$have" ]; then
   say ".venv is up to date with requirements.txt"
 else
-  [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version)"; "$PYTHON" -m venv .venv; }
-  say "installing requirements.txt into .venv (about 90 s on a fresh machine)"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-  .venv/bin/pip check >/dev/null
+  # A venv this run creates and cannot finish is removed: no half-made .venv is left behind.
+  fresh_venv=0
+  [ -x .venv/bin/python ] || { say "creating .venv with $($PYTHON --version)"; fresh_venv=1; "$PYTHON" -m venv .venv; }
+  say "installing requirements.txt into .venv (about 60 s on a fresh machine)"
+  if ! { .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt && .venv/bin/pip check >/dev/null; }; then
+    [ "$fresh_venv" = 1 ] && rm -rf .venv
+    say "pip could not install requirements.txt (see above); $([ "$fresh_venv" = 1 ] && echo 'removed the half-made .venv' || echo '.venv keeps its previous packages')"
+    exit 1
+  fi
   echo "$want" > .venv/.requirements.sha256
   say ".venv ready: $(.venv/bin/ansible --version | head -1)"
 fi
@@ -67,4 +77,4 @@ else
   say "wrote the ansible-test pip bootstrap to $cache"
 fi
 
-say "done. Next: make demo (the lab and the whole chain), then make test"
+say "done"
