@@ -68,7 +68,10 @@ def master_credentials(module):
     params = module.params
     if not params.get("master_user_secret"):
         return params["login_user"], params["login_password"]
-    client = module.client("secretsmanager")
+    # A secret lives in one Region, and its ARN names it (arn:<partition>:secretsmanager:<region>:...):
+    # read it there, whatever Region the connection or the environment names.
+    arn = params["master_user_secret"].split(":")
+    client = module.client("secretsmanager", **({"region": arn[3]} if len(arn) > 6 and arn[0] == "arn" and arn[3] else {}))
     try:
         answer = jittered_backoff()(client.get_secret_value)(SecretId=params["master_user_secret"])
     except (BotoCoreError, ClientError) as e:

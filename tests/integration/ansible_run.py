@@ -10,10 +10,13 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def playbook(*args, extra_env=None):
-    """ansible-playbook with the repo's ansible.cfg, run from the repo root."""
+def playbook(*args, extra_env=None, drop_env=()):
+    """ansible-playbook with the repo's ansible.cfg, run from the repo root; drop_env names variables
+    of this process's environment that the run must not see."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", **(extra_env or {}))
+    for name in drop_env:
+        env.pop(name, None)
     return subprocess.run([str(BIN / "ansible-playbook"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
 

@@ -116,6 +116,40 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab, converged):
             assert secret not in output
 
 
+ROLES_WITH_AWS = ("directory", "iam_role", "network", "cluster")
+WRONG_REGION = "eu-west-3"
+
+
+def region_only_in_variables(lab):
+    """-e arguments that give every role the lab's Region through its documented variable."""
+    return ["-e", json.dumps({f"{role}_aws_region": lab["AWS_REGION"] for role in ROLES_WITH_AWS})]
+
+
+def nothing_in(lab, region):
+    """What the chain would have made in another Region: directories, clusters, rules on the lab's VPC groups."""
+    def client(service):
+        return boto3.client(service, endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=region,
+                            aws_access_key_id="lab", aws_secret_access_key="lab")
+    return dict(directories=client("ds").describe_directories()["DirectoryDescriptions"],
+                clusters=client("rds").describe_db_clusters()["DBClusters"],
+                groups=[g["GroupId"] for g in client("ec2").describe_security_groups()["SecurityGroups"]
+                        if g["GroupName"] != "default"])
+
+
+def test_the_region_reaches_every_module_from_the_role_variables_alone(lab, converged):
+    """Issue: the roles' <role>_aws_* reached amazon.aws's modules only, not the collection's own
+    (meta/runtime.yml listed none of them). With no Region in the environment, a module left out fails
+    ("requires a region"); with a wrong one, it looks in that Region, finds nothing and builds there."""
+    unset = playbook(*INVENTORY, "site.yml", *region_only_in_variables(lab), drop_env=("AWS_REGION", "AWS_DEFAULT_REGION"))
+    assert unset.returncode == 0, unset.stdout[-6000:]
+    assert recap(unset.stdout)["changed"] == 0, unset.stdout[-6000:]
+    wrong = playbook(*INVENTORY, "site.yml", *region_only_in_variables(lab),
+                     extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
+    assert wrong.returncode == 0, wrong.stdout[-6000:]
+    assert recap(wrong.stdout)["changed"] == 0, wrong.stdout[-6000:]
+    assert nothing_in(lab, WRONG_REGION) == dict(directories=[], clusters=[], groups=[])
+
+
 def test_check_mode_on_a_converged_lab_predicts_no_change(lab, converged):
     lab_api(lab, "DELETE", "calls")
     check = playbook(*INVENTORY, "site.yml", "--check")
@@ -163,9 +197,12 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
     rds.create_db_instance(DBInstanceIdentifier="reports-managed-1", DBClusterIdentifier="reports-managed",
                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     extra = tmp_path / "own.json"
-    extra.write_text(json.dumps({"own_cluster": "reports-managed", "own_managed": True, "own_master_password": None}))
+    extra.write_text(json.dumps({"own_cluster": "reports-managed", "own_managed": True, "own_master_password": None,
+                                 "own_region": lab["AWS_REGION"]}))
     try:
-        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        # The secret is read in the cluster's Region (cluster_aws_region), not the environment's.
+        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}",
+                       extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
         assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]
         secret_arn = rds.describe_db_clusters(DBClusterIdentifier="reports-managed")["DBClusters"][0]["MasterUserSecret"]["SecretArn"]
         secret = json.loads(aws(lab, "secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
@@ -178,7 +215,9 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
 
 
 def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged):
-    down = playbook(*INVENTORY, "playbooks/teardown.yml")
+    # Its reads and deletes go where the role variables say, whatever Region the environment names.
+    down = playbook(*INVENTORY, "playbooks/teardown.yml", *region_only_in_variables(lab),
+                    extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
     assert down.returncode == 0, down.stdout[-6000:]
     assert recap(down.stdout)["changed"] > 0
     state = chain_state(lab)

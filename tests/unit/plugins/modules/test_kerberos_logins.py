@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+import aws_stubs
 from aws_stubs import assert_all_used, raise_on_exit, stubbed
 from aws_stubs import run as run_module
 from fake_pg import FakeServer, quote
@@ -277,6 +278,25 @@ def test_master_credentials_come_from_the_secret(server, monkeypatch):
     assert server.params["password"] == "From-The-Secret-1!"
     assert "From-The-Secret-1!" not in json.dumps(result)
     assert_all_used(stubs)
+
+
+def test_the_secret_is_read_in_the_region_its_arn_names(server, monkeypatch):
+    """The module's Region (or the environment's) may be another: RDS keeps the secret in the cluster's."""
+    asked = []
+    client = aws_stubs.fake_client("secretsmanager")
+    stubs = aws_stubs.install(monkeypatch, {"cn": client}, pick=lambda name, kw: asked.append((name, kw)) or "cn")
+    arn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:rds!cluster-1-AbCdEf"
+    secret = {"username": "master", "password": "From-The-Secret-1!"}
+    stubs["cn"].add_response("get_secret_value", {"SecretString": json.dumps(secret)}, {"SecretId": arn})
+    server.add_role("master")
+    result = run(master_user_secret=arn, logins=[], check_mode=True, region="eu-west-3")
+    assert not result["failed"], result
+    assert asked == [("secretsmanager", {"region": "cn-north-1"})]
+    # A name (not an ARN) is read in the connection's Region.
+    asked.clear()
+    stubs["cn"].add_response("get_secret_value", {"SecretString": json.dumps(secret)}, {"SecretId": "by-name"})
+    assert not run(master_user_secret="by-name", logins=[], check_mode=True)["failed"]
+    assert asked == [("secretsmanager", {})]
 
 
 @pytest.mark.parametrize("answer, error", [
