@@ -64,6 +64,10 @@ CONTROLLER_TCP = ((53, 53), (88, 88), (135, 135), (389, 389), (445, 445), (464, 
 # Shares per directory (AWS Directory Service quotas): Standard 5, Enterprise 125.
 SHARE_LIMITS = {"Standard": 5, "Enterprise": 125}
 LIVE_SHARE = ("Shared", "PendingAcceptance", "Sharing")
+# AWS_FACTS section 1, recorded error (aws_recorded ds.CreateMicrosoftAD.error.InvalidParameterException.reserved-domain).
+RESERVED_DOMAINS = ("example", "invalid", "localhost")
+RESERVED_DOMAINS_MESSAGE = ("The following domain names are reserved and cannot be used with your directory: "
+                            "*.example, *.invalid, *.localhost")
 USER_NAME = r'^(?!.*\\|.*"|.*\/|.*\[|.*\]|.*:|.*;|.*\||.*=|.*,|.*\+|.*\*|.*\?|.*<|.*>|.*@).*$'
 
 
@@ -335,6 +339,8 @@ def _patch_backend(orig):
         validate_args([("password", password or ""), ("edition", edition), ("name", name or ""),
                        ("description", description), ("shortName", short_name),
                        ("vpcSettings.subnetIds", (vpc_settings or {}).get("SubnetIds") or [])])
+        if name.rsplit(".", 1)[-1].lower() in RESERVED_DOMAINS:
+            raise InvalidParameterException(RESERVED_DOMAINS_MESSAGE)
         if "admin" in password.lower():
             raise InvalidParameterException("Invalid directory password: the password must not contain the word "
                                             "\"admin\".")

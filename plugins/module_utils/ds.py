@@ -26,10 +26,23 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import Wait
 STAGES_IN_PROGRESS = ("Requested", "Creating", "Created", "Updating", "Restoring")
 STAGES_FAILED = ("Failed", "Impaired", "Inoperable", "RestoreFailed")
 STAGES_GONE = ("Deleting", "Deleted")
-EDITIONS = ("Standard", "Enterprise", "Hybrid")
+# CreateMicrosoftAD makes only these two; a Hybrid directory comes from CreateHybridAD after a successful
+# StartADAssessment (ds model, CreateMicrosoftADRequest.Edition and CreateHybridAD).
+EDITIONS = ("Standard", "Enterprise")
+# Names AWS refuses with InvalidParameterException "The following domain names are reserved and cannot be
+# used with your directory: *.example, *.invalid, *.localhost" (AWS_FACTS.md section 1, recorded error).
+RESERVED_DOMAINS = ("example", "invalid", "localhost")
+# The model's Password pattern: 8-64 characters and 3 of these 4 ASCII classes; whitespace is no symbol.
+PASSWORD_CLASSES = (
+    ("lower-case letters a-z", re.compile(r"[a-z]")),
+    ("upper-case letters A-Z", re.compile(r"[A-Z]")),
+    ("digits 0-9", re.compile(r"\d", re.ASCII)),
+    ("symbols (any other character except whitespace, so a space is not one)", re.compile(r"[^A-Za-z0-9\s]")),
+)
 
 _FQDN = re.compile(r"^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
-_NETBIOS = re.compile(r"^[^\\/:*?\"<>|.]{1,15}$")
+# The model's DirectoryShortName pattern (none of \/:*?"<>|, no leading '.'), and NetBIOS's 15 characters.
+_NETBIOS = re.compile(r"^(?=.{1,15}$)[^\\/:*?\"<>|.][^\\/:*?\"<>|]*$")
 _DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -55,14 +68,30 @@ def admin_password_problem(password):
         return "must be 8 to 64 characters long"
     if "admin" in password.lower():
         return 'must not contain the word "admin"'
-    classes = sum((
-        any(c.islower() for c in password),
-        any(c.isupper() for c in password),
-        any(c.isdigit() for c in password),
-        any(not c.isalnum() for c in password),
-    ))
-    if classes < 3:
-        return "must use 3 of: lower-case letters, upper-case letters, digits, symbols"
+    if sum(1 for _, pattern in PASSWORD_CLASSES if pattern.search(password)) < 3:
+        return "must use 3 of: " + ", ".join(label for label, _ in PASSWORD_CLASSES)
+    return None
+
+
+def directory_name_problem(name):
+    """What AWS refuses in a directory's DNS name (AWS_FACTS.md section 1), or None."""
+    if name.endswith("."):
+        return f"{name!r} ends with a dot: AWS takes the name without it, e.g. {name.rstrip('.')!r}"
+    if not _FQDN.match(name):
+        return f"{name!r} must be the directory's fully qualified DNS name, e.g. corp.example.com"
+    if name.rsplit(".", 1)[-1].lower() in RESERVED_DOMAINS:
+        return (f"{name!r} is in a domain AWS reserves (*.example, *.invalid, *.localhost): use a domain "
+                "you own, e.g. corp.example.com")
+    return None
+
+
+def edition_problem(edition):
+    if edition == "Hybrid":
+        return ("Hybrid is not an edition CreateMicrosoftAD makes: a Hybrid directory comes from CreateHybridAD "
+                "after a successful StartADAssessment of your self-managed AD. Use Standard or Enterprise, or "
+                "adopt an existing Hybrid directory by its id and leave the edition unset")
+    if edition not in EDITIONS:
+        return f"must be one of {', '.join(EDITIONS)} (got {edition!r})"
     return None
 
 
@@ -72,11 +101,13 @@ def directory_input_problems(name=None, short_name=None, password=None, vpc_id=N
     problems = []
     if directory_id is not None and not _DIRECTORY_ID.match(directory_id):
         problems.append(f"{prefix}directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits")
-    if name is not None and not _FQDN.match(name):
-        problems.append(f"{prefix}name {name!r} must be the directory's fully qualified DNS name, e.g. corp.example.com")
+    if name is not None:
+        problem = directory_name_problem(name)
+        if problem:
+            problems.append(f"{prefix}name {problem}")
     if short_name is not None and not _NETBIOS.match(short_name):
-        problems.append(f"{prefix}short_name {short_name!r} must be a NetBIOS name: 1-15 characters, "
-                        "no periods or any of \\/:*?\"<>|")
+        problems.append(f"{prefix}short_name {short_name!r} must be a NetBIOS name: 1-15 characters, none of "
+                        "\\/:*?\"<>| and not starting with a period")
     if password is not None:
         problem = admin_password_problem(password)
         if problem:
@@ -90,8 +121,10 @@ def directory_input_problems(name=None, short_name=None, password=None, vpc_id=N
         bad = [s for s in subnet_ids if not _SUBNET_ID.match(s)]
         if bad:
             problems.append(f"{prefix}subnet_ids {bad} are not subnet ids (subnet-...)")
-    if edition is not None and edition not in EDITIONS:
-        problems.append(f"{prefix}edition must be one of {', '.join(EDITIONS)} (got {edition!r})")
+    if edition is not None:
+        problem = edition_problem(edition)
+        if problem:
+            problems.append(f"{prefix}edition {problem}")
     return problems
 
 

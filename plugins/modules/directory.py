@@ -29,6 +29,8 @@ options:
   name:
     description:
       - The directory's fully qualified DNS name, for example V(corp.example.com). The Kerberos realm is its upper-case form.
+      - Without a trailing dot. Names in the domains AWS reserves (C(*.example), C(*.invalid), C(*.localhost)) are
+        refused before any call, as AWS refuses them.
       - Required unless O(directory_id) is given.
     type: str
   directory_id:
@@ -37,18 +39,23 @@ options:
         instead of looking it up by name.
     type: str
   short_name:
-    description: The NetBIOS name. AWS's default is the first label of O(name), upper-case.
+    description:
+      - The NetBIOS name. AWS's default is the first label of O(name), upper-case.
+      - 1 to 15 characters, none of C(\/:*?"<>|), and not starting with a period.
     type: str
   password:
     description:
       - The password of the directory's C(Admin) user. Required to create a directory; never returned or logged.
-      - 8 to 64 characters, 3 of the 4 classes (lower, upper, digit, symbol), and not containing C(admin).
+      - 8 to 64 characters, 3 of the 4 ASCII classes of the API model (C(a-z), C(A-Z), C(0-9), and symbols, meaning any
+        other character except whitespace), and not containing C(admin).
       - Used only at creation. AWS never returns it, so the module cannot compare it on an existing directory.
     type: str
   edition:
-    description: The edition. AWS's default is V(Enterprise).
+    description:
+      - The edition, V(Standard) or V(Enterprise). AWS's default is V(Enterprise).
+      - V(Hybrid) is refused before any call, as CreateMicrosoftAD does not make it; a Hybrid directory comes from
+        CreateHybridAD after a successful StartADAssessment. Adopt one with O(directory_id) and no O(edition).
     type: str
-    choices: [Standard, Enterprise, Hybrid]
   vpc_id:
     description: The VPC the domain controllers run in. Required to create a directory.
     type: str
@@ -203,7 +210,7 @@ def validate(module):
         problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     problems += ds.directory_input_problems(name=p["name"], short_name=p["short_name"], password=p["password"],
                                             vpc_id=p["vpc_id"], subnet_ids=p["subnet_ids"],
-                                            directory_id=p["directory_id"])
+                                            directory_id=p["directory_id"], edition=p["edition"])
     if problems:
         module.fail_json(msg="; ".join(problems))
 
@@ -348,7 +355,7 @@ def main():
         directory_id=dict(type="str"),
         short_name=dict(type="str"),
         password=dict(type="str", no_log=True),
-        edition=dict(type="str", choices=list(ds.EDITIONS)),
+        edition=dict(type="str"),  # checked in validate(), to explain Hybrid
         vpc_id=dict(type="str"),
         subnet_ids=dict(type="list", elements="str"),
         description=dict(type="str"),

@@ -46,7 +46,15 @@ CASES = [
     ("subnet-cidr", "directory", {"directory_subnet_ids": ["10.0.1.0/24", "10.0.2.0/24"]}, ["directory_subnet_ids", "subnet-"]),
     ("vpc-cidr", "directory", {"directory_vpc_id": "10.0.0.0/16"}, ["directory_vpc_id", "vpc-0123456789abcdef0"]),
     ("directory-state", "directory", {"directory_state": "enabled"}, ["directory_state", "present, absent"]),
-    ("directory-edition", "directory", {"directory_edition": "Large"}, ["directory_edition", "Standard, Enterprise"]),
+    ("directory-edition", "directory", {"directory_edition": "Large"}, ["directory_edition", "Standard or Enterprise"]),
+    ("directory-edition-hybrid", "directory", {"directory_edition": "Hybrid"},
+     ["directory_edition", "CreateHybridAD", "StartADAssessment"]),
+    ("directory-name-reserved", "directory", {"directory_name": "corp.example"}, ["directory_name", "reserves", "use a domain"]),
+    ("directory-name-trailing-dot", "directory", {"directory_name": "corp.example.com."},
+     ["directory_name", "without a trailing dot"]),
+    ("admin-password-space-is-no-symbol", "directory", {"directory_admin_password": "abcdefgh 1x"},
+     ["directory_admin_password", "3 of", "a space is not one"]),
+    ("netbios-leading-period", "directory", {"directory_short_name": ".CORP"}, ["directory_short_name", "period"]),
     ("netbios-too-long", "directory", {"directory_short_name": "CORPORATE-NETBIOS"}, ["directory_short_name", "1-15"]),
     ("directory-timeout-negative", "directory", {"directory_wait_timeout": -5}, ["directory_wait_timeout", "greater than 0"]),
     ("ad-user-name", "directory", {"directory_users": [{"name": "Alice Smith", "password": "x"}]},
@@ -219,7 +227,7 @@ def test_bad_input_is_refused_with_the_variable_and_the_fix(refused, lab_refs, c
         assert fragment.lower() in message.lower(), f"{case_id}: {fragment!r} not in the message ({task}): {message}"
     assert any(word in message.lower() for word in FIX_WORDS), f"{case_id}: no fix in {message}"
     # A secret given in a bad case is never echoed back.
-    for secret in ("MyAdmin#2024x", "Ab1!x", 'pa"ss/word@1', "Tr#st-pass-1"):
+    for secret in ("MyAdmin#2024x", "Ab1!x", 'pa"ss/word@1', "Tr#st-pass-1", "abcdefgh 1x"):
         assert secret not in message
 
 

@@ -151,6 +151,13 @@ CREATE_ERRORS = [
     ("a password of 2 classes", {"Password": "lowercase123"}, "ValidationException", "password"),
     ("a password with admin", {"Password": "MyADMIN-pass1"}, "InvalidParameterException", '"admin"'),
     ("a name that is not an FQDN", {"Name": "corp"}, "ValidationException", "name"),
+    ("a name with a trailing dot", {"Name": "corp.example.com."}, "ValidationException", "name"),
+    ("a reserved *.example name", {"Name": "corp.example"}, "InvalidParameterException",
+     "The following domain names are reserved and cannot be used with your directory: *.example, *.invalid, "
+     "*.localhost"),
+    ("a reserved *.invalid name", {"Name": "ad.corp.invalid"}, "InvalidParameterException", "are reserved"),
+    ("a reserved *.localhost name", {"Name": "corp.LOCALHOST"}, "InvalidParameterException", "are reserved"),
+    ("a password whose only symbol is a space", {"Password": "abcdefgh 1x"}, "ValidationException", "password"),
     ("an unknown edition", {"Edition": "Basic"}, "ValidationException", "Enterprise, Standard"),
     ("the Hybrid edition", {"Edition": "Hybrid"}, "UnsupportedOperationException", "Standard or Enterprise"),
     ("another domain (lab limitation)", {"Name": "other.example.org"}, "UnsupportedOperationException",

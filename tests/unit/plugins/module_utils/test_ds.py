@@ -37,6 +37,13 @@ def client():
     ("Passw0rd!", None),
     ("Password!", None),
     ("passw0rd!", None),
+    # The model's classes are ASCII, and whitespace is not a symbol (AWS_FACTS.md section 1).
+    ("abcdefgh 1", "3 of"),
+    ("ABCDEFGH 1", "3 of"),
+    ("\u00e9\u00e9\u00e9\u00e9\u00e9!!1", "3 of"),  # a non-ASCII letter is no letter: here a second symbol
+    ("abcdefg!\u0663", "3 of"),  # an Arabic-Indic digit is no digit (the model's \\d is ASCII)
+    ("abcdefgh 1!", None),
+    ("\u00e9bcdefgh1!", None),
 ])
 def test_admin_password_rules(password, problem):
     found = ds.admin_password_problem(password)
@@ -46,7 +53,7 @@ def test_admin_password_rules(password, problem):
 @pytest.mark.parametrize("kwargs, expect", [
     ({"name": "corp"}, "name 'corp' must be the directory's fully qualified DNS name"),
     ({"name": "corp..example.com"}, "fully qualified"),
-    ({"short_name": "CORP.EXAMPLE"}, "short_name"),
+    ({"short_name": "CORP:EXAMPLE"}, "short_name"),
     ({"short_name": "A" * 16}, "short_name"),
     ({"vpc_id": "10.0.0.0/16"}, "vpc_id '10.0.0.0/16' is not a VPC id"),
     ({"subnet_ids": SUBNETS[:1]}, "exactly 2 different subnets"),
@@ -54,11 +61,33 @@ def test_admin_password_rules(password, problem):
     ({"subnet_ids": ["10.0.1.0/24", SUBNETS[1]]}, "not subnet ids"),
     ({"directory_id": "d-123"}, "directory_id 'd-123' is not a directory id"),
     ({"edition": "Premium"}, "edition must be one of"),
+    ({"edition": "Hybrid"}, "CreateHybridAD"),
+    ({"name": "corp.example.com."}, "ends with a dot"),
+    ({"name": "corp.example"}, "reserves (*.example, *.invalid, *.localhost)"),
+    ({"name": "ad.corp.INVALID"}, "reserves"),
+    ({"name": "corp.localhost"}, "reserves"),
+    ({"short_name": ".CORP"}, "not starting with a period"),
+    ({"short_name": "CORP/1"}, "short_name"),
     ({"password": "weak"}, "password must be 8 to 64"),
 ])
 def test_each_bad_input_names_its_option(kwargs, expect):
     problems = ds.directory_input_problems(**kwargs)
     assert len(problems) == 1 and expect in problems[0], problems
+
+
+@pytest.mark.parametrize("short_name", ["CORP", "CORP.1", "A-B_C", "C"])
+def test_short_names_the_model_accepts(short_name):
+    assert ds.directory_input_problems(short_name=short_name) == []
+
+
+@pytest.mark.parametrize("name", ["corp.example.com", "ad.example.org", "example.com", "corp.examples"])
+def test_names_outside_the_reserved_domains_pass(name):
+    assert ds.directory_input_problems(name=name) == []
+
+
+def test_hybrid_names_the_operation_that_makes_it():
+    problem = ds.directory_input_problems(edition="Hybrid")[0]
+    assert "CreateHybridAD" in problem and "StartADAssessment" in problem and "Standard or Enterprise" in problem
 
 
 def test_good_input_has_no_problem():

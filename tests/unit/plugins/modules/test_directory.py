@@ -114,6 +114,11 @@ def test_tags_are_added_and_purged(aws):
     (changed(vpc_id="10.0.0.0/16"), "vpc_id '10.0.0.0/16' is not a VPC id"),
     (changed(wait_timeout=-5), "wait_timeout must be a positive number"),
     (dict(name="corp.example.com", directory_id="d-xyz"), "directory_id 'd-xyz' is not a directory id"),
+    (changed(edition="Hybrid"), "CreateHybridAD"),
+    (changed(name="corp.example.com."), "ends with a dot"),
+    (changed(name="corp.example"), "reserves (*.example, *.invalid, *.localhost)"),
+    (changed(name="dc.lab.localhost"), "reserves"),
+    (changed(password="abcdefgh 1x"), "password must use 3 of"),
 ])
 def test_bad_input_fails_before_any_call(aws, args, expect):
     result = run(**args)
