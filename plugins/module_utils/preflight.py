@@ -27,6 +27,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_rol
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import partitions
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
@@ -36,8 +37,6 @@ FAIL = "fail"
 STATUSES = (OK, WARN, FAIL)
 
 DEFAULT_ENGINE = "aurora-postgresql"
-MANAGED_POLICY = "service-role/AmazonRDSDirectoryServiceAccess"
-TRUST_PRINCIPALS = ("directoryservice.rds.amazonaws.com", "rds.amazonaws.com")
 DIRECTORY_TYPES = ("MicrosoftAD", "SharedMicrosoftAD")
 _GLOBAL_STS_ENDPOINT = "https://sts.amazonaws.com"
 
@@ -179,26 +178,44 @@ def trusted_services(document):
     return services
 
 
-def check_iam_role(iam, role_name):
-    """Two findings: the trust principals, and the managed policy."""
+def check_iam_role(iam, role_name, region=None, ec2=None, engine_part=partitions.DEFAULT_ENGINE_PART):
+    """Two findings: the trust principals the Region needs (AWS_FACTS.md section 3), and the managed policy.
+
+    With ec2, whether the Region is opt-in is read (DescribeRegions, else the tables); without, the Region's
+    table entry decides."""
+    try:
+        opt_in = partitions.read_opt_in(ec2, region)[0] if ec2 is not None else partitions.opt_in_from_table(region)
+    except partitions.UnknownRegion:
+        opt_in = None
     role = get_iam_role(iam, role_name)
     if role is None:
         missing = f"IAM role {role_name} does not exist."
+        needed = partitions.trust_principals(region, partitions.partition_for_region(region), opt_in, engine_part)
         fix = ("Create it with the managed policy AmazonRDSDirectoryServiceAccess and the trust principals "
-               f"{' and '.join(TRUST_PRINCIPALS)} (amazon.aws.iam_role; the iam_role role).")
+               f"{', '.join(needed)} (amazon.aws.iam_role; the iam_role role).")
         return [finding("iam_role_trust", FAIL, missing, fix), finding("iam_role_policy", FAIL, missing, fix)]
-    partition = role.get("Arn", "arn:aws:").split(":")[1] or "aws"
-    policy_arn = f"arn:{partition}:iam::aws:policy/{MANAGED_POLICY}"
+    partition = partitions.partition_from_arn(role.get("Arn")) or partitions.DEFAULT_PARTITION
+    policy_arn = partitions.managed_policy_arn(partition)
 
-    missing = [p for p in TRUST_PRINCIPALS if p not in trusted_services(role.get("AssumeRolePolicyDocument"))]
-    if missing:
+    services = trusted_services(role.get("AssumeRolePolicyDocument"))
+    where = region or "this Region"
+    if opt_in is None and region:
+        trust = finding("iam_role_trust", WARN,
+                        f"Whether {region} is an opt-in Region is unknown (ec2:DescribeRegions was not readable and "
+                        "the Region is in no table), so the trust principals it needs were not checked.",
+                        "Allow ec2:DescribeRegions, and see that the role trusts the principals the Region's row of "
+                        "AWS's \"Supported Regions and DB engines for Kerberos authentication\" page names.")
+    elif partitions.trust_problems(services, region, partition, opt_in, engine_part):
+        missing = partitions.trust_problems(services, region, partition, opt_in, engine_part)
+        needed = partitions.trust_principals(region, partition, opt_in, engine_part)
         trust = finding("iam_role_trust", FAIL,
-                        f"IAM role {role_name} does not trust {' and '.join(missing)}: RDS answers \"IAM role provided "
-                        "is not valid\" and the join ends enable-kerberos-failed.",
-                        f"Add an Allow sts:AssumeRole statement for the services {', '.join(TRUST_PRINCIPALS)} to the "
-                        "role's trust policy.")
+                        f"IAM role {role_name} does not trust {' and '.join(missing)}: RDS answers \"IAM role "
+                        f"provided is not valid\" in {where} and the join ends enable-kerberos-failed.",
+                        f"Add an Allow sts:AssumeRole statement for the services {', '.join(needed)} to the role's "
+                        "trust policy (the iam_role role computes them for the Region).")
     else:
-        trust = finding("iam_role_trust", OK, f"IAM role {role_name} trusts {' and '.join(TRUST_PRINCIPALS)}.")
+        trust = finding("iam_role_trust", OK, f"IAM role {role_name} trusts {', '.join(sorted(services))}, the "
+                                              f"principals {where} needs.")
 
     attached = [p.get("PolicyArn") for p in list_iam_role_attached_policies(iam, role_name)]
     if policy_arn in attached:
@@ -223,7 +240,7 @@ def regional_sts_client(module):
     client = module.client("sts", retry_decorator=jittered_backoff())
     if client.meta.endpoint_url.rstrip("/") == _GLOBAL_STS_ENDPOINT and module.region:
         client = module.client("sts", retry_decorator=jittered_backoff(),
-                               endpoint=f"https://sts.{module.region}.amazonaws.com")
+                               endpoint=partitions.sts_endpoint(module.region))
     return client
 
 
@@ -442,7 +459,7 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
         findings.append(result)
 
     if iam_role_name:
-        result = _guarded("iam_role", check_iam_role, get_client("iam"), iam_role_name)
+        result = _guarded("iam_role", check_iam_role, get_client("iam"), iam_role_name, region, get_client("ec2"))
         findings += result if isinstance(result, list) else [result]
 
     if iam_role_name:

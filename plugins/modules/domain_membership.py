@@ -46,8 +46,9 @@ options:
   iam_role_name:
     description:
       - The name (not the ARN) of the IAM role RDS uses to reach the directory. It needs the managed policy
-        C(AmazonRDSDirectoryServiceAccess) and the trust principals C(directoryservice.rds.amazonaws.com) and
-        C(rds.amazonaws.com).
+        C(AmazonRDSDirectoryServiceAccess) of its partition and the trust principals the Region needs -
+        C(directoryservice.rds.amazonaws.com) and C(rds.amazonaws.com), plus the regionalized ones in opt-in Regions
+        and the engine-specific one from ca-west-1 on (M(aurora.kerberos.region_info) lists them).
       - Required with O(state=present).
     type: str
     aliases: [domain_iam_role_name]

@@ -15,8 +15,12 @@ description:
     (C(DescribeOrderableDBInstanceOptions), C(SupportsKerberosAuthentication)).
   - C(directory) - the directory exists, is C(Active), is AWS Managed Microsoft AD, and is in this account or shared
     with it (a shared directory has its own id in this account).
-  - C(iam_role_trust) and C(iam_role_policy) - the IAM role trusts C(directoryservice.rds.amazonaws.com) and
-    C(rds.amazonaws.com), and has the managed policy C(AmazonRDSDirectoryServiceAccess) (of the role's partition).
+  - C(iam_role_trust) and C(iam_role_policy) - the IAM role trusts the principals the Region needs, and has the
+    managed policy C(AmazonRDSDirectoryServiceAccess) of the role's partition. Everywhere C(rds.amazonaws.com) (or
+    C(rds.<region>.<suffix>) where that exists) and a directory-service principal of the Region's form -
+    C(directoryservice.rds.amazonaws.com); in an opt-in Region (EC2 C(DescribeRegions), else a table)
+    C(directoryservice.rds.<region>.<suffix>); in a Region launched after il-central-1 (ca-west-1 on)
+    C(directoryservice-<engine>.rds.<region>.<suffix>). A role without the form fails, naming the principal.
   - C(sts_regional_endpoint) - the Region's STS endpoint answers (C(GetCallerIdentity)); a disabled Region fails.
     Checked with O(iam_role_name), the role RDS assumes through it.
   - C(db_security_group_ingress) - a DB security group accepts the DB port from the directory's security group.

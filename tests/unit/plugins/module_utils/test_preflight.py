@@ -324,6 +324,66 @@ def test_iam_role_in_another_partition_needs_that_partitions_policy(iam):
     assert policy_finding["status"] == "fail" and "arn:aws-cn:iam::aws:policy/service-role/" in policy_finding["fix"]
 
 
+def regions_answer(stub, region, status):
+    stub.add_response("describe_regions", {"Regions": [{"RegionName": region, "OptInStatus": status}]},
+                      {"RegionNames": [region], "AllRegions": True})
+
+
+AF_SOUTH = ("directoryservice.rds.af-south-1.amazonaws.com", "rds.af-south-1.amazonaws.com")
+CA_WEST_ENGINE = "directoryservice-postgresql.rds.ca-west-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("region, status, services, verdict, named", [
+    # an opt-in Region needs the regionalized principal: the two global ones alone fail, naming it
+    ("af-south-1", "opted-in", BOTH, "fail", "directoryservice.rds.af-south-1.amazonaws.com"),
+    # ... and the regionalized pair without the global ones is a valid form there
+    ("af-south-1", "opted-in", AF_SOUTH, "ok", None),
+    ("af-south-1", "opted-in", BOTH + AF_SOUTH, "ok", None),
+    # from ca-west-1 on, the engine-specific principal
+    ("ca-west-1", "opted-in", BOTH + ("directoryservice.rds.ca-west-1.amazonaws.com",), "fail", CA_WEST_ENGINE),
+    ("ca-west-1", "opted-in", BOTH + (CA_WEST_ENGINE,), "ok", None),
+    # DescribeRegions decides over the table: us-east-1 answered as opt-in needs its regionalized principal
+    ("us-east-1", "opted-in", BOTH, "fail", "directoryservice.rds.us-east-1.amazonaws.com"),
+    ("us-east-1", "opt-in-not-required", BOTH, "ok", None),
+])
+def test_iam_role_trust_by_region(aws, region, status, services, verdict, named):
+    clients, stubs = aws
+    regions_answer(stubs["ec2"], region, status)
+    role_answer(stubs["iam"], trust(*services))
+    stubs["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyArn": POLICY}]},
+                              {"RoleName": ROLE})
+    trust_finding = preflight.check_iam_role(clients["iam"], ROLE, region, clients["ec2"])[0]
+    assert trust_finding["status"] == verdict, trust_finding
+    if named:
+        assert f"does not trust {named}:" in trust_finding["message"]
+        assert named in trust_finding["fix"]
+
+
+@pytest.mark.parametrize("region, verdict, named", [
+    # the table decides when DescribeRegions is denied ...
+    ("af-south-1", "fail", "directoryservice.rds.af-south-1.amazonaws.com"),
+    # ... and a Region in no table cannot be judged: a warning, never an OK
+    ("xx-new-1", "warn", "ec2:DescribeRegions"),
+])
+def test_iam_role_trust_when_describe_regions_is_denied(aws, region, verdict, named):
+    clients, stubs = aws
+    stubs["ec2"].add_client_error("describe_regions", "UnauthorizedOperation", "ec2:DescribeRegions denied", 403)
+    role_answer(stubs["iam"], trust(*BOTH))
+    stubs["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyArn": POLICY}]},
+                              {"RoleName": ROLE})
+    trust_finding = preflight.check_iam_role(clients["iam"], ROLE, region, clients["ec2"])[0]
+    assert trust_finding["status"] == verdict and named in trust_finding["message"]
+
+
+def test_a_china_role_needs_the_china_policy_and_the_global_principals(iam):
+    client, stub = iam
+    role_answer(stub, trust(*BOTH), arn=f"arn:aws-cn:iam::123456789012:role/{ROLE}")
+    china_policy = "arn:aws-cn:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+    stub.add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyArn": china_policy}]},
+                      {"RoleName": ROLE})
+    assert [f["status"] for f in preflight.check_iam_role(client, ROLE, "cn-north-1")] == ["ok", "ok"]
+
+
 @pytest.mark.parametrize("document, expected", [
     (trust(*BOTH), set(BOTH)),
     (json.dumps(trust(*BOTH)), set(BOTH)),
@@ -590,6 +650,7 @@ def test_run_checks_runs_every_check(aws):
     stubs["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": [{"PolicyArn": POLICY}]},
                               {"RoleName": ROLE})
     stubs["sts"].add_response("get_caller_identity", {"Account": "123456789012"}, {})
+    regions_answer(stubs["ec2"], "us-east-1", "opt-in-not-required")  # the trust check reads the opt-in status
     sgs_answer(stubs["ec2"], [DB_SG], sg(DB_SG, ingress=[tcp(5432, group=DIR_SG)]))
     sgs_answer(stubs["ec2"], [DIR_SG], sg(DIR_SG, egress=[all_traffic(cidr="0.0.0.0/0")]))
     findings = preflight.run_checks(clients.__getitem__, "us-east-1", ID, ROLE, TARGET)
