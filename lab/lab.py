@@ -124,15 +124,42 @@ def read_pid(path):
 
 
 def stop_pid(pid, expect, sig=signal.SIGTERM, timeout=15):
+    """Stop pid if it still runs `expect`. A process that exits on its own meanwhile is stopped too:
+    ProcessLookupError from kill means the work is done, not that it failed."""
     if not pid or not pid_alive(pid, expect):
         return False
-    os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and pid_alive(pid, expect):
-        time.sleep(0.1)
-    if pid_alive(pid, expect):
-        os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pid_alive(pid, expect):
+            time.sleep(0.1)
+        if pid_alive(pid, expect):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     return True
+
+
+def until_gone(cmd, gone):
+    """Run a command that removes something; it succeeded when the thing is gone afterwards, whatever
+    the command said. The kernel may remove it first (a namespace takes its veth along), so 'Cannot
+    find device' or 'No such file' after a check that saw it is success, and a real failure still raises."""
+    proc = run(cmd, check=False)
+    if proc.returncode != 0 and not gone():
+        shown = " ".join(shlex.quote(str(c)) for c in cmd)
+        raise LabError(f"command failed ({proc.returncode}): {shown}\n{proc.stdout}{proc.stderr}".rstrip())
+    return proc.returncode == 0
+
+
+def link_exists(name):
+    return run(["ip", "link", "show", name], check=False).returncode == 0
+
+
+def remove_tree(path):
+    """rmtree that is done when the folder is gone, even if something else removed it first."""
+    shutil.rmtree(path, ignore_errors=True)
+    if Path(path).exists():
+        shutil.rmtree(path)  # still there: this time with the reason
 
 
 # --- secrets --------------------------------------------------------------------------------
@@ -182,9 +209,9 @@ def network_up():
                 f"{fields[3]} on {fields[1]} overlaps the lab network {prefix}0/{PREFIX}: "
                 "set LAB_HOST_IP and LAB_DC_IP to a free /24 (for example 203.0.113.1 and 203.0.113.2)"
             )
-    run(["ip", "link", "del", VETH_HOST], check=False)
+    until_gone(["ip", "link", "del", VETH_HOST], lambda: not link_exists(VETH_HOST))
     if netns_exists():
-        run(["ip", "netns", "del", NETNS])
+        until_gone(["ip", "netns", "del", NETNS], lambda: not netns_exists())
     run(["ip", "netns", "add", NETNS])
     run(["ip", "link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_DC])
     run(["ip", "link", "set", VETH_DC, "netns", NETNS])
@@ -197,13 +224,14 @@ def network_up():
 
 
 def network_down():
+    """Idempotent, whatever the kernel does meanwhile: removing the namespace takes the DC's end of the
+    veth pair with it and the host's end goes too, at a moment of the kernel's choosing."""
     if netns_exists():
         for pid in run(["ip", "netns", "pids", NETNS], check=False).stdout.split():
             stop_pid(int(pid), "", timeout=5)
-        run(["ip", "netns", "del", NETNS])
-        say("network", f"removed namespace {NETNS}")
-    if run(["ip", "link", "show", VETH_HOST], check=False).returncode == 0:
-        run(["ip", "link", "del", VETH_HOST])
+        if until_gone(["ip", "netns", "del", NETNS], lambda: not netns_exists()):
+            say("network", f"removed namespace {NETNS}")
+    if link_exists(VETH_HOST) and until_gone(["ip", "link", "del", VETH_HOST], lambda: not link_exists(VETH_HOST)):
         say("network", f"removed {VETH_HOST}")
 
 
@@ -221,8 +249,7 @@ def samba_tool(*args):
 def samba_provision(sec):
     if (SAMBA_DIR / ".provisioned").exists():
         return
-    if SAMBA_DIR.exists():
-        shutil.rmtree(SAMBA_DIR)  # a provision that did not finish
+    remove_tree(SAMBA_DIR)  # a provision that did not finish
     say("samba", f"provisioning {REALM} (NetBIOS {NETBIOS}) ...")
     run([
         "ip", "netns", "exec", NETNS, "samba-tool", "domain", "provision",
@@ -324,8 +351,7 @@ def as_postgres(cmd, **kwargs):
 def pg_init():
     if (PG_DIR / ".initialized").exists():
         return
-    if PG_DIR.exists():
-        shutil.rmtree(PG_DIR)
+    remove_tree(PG_DIR)
     PG_DIR.mkdir(mode=0o700)
     PG_SOCKET.mkdir(mode=0o700)
     shutil.chown(PG_DIR, "postgres", "postgres")
