@@ -9,6 +9,7 @@ or rule -> a second teardown changes nothing.
 import json
 import re
 import secrets
+from pathlib import Path
 
 import boto3
 import pytest
@@ -165,6 +166,32 @@ def test_verify_proves_the_login_and_the_refusals(lab, converged):
     assert verify.stdout.count("refused") >= 2
     for secret in secrets_of(lab):
         assert secret not in verify.stdout
+
+
+def test_the_cluster_role_writes_the_client_krb5_conf_and_prints_its_path(lab, converged):
+    path = Path(lab["LAB_STATE_DIR"]) / "krb5.conf.aurkrb-lab"
+    text = path.read_text()
+    assert f"default_realm = {lab['LAB_AD_REALM']}" in text and f"kdc = {lab['LAB_DC_IP']}" in text
+    assert f"krb5.conf for {lab['LAB_AD_REALM']}: {path}" in converged.stdout
+
+
+def test_verify_checks_the_kdc_path_first_proves_tls_apart_and_attempts_nothing_in_check_mode(lab, converged, tmp_path):
+    check = playbook(*INVENTORY, "playbooks/verify.yml", "--check")
+    assert check.returncode == 0, check.stdout[-6000:]
+    assert "Check mode: verify.yml gets no ticket and attempts no login" in check.stdout
+    assert "Get a ticket" not in check.stdout
+    # No KDC reachable: stop before kinit, saying what to open.
+    unreachable = tmp_path / "krb5.conf"
+    unreachable.write_text(re.sub(r"(?m)^(\s*kdc\s*=\s*)\S+", r"\g<1>127.0.0.1:1", Path(lab["KRB5_CONFIG"]).read_text()))
+    no_kdc = playbook(*INVENTORY, "playbooks/verify.yml", "-e", f"verify_krb5_config={unreachable}", "-e", "verify_kdc_timeout=1")
+    assert no_kdc.returncode != 0
+    assert "No KDC of" in no_kdc.stdout and "TCP/UDP 88 and 464" in no_kdc.stdout, no_kdc.stdout[-4000:]
+    assert "Get a ticket" not in no_kdc.stdout
+    # With a CA bundle, TLS is proven on a connection without GSS encryption: the lab's PostgreSQL has no TLS.
+    tls = playbook(*INVENTORY, "playbooks/verify.yml", "-e", f"verify_ca_cert={lab['LAB_LDAPS_CA']}")
+    assert tls.returncode != 0
+    assert "TLS with sslmode=verify-full" in tls.stdout, tls.stdout[-4000:]
+    assert f"alice@{lab['LAB_AD_REALM']}: logged in over GSSAPI" not in tls.stdout
 
 
 def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, converged, tmp_path):
