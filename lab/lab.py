@@ -47,7 +47,9 @@ AWS_PORT = int(os.environ.get("LAB_AWS_PORT", "15030"))
 REGION = os.environ.get("LAB_REGION", "us-east-1")
 PG_PORT = int(os.environ.get("LAB_PG_PORT", "15432"))
 PG_HOSTADDR = "127.0.0.1"
-PG_HOST = os.environ.get("LAB_PG_HOST", f"lab.cluster-lab.{REGION}.rds.amazonaws.com")
+# The partition's DNS suffix (AWS_FACTS.md section 3): amazonaws.com.cn in China.
+DNS_SUFFIX = "amazonaws.com.cn" if REGION.startswith("cn-") else "amazonaws.com"
+PG_HOST = os.environ.get("LAB_PG_HOST", f"lab.cluster-lab.{REGION}.rds.{DNS_SUFFIX}")
 PG_MASTER = os.environ.get("LAB_PG_MASTER_USER", "postgres")
 PG_SUPERUSER = "rdsadmin"  # Aurora's own superuser; the master user is not one.
 
@@ -386,9 +388,14 @@ host  all all      {PG_HOSTADDR}/32  scram-sha-256
 
 
 def pg_keytab():
-    if PG_KEYTAB.exists():
+    """postgres/<PG_HOST> in the keytab. PG_HOST follows LAB_REGION, so a lab brought up again in another
+    Region adds that host's principal (the keytab keeps the others)."""
+    principal = f"postgres/{PG_HOST}"
+    if PG_KEYTAB.exists() and f"{principal}@" in run(["klist", "-k", str(PG_KEYTAB)], check=False).stdout:
         return
-    samba_tool("domain", "exportkeytab", str(PG_KEYTAB), f"--principal=postgres/{PG_HOST}")
+    if principal not in samba_tool("spn", "list", PG_SERVICE_ACCOUNT).stdout:
+        samba_tool("spn", "add", principal, PG_SERVICE_ACCOUNT)
+    samba_tool("domain", "exportkeytab", str(PG_KEYTAB), f"--principal={principal}")
     os.chmod(PG_KEYTAB, 0o600)
     shutil.chown(PG_KEYTAB, "postgres", "postgres")
 
@@ -569,7 +576,7 @@ def write_client_files(sec, network):
 [domain_realm]
     .{DOMAIN} = {REALM}
     {DOMAIN} = {REALM}
-    .rds.amazonaws.com = {REALM}
+    .rds.{DNS_SUFFIX} = {REALM}
 """)
     text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
     text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in {**contract_values(sec), **network}.items())

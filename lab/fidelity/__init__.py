@@ -11,7 +11,7 @@ Each extension module mirrors facts from AWS_FACTS.md (lab/README.md says which)
 from .context import LabContext
 from .middleware import LabMiddleware
 
-EXTENSIONS = ("ds", "ds_data", "rds")
+EXTENSIONS = ("ds", "ds_data", "rds", "partitions")
 
 
 def wrap(app):

@@ -18,7 +18,8 @@ Domain membership (cluster, shown on every instance of the cluster)
   - Domain + DomainIAMRoleName on CreateDBCluster / ModifyDBCluster (and on a standalone
     CreateDBInstance / ModifyDBInstance) are checked at call time: unknown directory ->
     DomainNotFoundFault; directory not Active -> InvalidParameterCombination; missing role or a
-    trust policy without directoryservice.rds.amazonaws.com -> InvalidParameterCombination "IAM role
+    trust policy without the Region's directory-service principal (partitions.py: global,
+    regionalized in opt-in Regions, engine-specific from ca-west-1 on) -> InvalidParameterCombination "IAM role
     provided is not valid, ..."; Domain on an instance of an Aurora cluster -> InvalidParameterCombination.
   - The join moves pending-enable-kerberos -> enabling-kerberos -> kerberos-enabled over knob
     join_seconds, or ends in enable-kerberos-failed with the cause as an RDS event when the role
@@ -48,11 +49,11 @@ import threading
 import urllib.parse
 from pathlib import Path
 
+from . import partitions
+
 ENGINE = "aurora-postgresql"
-RDS_DS_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
 RDS_DS_ACTIONS = ("ds:DescribeDirectories", "ds:AuthorizeApplication", "ds:UnauthorizeApplication",
                   "ds:GetAuthorizedApplicationDetails")
-RDS_DS_PRINCIPAL = "directoryservice.rds.amazonaws.com"
 DEFAULT_DOMAIN_ROLE = "rds-directoryservice-access-role"  # what the console creates when none is given
 INVALID_ROLE = "IAM role provided is not valid, please check that the role exists and has the correct policies"
 ENABLE_STAGES = ("pending-enable-kerberos", "enabling-kerberos")
@@ -144,7 +145,9 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def _trusts_rds_directory_service(role):
+def _trusts_rds_directory_service(role, region):
+    """The role trusts the directory-service principal RDS uses in this Region (AWS_FACTS section 3)."""
+    needed = partitions.directory_principal(region)
     for statement in _statements(role.assume_role_policy_document):
         if statement.get("Effect") != "Allow":
             continue
@@ -153,14 +156,14 @@ def _trusts_rds_directory_service(role):
             continue
         principal = statement.get("Principal") or {}
         services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
-        if RDS_DS_PRINCIPAL in services:
+        if needed in services:
             return True
     return False
 
 
 def _has_directory_permissions(role):
     """The AWS managed policy, or policies that allow the same ds actions (AWS_FACTS section 3)."""
-    if RDS_DS_POLICY_ARN in role.managed_policies:
+    if partitions.managed_policy_arn(role.partition) in role.managed_policies:
         return True
     documents = list(role.policies.values())
     for policy in role.managed_policies.values():
@@ -312,7 +315,7 @@ def _check_domain(resource_backend, domain, role_name):
                      f"The directory {domain} is in the {stage} stage: it must be Active to be used for "
                      "Kerberos authentication.")
     role = _role(resource_backend.account_id, resource_backend.partition, role_name)
-    if role is None or not _trusts_rds_directory_service(role):
+    if role is None or not _trusts_rds_directory_service(role, resource_backend.region_name):
         raise _error("InvalidParameterCombination", INVALID_ROLE)
     return directory, role
 
@@ -368,7 +371,8 @@ def _security_group_failure(resource, directory):
 def _start_join(resource, directory, role, role_name):
     cause = None
     if not _has_directory_permissions(role):
-        cause = (f"the IAM role {role_name} does not have the permissions of {RDS_DS_POLICY_ARN} "
+        cause = (f"the IAM role {role_name} does not have the permissions of "
+                 f"{partitions.managed_policy_arn(role.partition)} "
                  f"({', '.join(RDS_DS_ACTIONS)})")
     if cause is None:
         cause = _security_group_failure(resource, directory)
