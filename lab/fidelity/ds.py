@@ -64,6 +64,8 @@ CONTROLLER_TCP = ((53, 53), (88, 88), (135, 135), (389, 389), (445, 445), (464, 
 # Shares per directory (AWS Directory Service quotas): Standard 5, Enterprise 125.
 SHARE_LIMITS = {"Standard": 5, "Enterprise": 125}
 LIVE_SHARE = ("Shared", "PendingAcceptance", "Sharing")
+# AWS_FACTS section 1, recorded error: DeleteDirectory while a DB, a share (or another application) uses it.
+AUTHORIZED_APPLICATIONS = "Cannot delete the directory because it still has authorized applications."
 # AWS_FACTS section 1, recorded error (aws_recorded ds.CreateMicrosoftAD.error.InvalidParameterException.reserved-domain).
 RESERVED_DOMAINS = ("example", "invalid", "localhost")
 RESERVED_DOMAINS_MESSAGE = ("The following domain names are reserved and cannot be used with your directory: "
@@ -375,22 +377,32 @@ def _patch_backend(orig):
                                   "(RejectSharedDirectory) or ask the owner to unshare it.")
         if directory.__dict__.get("_lab_deleting_since") is not None:
             return directory_id
+        # AWS's answer names none of the applications: the recorded wording, exactly.
         members = _members(self.account_id, self.region_name, directory_id)
-        if members:
-            raise ClientException(f"Directory {directory_id} still has authorized applications: "
-                                  f"{', '.join(members)}. Remove them from the domain (ModifyDBCluster "
-                                  "Domain=none) before deleting the directory.")
-        shared = [r["SharedAccountId"] for r in _shares(self).values()
+        shared = [f"shared with {r['SharedAccountId']}" for r in _shares(self).values()
                   if r["OwnerDirectoryId"] == directory_id and r["ShareStatus"] in LIVE_SHARE]
-        if shared:
-            raise ClientException(f"Directory {directory_id} is shared with account(s) {', '.join(shared)}: "
-                                  "unshare it (UnshareDirectory) before deleting it.")
+        if members or shared:
+            raise ClientException(AUTHORIZED_APPLICATIONS)
         directory.__dict__["_lab_deleting_since"] = LAB.now()
         return directory_id
 
     def describe_directories(self, *args, **kwargs):
         _purge(self)
         return orig["describe_directories"](self, *args, **kwargs)
+
+    def describe_regions(self, directory_id, region_name):
+        """Multi-Region replication (ds model, DescribeRegions): the lab has no AddRegion, so a directory
+        is in its own Region only, as RegionType Primary [inferred: the answer for a Standard directory]."""
+        directory = _directory(self, directory_id, missing=error(
+            "DirectoryDoesNotExistException", f"Directory {directory_id} does not exist"))
+        _owned_managed_ad(directory, "DescribeRegions")
+        if region_name and region_name != self.region_name:
+            return []
+        return [{"DirectoryId": directory_id, "RegionName": self.region_name, "RegionType": "Primary",
+                 "Status": directory.stage, "VpcSettings": directory.vpc_settings,
+                 "DesiredNumberOfDomainControllers": 2, "LaunchTime": directory.launch_time,
+                 "StatusLastUpdatedDateTime": directory.stage_last_updated_date_time,
+                 "LastUpdatedDateTime": directory.stage_last_updated_date_time}]
 
     # -- trusts (AWS_FACTS section 8) --
 
@@ -620,6 +632,7 @@ def _patch_backend(orig):
         enable_directory_data_access=enable_directory_data_access,
         disable_directory_data_access=disable_directory_data_access,
         describe_directory_data_access=describe_directory_data_access, reset_user_password=reset_user_password,
+        describe_regions=describe_regions,
     )
     for name, function in added.items():
         setattr(B, name, function)
@@ -734,6 +747,10 @@ def _patch_responses():
         status = self.ds_backend.describe_directory_data_access(self._get_param("DirectoryId"))
         return ActionResult({"DataAccessStatus": status})
 
+    def describe_regions(self):
+        regions = self.ds_backend.describe_regions(self._get_param("DirectoryId"), self._get_param("RegionName"))
+        return ActionResult({"RegionsDescription": regions})
+
     def reset_user_password(self):
         self.ds_backend.reset_user_password(self._get_param("DirectoryId"), self._get_param("UserName"),
                                             self._get_param("NewPassword"))
@@ -741,7 +758,8 @@ def _patch_responses():
 
     for function in (call_action, verify_trust, share_directory, accept_shared_directory, reject_shared_directory,
                      unshare_directory, describe_shared_directories, enable_directory_data_access,
-                     disable_directory_data_access, describe_directory_data_access, reset_user_password):
+                     disable_directory_data_access, describe_directory_data_access, reset_user_password,
+                     describe_regions):
         setattr(R, function.__name__, function)
     ds_responses._directory_description = _description(ds_responses._directory_description)
 

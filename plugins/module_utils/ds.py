@@ -196,6 +196,42 @@ def delete_directory(client, check_mode, directory_id):
     return True
 
 
+# DeleteDirectory's ClientException while anything still uses the directory (AWS_FACTS.md section 1,
+# recorded error); AWS may take 30-60 minutes to see an application's removal.
+AUTHORIZED_APPLICATIONS = "Cannot delete the directory because it still has authorized applications."
+
+
+def _error_details(error):
+    """The Error dict ({Code, Message}) of an AnsibleDSError or a ClientError; {} for anything else."""
+    error = getattr(error, "exception", None) or error
+    return (getattr(error, "response", None) or {}).get("Error") or {}
+
+
+def is_authorized_applications_error(error):
+    """Whether an AnsibleDSError (or ClientError) is DeleteDirectory's "still has authorized applications"."""
+    details = _error_details(error)
+    return details.get("Code") == "ClientException" and "authorized applications" in details.get("Message", "")
+
+
+@DSErrorHandler.list_error_handler("describe the directory's Regions", [])
+@jittered_backoff()
+def _describe_regions(client, directory_id):
+    return client.get_paginator("describe_regions").paginate(DirectoryId=directory_id).build_full_result()[
+        "RegionsDescription"]
+
+
+def replica_regions(client, directory_id):
+    """The Regions a directory is replicated to (multi-Region replication: RegionType Additional).
+    A directory that cannot have replicas (Standard edition) answers UnsupportedOperationException: none."""
+    try:
+        regions = _describe_regions(client, directory_id)
+    except AnsibleDSError as e:
+        if _error_details(e).get("Code") == "UnsupportedOperationException":
+            return []
+        raise
+    return sorted(r["RegionName"] for r in regions if r.get("RegionType") == "Additional")
+
+
 @DSErrorHandler.common_error_handler("tag directory")
 @jittered_backoff()
 def update_tags(client, check_mode, directory_id, to_add, to_remove):

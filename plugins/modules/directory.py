@@ -14,9 +14,13 @@ description:
   - CreateMicrosoftAD has no idempotency token, so the module first looks the directory up by O(name)
     (and O(vpc_id)); a retried or repeated run never creates a second directory.
   - A directory that ends C(Failed) or C(Impaired) fails the task with AWS's C(StageReason).
-  - Deleting refuses while Aurora or RDS clusters are still members of the directory (AWS refuses too, with
-    "still has authorized applications"), unless O(force=true), which first takes those clusters out of the
-    domain and waits until they have left.
+  - Deleting first reads every use of the directory this account and Region can see, all of which make AWS refuse
+    DeleteDirectory with "Cannot delete the directory because it still has authorized applications."; Aurora
+    clusters and RDS DB instances of any engine in the domain, shares with other accounts, and Region replicas.
+    It refuses and lists them, each with its fix. O(force=true) takes the clusters and instances out of the
+    domain first and waits until they have left; shares and replicas are never removed for you.
+  - When AWS still refuses for uses the module cannot see (WorkSpaces, FSx, a removal AWS has not seen yet, which
+    can take 30 to 60 minutes), the failure says so and where to look.
   - Only AWS Managed Microsoft AD works with Aurora; Simple AD and AD Connector directories are not managed here.
 author:
   - aurora.kerberos contributors (!UNKNOWN)
@@ -76,8 +80,10 @@ options:
     type: bool
   force:
     description:
-      - With O(state=absent), take member clusters out of the domain first (C(ModifyDBCluster Domain=none)) and wait
-        until they have left, then delete. Without it the module refuses and names the member clusters.
+      - With O(state=absent), take member clusters and DB instances out of the domain first
+        (C(ModifyDBCluster Domain=none), C(ModifyDBInstance DisableDomain=true)) and wait until they have left, then
+        delete. Without it the module refuses and names them. Shares and Region replicas block the deletion
+        either way.
     type: bool
     default: false
   wait:
@@ -184,6 +190,27 @@ members:
   returned: when state is absent
   type: list
   elements: str
+blocked_by:
+  description: What stopped the deletion (O(state=absent)), as far as this account and Region can see.
+  returned: when a deletion is refused
+  type: dict
+  contains:
+    clusters:
+      description: DB clusters in the domain.
+      type: list
+      elements: str
+    instances:
+      description: DB instances (any engine) in the domain, other than those of the listed clusters.
+      type: list
+      elements: str
+    shared_with:
+      description: Accounts the directory is shared with.
+      type: list
+      elements: str
+    replica_regions:
+      description: Regions the directory is replicated to.
+      type: list
+      elements: str
 """
 
 try:
@@ -258,10 +285,78 @@ def apply_data_access(module, client, directory, result):
     return changed
 
 
+def _is_member(resource, directory_id):
+    return any(m.get("Domain") == directory_id and m.get("Status") != "removed"
+               for m in resource.get("DomainMemberships") or [])
+
+
+@jittered_backoff()
 def member_clusters(rds, directory_id):
     clusters = rds.get_paginator("describe_db_clusters").paginate().build_full_result()["DBClusters"]
-    return [c["DBClusterIdentifier"] for c in clusters
-            if any(m.get("Domain") == directory_id and m.get("Status") != "removed" for m in c.get("DomainMemberships", []))]
+    return [c["DBClusterIdentifier"] for c in clusters if _is_member(c, directory_id)]
+
+
+@jittered_backoff()
+def member_instances(rds, directory_id, clusters=()):
+    """DB instances of any engine in the domain, but not those of a member cluster (they leave with it)."""
+    instances = rds.get_paginator("describe_db_instances").paginate().build_full_result()["DBInstances"]
+    return [i["DBInstanceIdentifier"] for i in instances
+            if _is_member(i, directory_id) and i.get("DBClusterIdentifier") not in clusters]
+
+
+@jittered_backoff()
+def leave_domain(modify, **params):
+    return modify(**params)
+
+
+def authorized_uses(client, rds, directory_id):
+    """Every use of the directory that blocks DeleteDirectory and that this account and Region can read
+    (AWS_FACTS.md section 1): Aurora and RDS members of any engine, live shares, Region replicas."""
+    clusters = member_clusters(rds, directory_id)
+    shares = ds.describe_shared_directories(client, directory_id)
+    return {
+        "clusters": clusters,
+        "instances": member_instances(rds, directory_id, clusters),
+        "shared_with": sorted(s["SharedAccountId"] for s in shares
+                              if s.get("ShareStatus") not in ds.SHARE_STATUSES_ENDED + ds.SHARE_STATUSES_ENDING),
+        "replica_regions": ds.replica_regions(client, directory_id),
+    }
+
+
+def blocking_text(directory_id, uses, force):
+    """What blocks the deletion, each with its fix; force only takes on DB members."""
+    parts, fixes = [], []
+    if uses["clusters"] or uses["instances"]:
+        if uses["clusters"]:
+            parts.append(f"DB clusters in the domain: {', '.join(uses['clusters'])}")
+        if uses["instances"]:
+            parts.append(f"DB instances in the domain: {', '.join(uses['instances'])}")
+        if not force:
+            fixes.append("take them out of the domain (the cluster role with cluster_state=absent, ModifyDBCluster "
+                         "Domain=none or ModifyDBInstance DisableDomain=true), or set force=true (directory_force in "
+                         "the directory role) to let this module do it")
+    if uses["shared_with"]:
+        parts.append(f"shared with accounts {', '.join(uses['shared_with'])}")
+        fixes.append("unshare it (UnshareDirectory, or the directory role with directory_share and "
+                     "directory_state=absent) once the consumers no longer use it")
+    if uses["replica_regions"]:
+        parts.append(f"replicated to Regions {', '.join(uses['replica_regions'])}")
+        fixes.append("remove the replicas (RemoveRegion, in each Region) after their own applications are gone")
+    return (f"Directory {directory_id} still has authorized applications, and AWS refuses DeleteDirectory until "
+            f"they are gone: {'; '.join(parts)}. Fix: {'; '.join(fixes)}.")
+
+
+def explain_refused_deletion(module, directory_id, uses):
+    """AWS's "still has authorized applications" although nothing this module can read uses the directory."""
+    module.fail_json(
+        msg=f"AWS refused to delete directory {directory_id}: {ds.AUTHORIZED_APPLICATIONS} No DB cluster or instance "
+            "of this account and Region is in the domain, and it is neither shared nor replicated, so either "
+            "a removal is still settling (AWS can take 30 to 60 minutes to see that an application left) or "
+            "another AWS service uses it (WorkSpaces, FSx for Windows File Server, Amazon Connect, QuickSight, "
+            "IAM Identity Center, Transfer Family, RDS in a Region the directory is shared into, ...). The "
+            "Directory Service console lists them under the directory's application management: remove them "
+            "there, wait, and run again.",
+        blocked_by=uses)
 
 
 def ensure_present(module, client):
@@ -319,18 +414,25 @@ def ensure_absent(module, client):
     if directory is None or directory.get("Stage") == "Deleted":
         module.exit_json(changed=False, directory={}, members=[])
     directory_id = directory["DirectoryId"]
-    rds = module.client("rds", retry_decorator=jittered_backoff())
-    members = member_clusters(rds, directory_id)
-    if members and not p["force"]:
-        module.fail_json(msg=f"Directory {directory_id} still has member clusters: {', '.join(members)}. Take them out "
-                             "of the domain first (the cluster role with cluster_state=absent, or ModifyDBCluster "
-                             "Domain=none), or set force=true to let this module do it.", members=members)
+    rds = module.client("rds")
+    uses = authorized_uses(client, rds, directory_id)
+    members = uses["clusters"]
+    db_members = uses["clusters"] + uses["instances"]
+    if (db_members and not p["force"]) or uses["shared_with"] or uses["replica_regions"]:
+        module.fail_json(msg=blocking_text(directory_id, uses, p["force"]), members=members, blocked_by=uses)
     if not module.check_mode:
-        for cluster in members:
-            rds.modify_db_cluster(DBClusterIdentifier=cluster, Domain="none", ApplyImmediately=True, aws_retry=True)
-        if members:
+        for cluster in uses["clusters"]:
+            leave_domain(rds.modify_db_cluster, DBClusterIdentifier=cluster, Domain="none", ApplyImmediately=True)
+        for instance in uses["instances"]:
+            leave_domain(rds.modify_db_instance, DBInstanceIdentifier=instance, DisableDomain=True, ApplyImmediately=True)
+        if db_members:
             wait_until_no_members(module, rds, directory_id)
-    ds.delete_directory(client, module.check_mode, directory_id)
+    try:
+        ds.delete_directory(client, module.check_mode, directory_id)
+    except ds.AnsibleDSError as e:
+        if ds.is_authorized_applications_error(e):
+            explain_refused_deletion(module, directory_id, uses)
+        raise
     if p["wait"] and not module.check_mode:
         ds.wait_for(module, client, "directory_deleted", directory_id, p["wait_timeout"], p["poll_interval"])
     module.exit_json(changed=True, directory={}, members=members,
@@ -341,11 +443,16 @@ def wait_until_no_members(module, rds, directory_id):
     import time
 
     deadline = time.monotonic() + module.params["wait_timeout"]
-    # A sleep loop, not a waiter: the condition spans every cluster, which no waiter path can express.
-    while member_clusters(rds, directory_id):
+    # A sleep loop, not a waiter: the condition spans every cluster and instance, which no waiter path can express.
+    while True:
+        clusters = member_clusters(rds, directory_id)
+        left = clusters + member_instances(rds, directory_id, clusters)
+        if not left:
+            return
         if time.monotonic() > deadline:
-            module.fail_json(msg=f"Timed out waiting for clusters to leave directory {directory_id}")
-        time.sleep(10)
+            module.fail_json(msg=f"Timed out after {module.params['wait_timeout']}s waiting for {', '.join(left)} to "
+                                 f"leave directory {directory_id}: raise wait_timeout, or check their DomainMemberships")
+        time.sleep(module.params["poll_interval"])
 
 
 def main():

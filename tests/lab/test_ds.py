@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 CONSUMER_ACCOUNT = "222233334444"
 _cidrs = itertools.count(1)
+# AWS's answer to DeleteDirectory while anything uses the directory (AWS_FACTS.md section 1, recorded).
+AUTHORIZED = "Cannot delete the directory because it still has authorized applications."
 
 
 def error_of(call, *args, **kwargs):
@@ -337,6 +339,16 @@ def test_delete_directory_goes_through_deleting_then_is_gone(lab, ds, ec2, make_
     assert error_of(ec2.describe_security_groups, GroupIds=[group_id])[0] == "InvalidGroup.NotFound"
 
 
+def test_describe_regions_shows_the_primary_region_only(ds, make_directory):
+    """DescribeRegions, which the directory module reads for replicas before deleting; the lab has no AddRegion."""
+    directory_id = make_directory()
+    active(ds, directory_id)
+    regions = ds.describe_regions(DirectoryId=directory_id)["RegionsDescription"]
+    assert [(r["DirectoryId"], r["RegionName"], r["RegionType"]) for r in regions] == \
+        [(directory_id, ds.meta.region_name, "Primary")]
+    assert error_of(ds.describe_regions, DirectoryId="d-0000000000")[0] == "DirectoryDoesNotExistException"
+
+
 def test_delete_refused_while_a_cluster_is_a_member_through_rds(lab, ds, make_directory):
     """Through a real RDS call: needs the rds extension (lab/fidelity/rds.py), which records the membership
     as cluster.lab_membership. Skipped while moto's own fake membership (Status "active") answers."""
@@ -358,7 +370,7 @@ def test_delete_refused_while_a_cluster_is_a_member_through_rds(lab, ds, make_di
         if not memberships or memberships[0].get("Status") == "active":
             pytest.skip("the rds extension does not record memberships yet (moto's fake Status 'active')")
         code, message = error_of(ds.delete_directory, DirectoryId=directory_id)
-        assert code == "ClientException" and "still has authorized applications" in message and cluster in message
+        assert (code, message) == ("ClientException", AUTHORIZED)
     finally:
         rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
         iam.detach_role_policy(RoleName=role,
@@ -392,15 +404,19 @@ IN_PROCESS = textwrap.dedent("""
                                                VpcSettings={"VpcId": vpc, "SubnetIds": subnets})["DirectoryId"]
         rds.create_db_cluster(DBClusterIdentifier="member", Engine="aurora-postgresql", MasterUsername="postgres",
                               MasterUserPassword="Lab-Secret-123")
-        cluster = rds_backends["123456789012"]["us-east-1"].clusters["member"]
-        cluster.lab_membership = {"domain": directory_id, "status": "kerberos-enabled"}
-        try:
-            dsc.delete_directory(DirectoryId=directory_id)
-            raise SystemExit("DeleteDirectory was not refused")
-        except ClientError as exc:
-            print(exc.response["Error"]["Code"], exc.response["Error"]["Message"])
+        rds.create_db_instance(DBInstanceIdentifier="standalone", Engine="postgres", DBInstanceClass="db.t3.micro",
+                               MasterUsername="postgres", MasterUserPassword="Lab-Secret-123", AllocatedStorage=20)
+        backend = rds_backends["123456789012"]["us-east-1"]
+        cluster, instance = backend.clusters["member"], backend.databases["standalone"]
+        for member in (cluster, instance):  # each one alone blocks the deletion: an RDS instance of any engine too
+            member.lab_membership = {"domain": directory_id, "status": "kerberos-enabled"}
+            try:
+                dsc.delete_directory(DirectoryId=directory_id)
+                raise SystemExit("DeleteDirectory was not refused")
+            except ClientError as exc:
+                print(exc.response["Error"]["Code"], exc.response["Error"]["Message"])
+            member.lab_membership = None
         assert dsc.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]["Stage"] == "Active"
-        cluster.lab_membership = None
         dsc.delete_directory(DirectoryId=directory_id)
         assert dsc.describe_directories()["DirectoryDescriptions"] == []
         print("deleted")
@@ -415,9 +431,8 @@ def test_delete_refused_while_a_cluster_is_a_member_in_process():
     result = subprocess.run([sys.executable, "-c", IN_PROCESS, str(ROOT / "lab")], capture_output=True, text=True,
                             check=False, timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    refused, deleted = result.stdout.splitlines()[-2:]
-    assert refused.startswith("ClientException ") and "still has authorized applications" in refused
-    assert "DB cluster member (kerberos-enabled)" in refused
+    by_cluster, by_instance, deleted = result.stdout.splitlines()[-3:]
+    assert by_cluster == by_instance == f"ClientException {AUTHORIZED}"
     assert deleted == "deleted"
 
 
@@ -523,7 +538,7 @@ def test_share_by_handshake_until_accepted_with_the_consumers_own_id(lab, ds, co
     assert error_of(consumer_ds.delete_directory, DirectoryId=shared_id)[0] == "ClientException"
 
     code, message = error_of(ds.delete_directory, DirectoryId=directory_id)
-    assert code == "ClientException" and CONSUMER_ACCOUNT in message
+    assert (code, message) == ("ClientException", AUTHORIZED)  # shared: AWS refuses as for an application
     assert ds.unshare_directory(DirectoryId=directory_id, UnshareTarget=target)["SharedDirectoryId"] == shared_id
     assert consumer_view(consumer_ds, shared_id) is None
     assert ds.describe_shared_directories(OwnerDirectoryId=directory_id)["SharedDirectories"] == []

@@ -19,9 +19,10 @@ ID = "d-1234567890"
 
 
 def described(stage="Active", **extra):
-    return dict(DirectoryId=ID, Name="corp.example.com", ShortName="CORP", Type="MicrosoftAD", Edition="Standard",
-                Stage=stage, DnsIpAddrs=["10.0.1.10", "10.0.2.10"],
-                VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS, "SecurityGroupId": "sg-0123456789abcdef0"}, **extra)
+    return {**dict(DirectoryId=ID, Name="corp.example.com", ShortName="CORP", Type="MicrosoftAD", Edition="Standard",
+                   Stage=stage, DnsIpAddrs=["10.0.1.10", "10.0.2.10"],
+                   VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS, "SecurityGroupId": "sg-0123456789abcdef0"}),
+            **extra}
 
 
 @pytest.fixture
@@ -126,18 +127,95 @@ def test_bad_input_fails_before_any_call(aws, args, expect):
     assert PASSWORD not in result["msg"]
 
 
+def uses(aws, clusters=(), instances=(), shares=(), regions=None):
+    """The reads of every authorized use that absent makes before DeleteDirectory (AWS_FACTS.md section 1)."""
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": list(clusters)}, {})
+    aws["ds"].add_response("describe_shared_directories", {"SharedDirectories": list(shares)}, {"OwnerDirectoryId": ID})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": list(instances)}, {})
+    if regions is None:
+        aws["ds"].add_client_error("describe_regions", "UnsupportedOperationException",
+                                   "Multi-Region replication is only supported for Enterprise Edition.",
+                                   expected_params={"DirectoryId": ID})
+    else:
+        aws["ds"].add_response("describe_regions", {"RegionsDescription": [
+            {"DirectoryId": ID, "RegionName": r, "RegionType": "Primary" if n == 0 else "Additional"}
+            for n, r in enumerate(regions)]}, {"DirectoryId": ID})
+
+
+def member(name, status="kerberos-enabled", cluster=None, **extra):
+    key = "DBInstanceIdentifier" if "engine" in extra or cluster else "DBClusterIdentifier"
+    resource = {key: name, "DomainMemberships": [{"Domain": ID, "Status": status}]}
+    if cluster:
+        resource["DBClusterIdentifier"] = cluster
+    if "engine" in extra:
+        resource["Engine"] = extra["engine"]
+    return resource
+
+
 def test_absent_refuses_while_clusters_are_members(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
-    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [
-        {"DBClusterIdentifier": "orders", "DomainMemberships": [{"Domain": ID, "Status": "kerberos-enabled"}]},
-        {"DBClusterIdentifier": "other", "DomainMemberships": []}]}, {})
+    uses(aws, clusters=[member("orders"), {"DBClusterIdentifier": "other", "DomainMemberships": []}])
     result = run(name="corp.example.com", state="absent")
-    assert result["failed"] and "still has member clusters: orders" in result["msg"]
+    assert result["failed"] and "DB clusters in the domain: orders" in result["msg"]
+    assert "still has authorized applications" in result["msg"] and "force=true" in result["msg"]
+
+
+def test_absent_lists_every_authorized_use_it_can_read(aws):
+    """RDS instances of any engine, shares and Region replicas block DeleteDirectory too; force does not
+    unshare or remove replicas, so even with force nothing is changed."""
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described(Edition="Enterprise")]}, {})
+    uses(aws, clusters=[member("orders")],
+         instances=[member("orders-1", cluster="orders", engine="aurora-postgresql"),
+                    member("legacy-sql", engine="sqlserver-se"), member("billing", engine="postgres")],
+         shares=[{"OwnerDirectoryId": ID, "SharedDirectoryId": "d-2222222222", "SharedAccountId": "222233334444",
+                  "ShareStatus": "Shared"},
+                 {"OwnerDirectoryId": ID, "SharedDirectoryId": "d-3333333333", "SharedAccountId": "333344445555",
+                  "ShareStatus": "Rejected"}],
+         regions=["us-east-1", "us-west-2"])
+    result = run(name="corp.example.com", state="absent", force=True)
+    assert result["failed"]
+    assert result["blocked_by"] == {"clusters": ["orders"], "instances": ["legacy-sql", "billing"],
+                                    "shared_with": ["222233334444"], "replica_regions": ["us-west-2"]}
+    for text in ("DB clusters in the domain: orders", "DB instances in the domain: legacy-sql, billing",
+                 "shared with accounts 222233334444", "UnshareDirectory", "replicated to Regions us-west-2",
+                 "RemoveRegion"):
+        assert text in result["msg"]
+    assert "333344445555" not in result["msg"] and "orders-1" not in result["msg"]
+
+
+def test_absent_with_force_takes_clusters_and_instances_out_then_deletes(aws, monkeypatch):
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    uses(aws, clusters=[member("orders")], instances=[member("billing", engine="postgres")])
+    aws["rds"].add_response("modify_db_cluster", {"DBCluster": {}},
+                            {"DBClusterIdentifier": "orders", "Domain": "none", "ApplyImmediately": True})
+    aws["rds"].add_response("modify_db_instance", {"DBInstance": {}},
+                            {"DBInstanceIdentifier": "billing", "DisableDomain": True, "ApplyImmediately": True})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "disabling-kerberos")]}, {})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []}, {})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "removed")]}, {})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [member("billing", "removed", engine="postgres")]}, {})
+    aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
+    result = run(name="corp.example.com", state="absent", force=True, wait=False)
+    assert result.get("changed") is True and result["members"] == ["orders"], result.get("msg")
+
+
+def test_aws_refusing_for_authorized_applications_is_explained(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    uses(aws)
+    aws["ds"].add_client_error("delete_directory", "ClientException",
+                               "Cannot delete the directory because it still has authorized applications.",
+                               expected_params={"DirectoryId": ID})
+    result = run(name="corp.example.com", state="absent")
+    assert result["failed"]
+    for text in ("Cannot delete the directory because it still has authorized applications.", "30 to 60 minutes",
+                 "WorkSpaces", "run again"):
+        assert text in result["msg"]
 
 
 def test_absent_deletes_and_waits_until_gone(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
-    aws["rds"].add_response("describe_db_clusters", {"DBClusters": []}, {})
+    uses(aws, regions=["us-east-1"])
     aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Deleting")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_client_error("describe_directories", "EntityDoesNotExistException", "gone", expected_params={"DirectoryIds": [ID]})
@@ -206,8 +284,7 @@ def test_waiting_for_a_directory_being_deleted_fails_at_once_with_the_reason(aws
 
 def test_a_removed_membership_does_not_block_deletion(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
-    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [
-        {"DBClusterIdentifier": "old", "DomainMemberships": [{"Domain": ID, "Status": "removed"}]}]}, {})
+    uses(aws, clusters=[member("old", "removed")], instances=[member("old-1", "removed", cluster="old")])
     aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
     result = run(name="corp.example.com", state="absent", wait=False)
     assert result["changed"] is True and result["members"] == []
