@@ -56,7 +56,8 @@ lint: setup ## ansible-lint, production profile
 # (tests/unit/test_makefile.py checks it).
 INTEGRATION_LAB := tests/lab tests/integration/test_lab.py tests/integration/test_lab_lifecycle.py \
   tests/integration/test_targets.py tests/integration/test_directory_role.py \
-  tests/integration/test_network_peering.py tests/integration/test_execution_environment.py
+  tests/integration/test_network_peering.py tests/integration/test_execution_environment.py \
+  tests/integration/test_ownership.py
 INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_reliability.py \
   tests/integration/test_bad_input.py tests/integration/test_awx.py tests/integration/test_molecule.py
 # The chain stream's lab: its own state folder, namespace, ports and addresses (lab/CONTRACT.md).
