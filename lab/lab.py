@@ -335,6 +335,10 @@ PG_DATA = PG_DIR / "data"
 PG_SOCKET = PG_DIR / "run"
 PG_KEYTAB = PG_DIR / "postgres.keytab"
 PG_PIDFILE = PG_DATA / "postmaster.pid"
+# A private install tree: PostgreSQL finds its share and library folders relative to its executable, so a
+# copy of the server under .lab/pg/tree sees lab/postgres's extension and library next to Debian's own,
+# and nothing under /usr changes.
+PG_TREE = PG_DIR / "tree"
 
 
 def pg_bin(name):
@@ -400,6 +404,55 @@ def pg_keytab():
     shutil.chown(PG_KEYTAB, "postgres", "postgres")
 
 
+def pg_major():
+    return Path(pg_bin("postgres")).parent.parent.name  # /usr/lib/postgresql/<major>/bin/postgres
+
+
+def pg_tree_postgres():
+    return PG_TREE / "lib" / "postgresql" / pg_major() / "bin" / "postgres"
+
+
+def pg_tree():
+    """The private tree: a copy of the server, links to Debian's share and library files, and the lab's
+    pg_ad_mapping (control + SQL files, and a library built here that shared_preload_libraries can load).
+    Rebuilt when the server or lab/postgres changed; a running server keeps its old copy until restarted."""
+    major = pg_major()
+    system_bin = Path(pg_bin("postgres"))
+    system_share, system_lib = Path(f"/usr/share/postgresql/{major}"), system_bin.parent.parent / "lib"
+    sources = sorted((ROOT / "lab" / "postgres").rglob("*"))
+    stamp = json.dumps([str(system_bin.stat().st_mtime)] + [f"{s.name}:{s.stat().st_mtime}" for s in sources if s.is_file()])
+    marker = PG_TREE / ".built"
+    if marker.exists() and marker.read_text() == stamp:
+        return
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if not compiler:
+        raise LabError("no C compiler for the lab's pg_ad_mapping library: run make setup (it installs gcc)")
+    if PG_TREE.exists():
+        shutil.rmtree(PG_TREE)
+    share, lib, bindir = (PG_TREE / "share" / "postgresql" / major, PG_TREE / "lib" / "postgresql" / major / "lib",
+                          pg_tree_postgres().parent)
+    for folder in (share / "extension", lib, bindir):
+        folder.mkdir(parents=True)
+    shutil.copy2(system_bin, bindir / "postgres")  # a copy, not a link: PostgreSQL resolves links to /usr
+    for entry in system_share.iterdir():
+        if entry.name != "extension":
+            (share / entry.name).symlink_to(entry)
+    for entry in (system_share / "extension").iterdir():
+        (share / "extension" / entry.name).symlink_to(entry)
+    for entry in (ROOT / "lab" / "postgres" / "extension").iterdir():
+        shutil.copy2(entry, share / "extension" / entry.name)
+    for entry in system_lib.iterdir():
+        (lib / entry.name).symlink_to(entry)
+    # No libc needed (-nostdlib): the library is only the module magic block PostgreSQL checks.
+    run([compiler, "-shared", "-fPIC", "-O2", "-nostdlib", f"-DPG_MAJOR={int(major)}",
+         "-o", str(lib / "pg_ad_mapping.so"), str(ROOT / "lab" / "postgres" / "pg_ad_mapping.c")])
+    for path in [PG_TREE, *PG_TREE.rglob("*")]:
+        if not path.is_symlink():
+            os.chmod(path, 0o755 if path.is_dir() or path.suffix == ".so" or path.name == "postgres" else 0o644)
+    marker.write_text(stamp)
+    say("postgres", f"built the private tree {PG_TREE.relative_to(STATE)} (pg_ad_mapping library and extension)")
+
+
 def pg_running():
     return pid_alive(read_pid(PG_PIDFILE), "postgres")
 
@@ -410,7 +463,8 @@ def pg_start():
         return
     if port_open(PG_HOSTADDR, PG_PORT):
         raise LabError(f"{PG_HOSTADDR}:{PG_PORT} is taken by another program: set LAB_PG_PORT to a free port")
-    as_postgres([pg_bin("pg_ctl"), "-D", str(PG_DATA), "-l", str(PG_DIR / "postgres.log"), "-w", "-t", "60", "start"])
+    as_postgres([pg_bin("pg_ctl"), "-D", str(PG_DATA), "-p", str(pg_tree_postgres()), "-l", str(PG_DIR / "postgres.log"),
+                 "-w", "-t", "60", "start"])
     say("postgres", f"up at {PG_HOSTADDR}:{PG_PORT} (pid {read_pid(PG_PIDFILE)})")
 
 
@@ -437,13 +491,32 @@ ALTER ROLE {sql_ident(PG_MASTER)} PASSWORD {sql_literal(sec['master_password'])}
     marker.touch()
 
 
+PG_EVERY_UP_SQL = """
+-- What Aurora's master user can do that community PostgreSQL gives a non-superuser only by grant
+-- [inferred from AWS's set-up steps, which run these as the master user]: read SHOW
+-- shared_preload_libraries, and CREATE EXTENSION of a trusted extension in database postgres.
+GRANT pg_read_all_settings TO rds_superuser;
+GRANT CREATE ON DATABASE postgres TO rds_superuser;
+-- Labs made before pg_ad_mapping became an extension had its functions pre-installed: nothing of it
+-- may exist before CREATE EXTENSION (AWS_FACTS.md section 6).
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_ad_mapping') THEN
+    DROP FUNCTION IF EXISTS public.pgadmap_set_mapping(text, text, text, integer);
+    DROP FUNCTION IF EXISTS public.pgadmap_read_mapping();
+    DROP FUNCTION IF EXISTS public.pgadmap_reset_mapping(text, text, integer);
+    DROP SCHEMA IF EXISTS pgadmap_lab CASCADE;
+  END IF;
+END $$;
+"""
+
+
 def pg_extensions():
-    """Stand-ins for Aurora extensions the lab's PostgreSQL lacks (lab/postgres/*.sql), on every up:
-    they are idempotent, so a running lab gets new ones with the next lab.py up."""
-    for path in sorted((ROOT / "lab" / "postgres").glob("*.sql")):
-        as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
-                     "-U", PG_SUPERUSER, "-d", "postgres"], input=path.read_text())
-        say("postgres", f"applied {path.relative_to(ROOT)}")
+    """On every up (idempotent): the grants Aurora's master user has, and no pre-installed pg_ad_mapping.
+    The extension itself comes only from CREATE EXTENSION, once the writer was rebooted with it in the
+    parameter group's shared_preload_libraries (lab/README.md)."""
+    as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
+                 "-U", PG_SUPERUSER, "-d", "postgres"], input=PG_EVERY_UP_SQL)
 
 
 def sql_ident(name):
@@ -492,6 +565,7 @@ def aws_start(sec):
     env = {k: v for k, v in os.environ.items() if not k.startswith(client_only)}
     env.update({k: v for k, v in contract_values(sec).items() if not k.startswith(client_only)})
     env.update({"LAB_PG_SOCKET": str(PG_SOCKET), "LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION,
+                "LAB_PG_DATA": str(PG_DATA), "LAB_PG_CTL": pg_bin("pg_ctl"), "LAB_PG_POSTGRES": str(pg_tree_postgres()),
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
@@ -643,6 +717,7 @@ def up():
     samba_configure(sec)
     pg_init()
     pg_keytab()
+    pg_tree()
     pg_start()
     pg_bootstrap(sec)
     pg_extensions()

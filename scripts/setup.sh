@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2)
+APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2 gcc)
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -11,7 +11,8 @@ Each extension module mirrors facts from AWS_FACTS.md (lab/README.md says which)
 from .context import LabContext
 from .middleware import LabMiddleware
 
-EXTENSIONS = ("ds", "ds_data", "rds", "partitions")
+# rds_params patches over rds: it comes after it.
+EXTENSIONS = ("ds", "ds_data", "rds", "rds_params", "partitions")
 
 
 def wrap(app):

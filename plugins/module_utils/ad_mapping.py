@@ -6,7 +6,11 @@
 
 A mapping cannot be edited: a changed one is reset (pgadmap_reset_mapping(sid, role, weight)),
 then set again (pgadmap_set_mapping(group, role, sid, weight)). Mapped roles get LOGIN and CONNECT,
-and must never be in rds_ad (AWS_FACTS: users of a mapped group log in as the role)."""
+and must never be in rds_ad (AWS_FACTS: users of a mapped group log in as the role).
+
+Before any mapping, AWS's set-up (AWS_FACTS.md section 6): pg_ad_mapping must be in
+shared_preload_libraries (a custom DB cluster parameter group, then a reboot of the writer), and
+CREATE EXTENSION pg_ad_mapping runs in the same transaction as the first mappings."""
 
 import re
 
@@ -16,6 +20,14 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.logins import Plan
 from ansible_collections.aurora.kerberos.plugins.module_utils.logins import validate_object_name
 
 SID_PATTERN = re.compile(r"^S-1-[0-9]+(-[0-9]+){1,14}$")
+EXTENSION = "pg_ad_mapping"
+CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_ad_mapping"
+# What to do when the library is not preloaded: the collection's roles, then any other way (AWS_FACTS 6).
+PRELOAD_FIX = ("with the aurora.kerberos roles, run the cluster role with db_users_group_mappings set (or "
+               "cluster_pg_ad_mapping: true, optionally with cluster_parameter_group_name): it puts pg_ad_mapping in "
+               "shared_preload_libraries of the cluster's custom DB cluster parameter group and reboots the writer; "
+               "otherwise add pg_ad_mapping to shared_preload_libraries of a custom DB cluster parameter group "
+               "attached to the cluster and reboot the writer instance")
 
 
 def validate_mappings(entries, default_databases):
@@ -55,13 +67,36 @@ def validate_mappings(entries, default_databases):
     return wanted
 
 
-def read_mappings(cursor):
-    """The current mappings, or LoginsError when pg_ad_mapping's functions are missing."""
-    cursor.execute("SELECT to_regprocedure('pgadmap_read_mapping()') IS NOT NULL")
+def preloaded_libraries(cursor):
+    """shared_preload_libraries as the server runs with it (the master user may read it on Aurora)."""
+    cursor.execute("SHOW shared_preload_libraries")
+    return [name.strip().strip('"') for name in (cursor.fetchone()[0] or "").split(",") if name.strip()]
+
+
+def extension_state(cursor, needed):
+    """Whether CREATE EXTENSION pg_ad_mapping is still to run (True) or was run (False), read before any
+    write; when `needed` (mappings to set), LoginsError naming the fix if the library is not preloaded."""
+    cursor.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (EXTENSION,))
+    if cursor.fetchall():
+        return False
+    if not needed:
+        return True  # nothing to reset or set: no extension, no mappings
+    libraries = preloaded_libraries(cursor)
+    if EXTENSION not in libraries:
+        raise LoginsError("Refused before any change: pg_ad_mapping is not in shared_preload_libraries of this "
+                          "cluster (it has: %s), so CREATE EXTENSION pg_ad_mapping and the mappings cannot work: %s."
+                          % (", ".join(libraries) or "nothing", PRELOAD_FIX))
+    cursor.execute("SELECT count(*) FROM pg_available_extensions WHERE name = %s", (EXTENSION,))
     if not cursor.fetchone()[0]:
-        raise LoginsError("pg_ad_mapping is not installed in this database: it needs Aurora PostgreSQL 14.10+ or "
-                          "15.5+ with pg_ad_mapping in shared_preload_libraries (cluster parameter group, then "
-                          "reboot the writer) and CREATE EXTENSION pg_ad_mapping")
+        raise LoginsError("Refused before any change: this engine has no pg_ad_mapping extension: AD group mappings "
+                          "need Aurora PostgreSQL 14.10+ or 15.5+ (upgrade the cluster's engine version)")
+    return True
+
+
+def read_mappings(cursor, missing_extension=False):
+    """The current mappings (none when the extension is still to be created)."""
+    if missing_extension:
+        return []
     cursor.execute("SELECT ad_sid, pg_role, weight, ad_grp FROM pgadmap_read_mapping()")
     return [{"sid": sid, "role": role, "weight": weight, "ad_group": group}
             for sid, role, weight, group in cursor.fetchall()]
@@ -77,10 +112,12 @@ def _reset(plan, mapping):
     plan.reset.append(mapping)
 
 
-def plan_mappings(wanted, state, existing, catalog, exclusive=False):
-    """Statements that make the mappings (and their roles) match, or LoginsError naming each offender."""
+def plan_mappings(wanted, state, existing, catalog, exclusive=False, create_extension=False):
+    """Statements that make the mappings (and their roles) match, or LoginsError naming each offender.
+    With create_extension, CREATE EXTENSION pg_ad_mapping comes first (when there is a mapping to set)."""
     plan = Plan()
     plan.set, plan.reset = [], []
+    plan.extension_created = False
     current = dict(((m["sid"], m["role"]), m) for m in existing)
     problems = []
     if state == "present":
@@ -121,6 +158,9 @@ def plan_mappings(wanted, state, existing, catalog, exclusive=False):
             plan.add("SELECT pgadmap_set_mapping(%s, %s, %s, %s)",
                      params=(item["ad_group"], role, item["sid"], item["weight"]))
             plan.set.append(mapping)
+        if create_extension and wanted:
+            plan.statements.insert(0, (CREATE_EXTENSION, (), None))
+            plan.extension_created = True
     else:
         for key in sorted(keys):
             if key in current:

@@ -17,6 +17,10 @@ description:
   - Each mapped role is created when missing, gets C(LOGIN) and C(CONNECT) on its databases, and must
     never be a member of C(rds_ad) (the task refuses, naming the chain of roles).
   - The group SID is the C(group.sid) that M(aurora.kerberos.ad_group) returns.
+  - Runs C(CREATE EXTENSION IF NOT EXISTS pg_ad_mapping) first, in the same transaction, when the extension is
+    not there yet and there is a mapping to set. Before any write it reads C(SHOW shared_preload_libraries);
+    without C(pg_ad_mapping) there (a custom DB cluster parameter group, then a reboot of the writer, as AWS
+    documents) the task fails, naming the fix, and changes nothing.
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 requirements:
@@ -78,7 +82,7 @@ options:
     default: false
   login_db:
     description:
-      - The database to connect to, where C(CREATE EXTENSION pg_ad_mapping) was run.
+      - The database to connect to, where the module runs C(CREATE EXTENSION pg_ad_mapping) if it is not there yet.
     type: str
     default: postgres
   ssl_mode:
@@ -93,8 +97,10 @@ options:
         (C(ManageMasterUserPassword)); overrides O(login_user) and O(login_password).
     type: str
 notes:
-  - The module does not install the extension. It needs C(pg_ad_mapping) in C(shared_preload_libraries)
-    of the cluster parameter group, a reboot of the writer, and C(CREATE EXTENSION pg_ad_mapping).
+  - The module creates the extension but cannot preload its library. The cluster needs C(pg_ad_mapping) in
+    C(shared_preload_libraries) of a custom DB cluster parameter group and a reboot of the writer; the
+    aurora.kerberos.cluster role does both when C(db_users_group_mappings) is set (or C(cluster_pg_ad_mapping)).
+  - Connect to the writer (the cluster endpoint), as AWS runs the mapping functions only on the primary instance.
 seealso:
   - module: aurora.kerberos.ad_group
   - module: aurora.kerberos.kerberos_logins
@@ -143,6 +149,11 @@ reset:
   type: list
   elements: dict
   sample: []
+extension_created:
+  description: Whether the task ran (or in check mode would run) C(CREATE EXTENSION pg_ad_mapping).
+  returned: always
+  type: bool
+  sample: true
 created:
   description: Roles created for mappings.
   returned: always
@@ -160,7 +171,8 @@ queries:
   returned: always
   type: list
   elements: str
-  sample: ["SELECT pgadmap_set_mapping('db-reports-readers', 'reports_reader', 'S-1-5-21-1-2-3-1110', 10)"]
+  sample: ["CREATE EXTENSION IF NOT EXISTS pg_ad_mapping",
+           "SELECT pgadmap_set_mapping('db-reports-readers', 'reports_reader', 'S-1-5-21-1-2-3-1110', 10)"]
 """
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ad_mapping
@@ -190,13 +202,17 @@ def main():
         module.fail_json(msg=str(e))
 
     def planner(cursor):
+        missing_extension = ad_mapping.extension_state(cursor, params["state"] == "present" and bool(wanted))
         catalog = lg.read_catalog(cursor)
-        existing = ad_mapping.read_mappings(cursor)
-        return ad_mapping.plan_mappings(wanted, params["state"], existing, catalog, params["exclusive"]), existing
+        existing = ad_mapping.read_mappings(cursor, missing_extension)
+        plan = ad_mapping.plan_mappings(wanted, params["state"], existing, catalog, params["exclusive"],
+                                        create_extension=missing_extension)
+        return plan, existing
 
     plan, existing, queries = pg.transact(module, planner)
     result = dict(changed=plan.changed, mappings=ad_mapping.after(existing, plan), set=plan.set, reset=plan.reset,
-                  created=plan.created, granted=plan.granted, queries=queries)
+                  created=plan.created, granted=plan.granted, extension_created=plan.extension_created,
+                  queries=queries)
     if module._diff:
         result["diff"] = dict(before={"mappings": existing}, after={"mappings": result["mappings"]})
     module.exit_json(**result)

@@ -38,7 +38,9 @@ class FakeServer:
         }
         self.user, self.database, self.caseins = user, database, caseins
         self.shdepend = {}  # role -> [(database, shared, owned, count)]
-        self.pgadmap = True
+        self.pgadmap = True  # CREATE EXTENSION pg_ad_mapping was run
+        self.preload = "pg_ad_mapping"  # SHOW shared_preload_libraries
+        self.available = True  # pg_available_extensions lists pg_ad_mapping
         self.fail_on = None  # a statement prefix that raises, like a server error
         self.writes = []  # every write statement executed, committed or not
         self.commits = 0
@@ -120,9 +122,14 @@ class FakeCursor:
         elif query.startswith("SELECT d.refobjid"):
             self.rows = [(by_name[role], *dep) for role, deps in sorted(server.shdepend.items())
                          if by_name.get(role) in params[0] for dep in deps]
-        elif query.startswith("SELECT to_regprocedure"):
-            self.rows = [(server.pgadmap,)]
+        elif query.startswith("SHOW shared_preload_libraries"):
+            self.rows = [(server.preload,)]
+        elif query.startswith("SELECT extversion FROM pg_extension"):
+            self.rows = [("1.0",)] if server.pgadmap or state.get("extension") else []
+        elif query.startswith("SELECT count(*) FROM pg_available_extensions"):
+            self.rows = [(int(server.available),)]
         elif query.startswith("SELECT ad_sid"):
+            assert server.pgadmap or state.get("extension"), "function pgadmap_read_mapping() does not exist"
             self.rows = [(m["sid"], m["role"], m["weight"], m["ad_group"]) for m in state["mappings"]]
         else:
             for statement in query.split(";\n"):
@@ -161,7 +168,11 @@ class FakeCursor:
             state["members"] = set(m for m in members if names[0] not in m)
             for db in state["databases"].values():
                 db["connect"].discard(names[0])
+        elif statement == "CREATE EXTENSION IF NOT EXISTS pg_ad_mapping":
+            assert "pg_ad_mapping" in server.preload, "pg_ad_mapping must be loaded via shared_preload_libraries"
+            state["extension"] = True
         elif statement.startswith("SELECT pgadmap_set_mapping"):
+            assert server.pgadmap or state.get("extension"), "function pgadmap_set_mapping() does not exist"
             group, role, sid = _names(statement, LITERAL)
             weight = int(statement.rsplit(",", 1)[1].strip(" )"))
             assert not [m for m in state["mappings"] if (m["sid"], m["role"]) == (sid, role)], "cannot be edited"

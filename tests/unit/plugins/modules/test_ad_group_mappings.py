@@ -111,7 +111,55 @@ def test_a_pair_twice_is_refused(server):
     assert result["failed"] and "mappings[1] maps %s to readers again (mappings[0] already does)" % SID in result["msg"]
 
 
-def test_without_pg_ad_mapping_the_fix_is_named(server):
+def test_the_extension_is_created_first_in_the_same_transaction_then_left_alone(server):
     server.pgadmap = False
     result = run(mappings=[mapping()])
-    assert result["failed"] and "shared_preload_libraries" in result["msg"] and "CREATE EXTENSION" in result["msg"]
+    assert result["changed"] and result["extension_created"]
+    assert result["queries"][0] == "CREATE EXTENSION IF NOT EXISTS pg_ad_mapping"
+    assert result["queries"][1:] == ['CREATE ROLE "readers" LOGIN',
+                                     "SELECT pgadmap_set_mapping('db-readers', 'readers', '%s', 10)" % SID]
+    assert server.commits == 1 and server.state["extension"] and server.state["mappings"] == [mapping()]
+    again = run(mappings=[mapping()])
+    assert not again["changed"] and not again["extension_created"] and again["queries"] == []
+
+
+def test_check_mode_predicts_the_extension_and_writes_nothing(server):
+    server.pgadmap = False
+    result = run(check_mode=True, mappings=[mapping()])
+    assert result["changed"] and result["extension_created"]
+    assert result["queries"][0] == "CREATE EXTENSION IF NOT EXISTS pg_ad_mapping"
+    assert server.writes == [] and "extension" not in server.state
+
+
+def test_a_failure_after_create_extension_rolls_it_back(server):
+    server.pgadmap = False
+    server.fail_on = "SELECT pgadmap_set_mapping"
+    result = run(mappings=[mapping()])
+    assert result["failed"] and "rolled back" in result["msg"]
+    assert server.commits == 0 and "extension" not in server.state
+
+
+@pytest.mark.parametrize("preload", ["", "pg_stat_statements", "pg_stat_statements,pgaudit"])
+def test_without_the_preloaded_library_nothing_is_written_and_the_fix_is_named(server, preload):
+    server.pgadmap = False
+    server.preload = preload
+    result = run(mappings=[mapping()])
+    assert result["failed"] and server.writes == []
+    assert "pg_ad_mapping is not in shared_preload_libraries" in result["msg"]
+    assert "(it has: %s)" % (preload.replace(",", ", ") or "nothing") in result["msg"]
+    for fix in ("db_users_group_mappings", "cluster_pg_ad_mapping", "cluster_parameter_group_name", "reboots the writer"):
+        assert fix in result["msg"]
+
+
+def test_an_engine_without_the_extension_names_the_versions(server):
+    server.pgadmap = False
+    server.available = False
+    result = run(mappings=[mapping()])
+    assert result["failed"] and server.writes == [] and "14.10+ or 15.5+" in result["msg"]
+
+
+def test_absent_without_the_extension_is_no_change(server):
+    server.pgadmap = False
+    server.preload = ""
+    result = run(mappings=[mapping()], state="absent")
+    assert not result["changed"] and result["queries"] == [] and server.writes == []

@@ -1,0 +1,322 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: cluster_parameter_group
+short_description: The custom DB cluster parameter group of an Aurora PostgreSQL cluster, for pg_ad_mapping
+version_added: 0.2.0
+description:
+  - Finds or creates the custom DB cluster parameter group of an Aurora PostgreSQL cluster (family
+    C(aurora-postgresql<major>) from the engine version), adds libraries to C(shared_preload_libraries)
+    while keeping the ones already listed, sets other parameters such as C(krb_caseins_users), attaches the
+    group to the cluster (C(ModifyDBCluster DBClusterParameterGroupName)), and reboots the instances whose
+    C(DBClusterParameterGroupStatus) is C(pending-reboot), the writer first, waiting for each.
+  - A default parameter group cannot be modified, so a cluster on its family's default group gets a new
+    custom group (AWS_FACTS.md section 6). C(shared_preload_libraries) is static, so it takes effect only after a
+    reboot of the writer, which AWS requires before C(CREATE EXTENSION pg_ad_mapping).
+  - For a cluster that does not exist yet, only the group is made; pass its name to the cluster's creation
+    (C(db_cluster_parameter_group_name) of M(amazon.aws.rds_cluster)) and no reboot is needed.
+  - AWS documents a trap (AD.Security.Groups, "Important") when C(pg_ad_mapping) is added to a cluster that
+    already has Kerberos enabled and was created before April 2025 (C(ClusterCreateTime)); the module then
+    warns and returns RV(rejoin_advised=true), AWS advising to disable and re-enable Kerberos on the cluster.
+author:
+  - aurora.kerberos contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+attributes:
+  check_mode:
+    support: full
+    details: Reads the group, its parameters and the cluster, and reports what would change; writes nothing.
+  diff_mode:
+    support: full
+    details: The group's name and the parameters the task sets, before and after.
+  platform:
+    platforms: posix
+options:
+  cluster_id:
+    description: The DB cluster identifier.
+    type: str
+    required: true
+  name:
+    description:
+      - The custom DB cluster parameter group. Created when missing; an existing one must be of the cluster's family.
+      - Defaults to the cluster's current group when it is a custom one, else C(<cluster_id>-params).
+    type: str
+  engine_version:
+    description:
+      - The engine version of a cluster that does not exist yet, for the group's family. Defaults to the version
+        AWS creates by default. Ignored for an existing cluster (its own version counts).
+    type: str
+  description:
+    description: The description of a group the module creates.
+    type: str
+  preload_libraries:
+    description:
+      - Libraries that C(shared_preload_libraries) must hold, e.g. C([pg_ad_mapping]). Added after the ones already
+        listed, which are kept.
+    type: list
+    elements: str
+    default: []
+  parameters:
+    description:
+      - 'Other parameters and their values, for example C(krb_caseins_users) with value C("1"). Dynamic ones apply at once, static
+        ones at the next reboot.'
+    type: dict
+    default: {}
+  reboot:
+    description:
+      - Whether to reboot the instances that wait for a reboot (C(pending-reboot)), the writer first.
+      - V(false) leaves them and returns them in RV(pending_reboot).
+    type: bool
+    default: true
+  wait:
+    description: Whether to wait until a rebooted instance is available again.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait, in all.
+    type: int
+    default: 1800
+  poll_interval:
+    description: Seconds between status reads while waiting.
+    type: int
+    default: 5
+notes:
+  - Reboots are the one interruption of service this module causes; with O(reboot=false) schedule them yourself.
+seealso:
+  - module: amazon.aws.rds_cluster_param_group
+  - module: aurora.kerberos.ad_group_mappings
+"""
+
+EXAMPLES = r"""
+- name: pg_ad_mapping preloaded on the cluster, the writer rebooted if needed
+  aurora.kerberos.cluster_parameter_group:
+    cluster_id: orders-prod
+    preload_libraries: [pg_ad_mapping]
+
+- name: Case-insensitive Kerberos names too, in a group of a given name
+  aurora.kerberos.cluster_parameter_group:
+    cluster_id: orders-prod
+    name: orders-prod-kerberos
+    preload_libraries: [pg_ad_mapping]
+    parameters:
+      krb_caseins_users: "1"
+"""
+
+RETURN = r"""
+parameter_group:
+  description: The group.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Its name.
+      type: str
+      sample: orders-prod-params
+    family:
+      description: Its family.
+      type: str
+      sample: aurora-postgresql16
+    created:
+      description: Whether the task created it (or would, in check mode).
+      type: bool
+      sample: true
+changes:
+  description: The parameters the task set (or would set), as sent to ModifyDBClusterParameterGroup.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements,pg_ad_mapping",
+            "ApplyMethod": "pending-reboot"}]
+attached:
+  description: Whether the task attached the group to the cluster (ModifyDBCluster).
+  returned: always
+  type: bool
+rebooted:
+  description: The instances the task rebooted (or would reboot, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["orders-prod-1"]
+pending_reboot:
+  description: The instances still waiting for a reboot after the task.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+cluster_exists:
+  description: Whether the cluster exists (when not, only the group was made).
+  returned: always
+  type: bool
+rejoin_advised:
+  description:
+    - Whether AWS's trap applies, C(pg_ad_mapping) newly loaded on a Kerberos-enabled cluster created before
+      2025-04-01; AWS's fix is to disable and re-enable Kerberos (AD.Security.Groups, "Important").
+  returned: always
+  type: bool
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # AnsibleAWSModule reports it
+
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params as cp
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+
+
+def read_cluster(module, client, cluster_id):
+    try:
+        return client.describe_db_clusters(aws_retry=True, DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    except is_boto3_error_code(["DBClusterNotFoundFault", "DBClusterNotFound"]):
+        return None
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Cannot read cluster {module.params['cluster_id']}")
+
+
+def wait_available(module, client, deadline):
+    outcome = rds_domain.wait_for_available(client, module.params["cluster_id"], max(1, deadline - time.monotonic()),
+                                            pause=module.params["poll_interval"])
+    if outcome != rds_domain.DONE:
+        module.fail_json(msg=f"Cluster {module.params['cluster_id']} or an instance of it is not available "
+                             f"({outcome}) within wait_timeout {module.params['wait_timeout']} s: raise wait_timeout, "
+                             "or look at the cluster's events")
+
+
+def main():
+    module = AuroraKerberosAWSModule(
+        argument_spec=dict(
+            cluster_id=dict(type="str", required=True),
+            name=dict(type="str"),
+            engine_version=dict(type="str"),
+            description=dict(type="str"),
+            preload_libraries=dict(type="list", elements="str", default=[]),
+            parameters=dict(type="dict", default={}),
+            reboot=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+            poll_interval=dict(type="int", default=5),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    cluster_id = params["cluster_id"]
+    problems = cp.input_problems(params["name"], params["preload_libraries"], params["parameters"])
+    problems += rds_domain.input_problems(cluster_id=cluster_id, wait_timeout=params["wait_timeout"])
+    if problems:
+        module.fail_json(msg="Refused before any change: %s." % "; ".join(problems))
+    deadline = time.monotonic() + params["wait_timeout"]
+    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+    cluster = read_cluster(module, client, cluster_id)
+    try:
+        family = cp.family(cluster["EngineVersion"] if cluster else params["engine_version"]) \
+            if (cluster or params["engine_version"]) else cp.default_family(client)
+    except errors as e:
+        module.fail_json_aws(e, msg="Cannot read the default engine version of aurora-postgresql")
+    current_name = (cluster or {}).get("DBClusterParameterGroup") or ""
+    name = params["name"] or (current_name if current_name and not current_name.startswith("default.")
+                              else f"{cluster_id}-params")
+
+    group = cp.find_group(module, client, name)
+    if group is not None and group["DBParameterGroupFamily"] != family:
+        module.fail_json(msg=f"Refused before any change: parameter group {name} is of family "
+                             f"{group['DBParameterGroupFamily']}, but cluster {cluster_id} needs {family}: name a "
+                             f"group of that family, or a new name for the module to create")
+    created = group is None
+    if created and not module.check_mode:
+        try:
+            client.create_db_cluster_parameter_group(
+                aws_retry=True, DBClusterParameterGroupName=name, DBParameterGroupFamily=family,
+                Description=params["description"] or f"aurora.kerberos: {cluster_id} ({family})")
+        except errors as e:
+            module.fail_json_aws(e, msg=f"Cannot create DB cluster parameter group {name}")
+
+    if created and module.check_mode:
+        rows = []
+        changes = ([{"ParameterName": cp.PRELOAD, "ParameterValue": ",".join(params["preload_libraries"]),
+                     "ApplyMethod": "pending-reboot"}] if params["preload_libraries"] else [])
+        changes += [{"ParameterName": k, "ParameterValue": str(v), "ApplyMethod": "pending-reboot"}
+                    for k, v in sorted(params["parameters"].items())]
+    else:
+        rows = cp.read_parameters(module, client, name)
+        changes, problems = cp.plan_parameters(rows, params["preload_libraries"], params["parameters"])
+        if problems:
+            module.fail_json(msg=f"Refused before any change to {name}: %s." % "; ".join(problems))
+    if changes and not module.check_mode:
+        for chunk in cp.chunks(changes):
+            try:
+                client.modify_db_cluster_parameter_group(aws_retry=True, DBClusterParameterGroupName=name,
+                                                         Parameters=chunk)
+            except errors as e:
+                module.fail_json_aws(e, msg=f"Cannot set {', '.join(c['ParameterName'] for c in chunk)} in {name}")
+
+    attached = bool(cluster) and current_name != name
+    if attached and not module.check_mode:
+        if params["wait"]:
+            wait_available(module, client, deadline)
+        try:
+            client.modify_db_cluster(aws_retry=True, DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=name,
+                                     ApplyImmediately=True)
+        except errors as e:
+            module.fail_json_aws(e, msg=f"Cannot attach parameter group {name} to cluster {cluster_id}")
+
+    rebooted, pending = [], []
+    if cluster:
+        if module.check_mode:
+            static = attached or any(created or cp.is_static(c, rows) for c in changes)
+            members = [m["DBInstanceIdentifier"] for m in sorted(cluster.get("DBClusterMembers", []),
+                                                                  key=lambda m: not m.get("IsClusterWriter"))]
+            pending = members if static else cp.pending_members(cluster)
+        else:
+            pending = cp.pending_members(read_cluster(module, client, cluster_id) or {})
+        if params["reboot"] and pending:
+            rebooted, pending = pending, []
+            for instance_id in ([] if module.check_mode else rebooted):
+                wait_available(module, client, deadline)
+                try:
+                    client.reboot_db_instance(aws_retry=True, DBInstanceIdentifier=instance_id)
+                except errors as e:
+                    module.fail_json_aws(e, msg=f"Cannot reboot {instance_id} to apply parameter group {name}")
+            if rebooted and params["wait"] and not module.check_mode:
+                wait_available(module, client, deadline)
+
+    loads_pg_ad_mapping = cp.PG_AD_MAPPING in params["preload_libraries"] and (
+        attached or rebooted or any(c["ParameterName"] == cp.PRELOAD for c in changes))
+    rejoin = bool(cluster) and loads_pg_ad_mapping and cp.rejoin_advised(cluster)
+    if rejoin:
+        module.warn(f"Cluster {cluster_id} has Kerberos enabled and was created before April 2025: with pg_ad_mapping "
+                    "preloaded, AD logins of users who are not rds_ad members can fail and the engine can crash "
+                    "(AWS AD.Security.Groups, Important). Disable and re-enable Kerberos on the cluster.")
+    result = dict(
+        changed=bool(created or changes or attached or rebooted),
+        parameter_group=dict(name=name, family=family, created=created),
+        changes=changes, attached=attached, rebooted=rebooted, pending_reboot=pending,
+        cluster_exists=bool(cluster), rejoin_advised=rejoin,
+    )
+    if module._diff:
+        result["diff"] = dict(
+            before={"parameter_group": current_name or None,
+                    "parameters": dict((c["ParameterName"], next((r.get("ParameterValue") for r in rows
+                                                                  if r["ParameterName"] == c["ParameterName"]), None))
+                                       for c in changes)},
+            after={"parameter_group": name if cluster else None,
+                   "parameters": dict((c["ParameterName"], c["ParameterValue"]) for c in changes)})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
