@@ -19,6 +19,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.rds import describe_db_
 from ansible_collections.amazon.aws.plugins.module_utils.rds import describe_db_cluster_parameters
 
 from ansible_collections.aurora.kerberos.plugins.module_utils.rds_domain import STATUSES_DONE
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 ENGINE = "aurora-postgresql"
 PRELOAD = "shared_preload_libraries"
@@ -55,7 +56,7 @@ def family(engine_version):
 
 def default_family(client):
     """The family of the engine version AWS creates by default (DescribeDBEngineVersions DefaultOnly)."""
-    versions = client.describe_db_engine_versions(aws_retry=True, Engine=ENGINE, DefaultOnly=True)["DBEngineVersions"]
+    versions = jittered_backoff()(client.describe_db_engine_versions)(Engine=ENGINE, DefaultOnly=True)["DBEngineVersions"]
     return versions[0]["DBParameterGroupFamily"] if versions else None
 
 

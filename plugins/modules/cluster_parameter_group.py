@@ -170,16 +170,16 @@ except ImportError:
 import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params as cp
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
 
 def read_cluster(module, client, cluster_id):
     try:
-        return client.describe_db_clusters(aws_retry=True, DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        return jittered_backoff()(client.describe_db_clusters)(DBClusterIdentifier=cluster_id)["DBClusters"][0]
     except is_boto3_error_code(["DBClusterNotFoundFault", "DBClusterNotFound"]):
         return None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
@@ -218,7 +218,7 @@ def main():
     if problems:
         module.fail_json(msg="Refused before any change: %s." % "; ".join(problems))
     deadline = time.monotonic() + params["wait_timeout"]
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("rds", retry_decorator=jittered_backoff())
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
     cluster = read_cluster(module, client, cluster_id)
@@ -239,8 +239,8 @@ def main():
     created = group is None
     if created and not module.check_mode:
         try:
-            client.create_db_cluster_parameter_group(
-                aws_retry=True, DBClusterParameterGroupName=name, DBParameterGroupFamily=family,
+            jittered_backoff()(client.create_db_cluster_parameter_group)(
+                DBClusterParameterGroupName=name, DBParameterGroupFamily=family,
                 Description=params["description"] or f"aurora.kerberos: {cluster_id} ({family})")
         except errors as e:
             module.fail_json_aws(e, msg=f"Cannot create DB cluster parameter group {name}")
@@ -259,8 +259,8 @@ def main():
     if changes and not module.check_mode:
         for chunk in cp.chunks(changes):
             try:
-                client.modify_db_cluster_parameter_group(aws_retry=True, DBClusterParameterGroupName=name,
-                                                         Parameters=chunk)
+                jittered_backoff()(client.modify_db_cluster_parameter_group)(DBClusterParameterGroupName=name,
+                                                                             Parameters=chunk)
             except errors as e:
                 module.fail_json_aws(e, msg=f"Cannot set {', '.join(c['ParameterName'] for c in chunk)} in {name}")
 
@@ -269,8 +269,8 @@ def main():
         if params["wait"]:
             wait_available(module, client, deadline)
         try:
-            client.modify_db_cluster(aws_retry=True, DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=name,
-                                     ApplyImmediately=True)
+            jittered_backoff()(client.modify_db_cluster)(DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=name,
+                                                         ApplyImmediately=True)
         except errors as e:
             module.fail_json_aws(e, msg=f"Cannot attach parameter group {name} to cluster {cluster_id}")
 
@@ -288,7 +288,7 @@ def main():
             for instance_id in ([] if module.check_mode else rebooted):
                 wait_available(module, client, deadline)
                 try:
-                    client.reboot_db_instance(aws_retry=True, DBInstanceIdentifier=instance_id)
+                    jittered_backoff()(client.reboot_db_instance)(DBInstanceIdentifier=instance_id)
                 except errors as e:
                     module.fail_json_aws(e, msg=f"Cannot reboot {instance_id} to apply parameter group {name}")
             if rebooted and params["wait"] and not module.check_mode:
