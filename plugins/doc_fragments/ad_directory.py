@@ -42,6 +42,21 @@ options:
       - In check mode, data access is reported as a change, and the user or group as if it did not exist.
     type: bool
     default: false
+  poll_interval:
+    description:
+      - With O(backend=ds_data), seconds between reads of the directory data access status while it turns
+        C(Enabled) (or, first, while a C(Disabling) one reaches C(Disabled)).
+    type: int
+    default: 15
+  consistency_timeout:
+    description:
+      - With O(backend=ds_data), at most how many seconds to retry the answers AWS documents for the short
+        delay between Directory Service and Directory Service Data; right after data access was enabled,
+        C(AccessDeniedException) with reason C(DATA_DISABLED); right after a user or group was created,
+        C(ResourceNotFoundException) from ds-data and C(UserDoesNotExistException) from C(ResetUserPassword).
+      - After that the task fails with AWS's error.
+    type: int
+    default: 60
   ldap_server:
     description:
       - Host name or IP address of a domain controller that answers LDAPS.

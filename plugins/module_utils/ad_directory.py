@@ -18,6 +18,8 @@ DIRECTORY_ARGUMENT_SPEC = dict(
     backend=dict(type="str", choices=["ldap", "ds_data"], default="ldap"),
     directory_id=dict(type="str"),
     enable_data_access=dict(type="bool", default=False),
+    poll_interval=dict(type="int", default=15),
+    consistency_timeout=dict(type="int", default=60),
     ldap_server=dict(type="str"),
     ldap_port=dict(type="int", default=636),
     ldap_ca_file=dict(type="path"),

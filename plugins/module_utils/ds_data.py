@@ -31,6 +31,31 @@ TPS = {"Standard": (4, 8), "Enterprise": (8, 16), "Hybrid": (8, 16)}
 # msDS-SupportedEncryptionTypes bits (MS-KILE 2.2.7), as in ad_ldap
 ENCRYPTION_TYPES_ATTRIBUTE = "msDS-SupportedEncryptionTypes"
 
+# What OtherAttributes may name (AWS_FACTS.md section 7): AWS's "Directory Service Data attributes" page
+# (https://docs.aws.amazon.com/directoryservice/latest/admin-guide/ad_data_attributes.html) lists them;
+# anything else is refused with ValidationException INVALID_ATTRIBUTE_NAME. That page's "Other
+# Attributes" table could not be read here, so this list holds only the names AWS itself uses in the
+# ds-data API examples (DescribeUser, CreateUser, UpdateUser, DescribeGroup, UpdateGroup in the SDK
+# references), plus msDS-SupportedEncryptionTypes, which no AWS page read here shows: it is kept because
+# ad_user's supported_encryption_types writes it, and is the one name to confirm on a real directory.
+DOCUMENTED_OTHER_ATTRIBUTES = (
+    # users
+    "co", "department", "homePhone", "ipPhone", "manager", "physicalDeliveryOfficeName", "postalCode",
+    "pwdLastSet", "st", "streetAddress", "telephoneNumber",
+    # groups
+    "description", "displayName", "objectGUID", "preferredLanguage",
+    # not verified (see above)
+    ENCRYPTION_TYPES_ATTRIBUTE,
+)
+_DOCUMENTED = {name.lower() for name in DOCUMENTED_OTHER_ATTRIBUTES}
+
+# ds and ds-data are eventually consistent with each other (AWS_FACTS.md section 7): right after
+# EnableDirectoryDataAccess, ds-data may still answer AccessDeniedException with Reason DATA_DISABLED,
+# and right after CreateUser, ds ResetUserPassword UserDoesNotExistException and ds-data
+# ResourceNotFoundException. These are retried, for at most consistency_timeout seconds.
+DATA_DISABLED = "DATA_DISABLED"
+CONSISTENCY_TIMEOUT = 60
+
 retry = jittered_backoff(retries=10)
 
 
@@ -69,6 +94,27 @@ class RateLimiter:
         self.last[writes] = now
 
 
+def undocumented_attributes(names):
+    """The names OtherAttributes would carry that AWS's attribute list (as far as verified) lacks."""
+    return [name for name in names if name.lower() not in _DOCUMENTED]
+
+
+def check_other_attributes(names):
+    """Refuse, before sending, what ds-data refuses with INVALID_ATTRIBUTE_NAME."""
+    unknown = undocumented_attributes(names)
+    if unknown:
+        raise AnsibleDSDataError(message=f"OtherAttributes {unknown} are not on AWS's Directory Service Data "
+                                         f"attribute list (known here: {', '.join(DOCUMENTED_OTHER_ATTRIBUTES)}); "
+                                         "ds-data would refuse them with INVALID_ATTRIBUTE_NAME")
+
+
+def _error_of(exc):
+    """(Code, Reason) of a ClientError, or of the one an AnsibleDSDataError wraps."""
+    exc = getattr(exc, "exception", None) or exc
+    response = getattr(exc, "response", None) or {}
+    return (response.get("Error") or {}).get("Code"), response.get("Reason")
+
+
 def _plain(attribute_value):
     if not attribute_value:
         return None
@@ -78,21 +124,48 @@ def _plain(attribute_value):
 # --- ds: data access, edition and passwords -----------------------------------------------------
 
 class DSDataAccessWaiterFactory(WaiterFactory):
+    """DataAccessStatus is Disabled | Disabling | Enabled | Enabling | Failed (ds model, AWS_FACTS.md section 7)."""
+
     @property
     def _waiter_model_data(self):
         status = "DataAccessStatus"
         return dict(
             data_access_enabled=dict(
                 operation="DescribeDirectoryDataAccess",
-                delay=5,
-                maxAttempts=120,
+                delay=15,
+                maxAttempts=40,
                 acceptors=[
                     dict(state="success", matcher="path", argument=status, expected="Enabled"),
                     dict(state="failure", matcher="path", argument=status, expected="Failed"),
                     dict(state="retry", matcher="path", argument=status, expected="Enabling"),
                 ],
             ),
+            # A directory still Disabling cannot be enabled yet: wait until it is Disabled.
+            data_access_disabled=dict(
+                operation="DescribeDirectoryDataAccess",
+                delay=15,
+                maxAttempts=40,
+                acceptors=[
+                    dict(state="success", matcher="path", argument=status, expected="Disabled"),
+                    dict(state="failure", matcher="path", argument=status, expected="Failed"),
+                    dict(state="retry", matcher="path", argument=status, expected="Disabling"),
+                ],
+            ),
         )
+
+
+def _wait_data_access(ds_client, directory_id, waiter_name, timeout, poll_interval):
+    from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
+
+    waiter = DSDataAccessWaiterFactory().get_waiter(ds_client, waiter_name)
+    try:
+        waiter.wait(DirectoryId=directory_id,
+                    WaiterConfig=custom_waiter_config(timeout=timeout, default_pause=poll_interval))
+    except botocore.exceptions.WaiterError as e:
+        wanted = "Enabled" if waiter_name == "data_access_enabled" else "Disabled"
+        raise AnsibleDSDataError(message=f"Directory data access of {directory_id} did not become {wanted} within "
+                                         f"{timeout}s: {e}. Check the directory is Active and Microsoft AD.",
+                                 exception=e) from e
 
 
 @DSDataErrorHandler.common_error_handler("describe the directory")
@@ -117,7 +190,7 @@ def _enable_data_access(ds_client, directory_id):
     ds_client.enable_directory_data_access(DirectoryId=directory_id)
 
 
-def ensure_data_access(ds_client, directory_id, enable, check_mode):
+def ensure_data_access(ds_client, directory_id, enable, check_mode, timeout=600, poll_interval=15):
     """Whether data access is (or, in check mode, would be) Enabled, and whether that was a change.
 
     Returns (changed, readable): readable is False only in check mode on a directory whose data
@@ -132,14 +205,12 @@ def ensure_data_access(ds_client, directory_id, enable, check_mode):
                                          "EnableDirectoryDataAccess.")
     if check_mode:
         return True, False
+    if status == "Disabling":
+        _wait_data_access(ds_client, directory_id, "data_access_disabled", timeout, poll_interval)
+        status = "Disabled"
     if status in ("Disabled", "Failed"):
         _enable_data_access(ds_client, directory_id)
-    waiter = DSDataAccessWaiterFactory().get_waiter(ds_client, "data_access_enabled")
-    try:
-        waiter.wait(DirectoryId=directory_id)
-    except botocore.exceptions.WaiterError as e:
-        raise AnsibleDSDataError(message=f"Directory data access of {directory_id} did not become Enabled: {e}. "
-                                         "Check the directory is Active and Microsoft AD.", exception=e) from e
+    _wait_data_access(ds_client, directory_id, "data_access_enabled", timeout, poll_interval)
     return True, True
 
 
@@ -149,10 +220,10 @@ def _disable_data_access(ds_client, directory_id):
     ds_client.disable_directory_data_access(DirectoryId=directory_id)
 
 
-def set_data_access(ds_client, directory_id, enable, check_mode):
+def set_data_access(ds_client, directory_id, enable, check_mode, timeout=600, poll_interval=15):
     """Turn directory data access on (and wait until Enabled) or off. Returns whether it changed."""
     if enable:
-        return ensure_data_access(ds_client, directory_id, True, check_mode)[0]
+        return ensure_data_access(ds_client, directory_id, True, check_mode, timeout, poll_interval)[0]
     if describe_data_access(ds_client, directory_id) in ("Disabled", "Disabling"):
         return False
     if not check_mode:
@@ -174,25 +245,53 @@ class DirectoryData:
     Change methods take check_mode and return before the API call when it is set.
     """
 
-    def __init__(self, client, ds_client, directory_id, limiter):
+    def __init__(self, client, ds_client, directory_id, limiter, consistency_timeout=CONSISTENCY_TIMEOUT,
+                 clock=None, sleep=None):
         self.client = client
         self.ds_client = ds_client
         self.directory_id = directory_id
         self.limiter = limiter
+        self.consistency_timeout = consistency_timeout
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
+        self.created = set()  # lower-case names this run created: ds-data may not see them yet
 
-    def _call(self, operation, writes, **params):
-        self.limiter.wait(writes)
-        return retry(getattr(self.client, operation))(DirectoryId=self.directory_id, **params)
+    def settled(self, call, codes=()):
+        """call(), retried while ds/ds-data still show an earlier change as not made: AccessDeniedException
+        DATA_DISABLED always, and the error codes given; at most consistency_timeout seconds."""
+        deadline = self.clock() + self.consistency_timeout
+        pause = 1.0
+        while True:
+            try:
+                return call()
+            except (botocore.exceptions.ClientError, AnsibleDSDataError) as e:
+                code, reason = _error_of(e)
+                settling = (code == "AccessDeniedException" and reason == DATA_DISABLED) or code in codes
+                if not settling or self.clock() + pause > deadline:
+                    raise
+            self.sleep(pause)
+            pause = min(pause * 2, 8.0)
 
-    def _write(self, operation, **params):
+    def _fresh(self, name):
+        """The not-found codes to ride out for a name this run has just created."""
+        return ("ResourceNotFoundException",) if name.lower() in self.created else ()
+
+    def _call(self, operation, writes, settle=(), **params):
+        def once():
+            self.limiter.wait(writes)
+            return retry(getattr(self.client, operation))(DirectoryId=self.directory_id, **params)
+        return self.settled(once, settle)
+
+    def _write(self, operation, settle=(), **params):
         # The same ClientToken within the retries of one call makes a retried write idempotent.
-        return self._call(operation, True, ClientToken=str(uuid.uuid4()), **params)
+        return self._call(operation, True, settle, ClientToken=str(uuid.uuid4()), **params)
 
     # -- users ---------------------------------------------------------------------------------
     @DSDataErrorHandler.list_error_handler("describe the user", None)
     def describe_user(self, name):
-        answer = self._call("describe_user", False, SAMAccountName=name,
-                            OtherAttributes=[ENCRYPTION_TYPES_ATTRIBUTE, "pwdLastSet"])
+        requested = [ENCRYPTION_TYPES_ATTRIBUTE, "pwdLastSet"]
+        check_other_attributes(requested)
+        answer = self._call("describe_user", False, self._fresh(name), SAMAccountName=name, OtherAttributes=requested)
         others = answer.get("OtherAttributes") or {}
         encryption = _plain(others.get(ENCRYPTION_TYPES_ATTRIBUTE))
         last_set = _plain(others.get("pwdLastSet"))
@@ -207,6 +306,7 @@ class DirectoryData:
             "email_address": answer.get("EmailAddress"),
             "supported_encryption_types": encryption_types_from_int(int(encryption) if encryption else 0),
             "encryption_types_value": int(encryption) if encryption else 0,
+            "encryption_types_set": encryption is not None,
             # AD keeps pwdLastSet at 0 until a password is set; when not returned, assume one is set
             "has_password": str(last_set) != "0" if last_set is not None else True,
         }
@@ -217,48 +317,57 @@ class DirectoryData:
             return None
         params = {"SAMAccountName": name}
         params.update(_user_parameters(attributes))
-        return self._write("create_user", **params).get("SID")
+        check_other_attributes(params.get("OtherAttributes", {}))
+        sid = self._write("create_user", **params).get("SID")
+        self.created.add(name.lower())
+        return sid
 
     @DSDataErrorHandler.common_error_handler("update the user")
     def update_user(self, user, attributes, check_mode):
-        """Replace what differs; "" (or []) clears an attribute with a REMOVE. Returns the changed keys."""
-        replace, remove, changed = {}, {}, []
+        """Change what differs, each attribute with the UpdateType the model asks for: ADD when it has no value
+        yet, REPLACE when it has one, REMOVE to clear it ("" or []). Returns the changed keys."""
+        updates, changed = {"ADD": {}, "REPLACE": {}, "REMOVE": {}}, []
         for key, parameter in USER_PARAMETERS.items():
-            wanted = attributes.get(key)
-            if wanted is None or (user.get(key) or "") == wanted:
+            wanted, current = attributes.get(key), user.get(key) or ""
+            if wanted is None or current == wanted:
                 continue
             changed.append(key)
-            (replace if wanted else remove)[parameter] = wanted or user.get(key)
+            updates[_update_type(bool(current), bool(wanted))][parameter] = wanted or current
         wanted_types = attributes.get("supported_encryption_types")
         if wanted_types is not None:
             value = encryption_types_to_int(wanted_types)
             if user.get("encryption_types_value", 0) != value:
                 changed.append("supported_encryption_types")
-                if value:
-                    replace.setdefault("OtherAttributes", {})[ENCRYPTION_TYPES_ATTRIBUTE] = {"N": value}
-                else:
-                    remove.setdefault("OtherAttributes", {})[ENCRYPTION_TYPES_ATTRIBUTE] = {
-                        "N": user["encryption_types_value"]}
+                has_value = user.get("encryption_types_set", bool(user.get("encryption_types_value")))
+                update_type = _update_type(has_value, bool(value))
+                updates[update_type].setdefault("OtherAttributes", {})[ENCRYPTION_TYPES_ATTRIBUTE] = {
+                    "N": value or user["encryption_types_value"]}
         if check_mode:
             return changed
-        if replace:
-            self._write("update_user", SAMAccountName=user["name"], UpdateType="REPLACE", **replace)
-        if remove:
-            self._write("update_user", SAMAccountName=user["name"], UpdateType="REMOVE", **remove)
+        for update_type, params in updates.items():
+            if params:
+                check_other_attributes(params.get("OtherAttributes", {}))
+                self._write("update_user", self._fresh(user["name"]), SAMAccountName=user["name"],
+                            UpdateType=update_type, **params)
         return changed
 
     def set_password(self, name, password, check_mode):
-        """ResetUserPassword (ds, not ds-data): sets the password and enables the user."""
+        """ResetUserPassword (ds, not ds-data): sets the password and enables the user. ds may not know a
+        user ds-data has just created: UserDoesNotExistException is ridden out, bounded."""
         if check_mode:
             return True
-        self.limiter.wait(True)
-        _reset_password(self.ds_client, self.directory_id, name, password)
+
+        def reset():
+            self.limiter.wait(True)
+            _reset_password(self.ds_client, self.directory_id, name, password)
+
+        self.settled(reset, ("UserDoesNotExistException",))
         return True
 
     @DSDataErrorHandler.common_error_handler("disable the user")
     def disable_user(self, name, check_mode):
         if not check_mode:
-            self._write("disable_user", SAMAccountName=name)
+            self._write("disable_user", self._fresh(name), SAMAccountName=name)
         return True
 
     @DSDataErrorHandler.deletion_error_handler("delete the user")
@@ -270,7 +379,8 @@ class DirectoryData:
     # -- groups --------------------------------------------------------------------------------
     @DSDataErrorHandler.list_error_handler("describe the group", None)
     def describe_group(self, name):
-        answer = self._call("describe_group", False, SAMAccountName=name, OtherAttributes=["description"])
+        answer = self._call("describe_group", False, self._fresh(name), SAMAccountName=name,
+                            OtherAttributes=["description"])
         description = _plain((answer.get("OtherAttributes") or {}).get("description"))
         if isinstance(description, list):
             description = description[0] if description else None
@@ -291,7 +401,7 @@ class DirectoryData:
             params = {"SAMAccountName": name, "MaxResults": 250}
             if token:
                 params["NextToken"] = token
-            answer = self._call("list_group_members", False, **params)
+            answer = self._call("list_group_members", False, self._fresh(name), **params)
             members.extend(member["SAMAccountName"] for member in answer.get("Members", []))
             token = answer.get("NextToken")
             if not token:
@@ -304,30 +414,32 @@ class DirectoryData:
         params = {"SAMAccountName": name, "GroupType": group_type, "GroupScope": group_scope}
         if description:
             params["OtherAttributes"] = {"description": {"S": description}}
-        return self._write("create_group", **params).get("SID")
+        sid = self._write("create_group", **params).get("SID")
+        self.created.add(name.lower())
+        return sid
 
     @DSDataErrorHandler.common_error_handler("update the group")
     def update_group(self, group, group_type, group_scope, description, check_mode):
-        replace, changed = {}, []
+        """GroupType and GroupScope always have a value (REPLACE); description is ADDed when the group has none,
+        REPLACEd when it has one, REMOVEd to clear it."""
+        updates, changed = {"ADD": {}, "REPLACE": {}, "REMOVE": {}}, []
         if group_type and group_type != group["group_type"]:
-            replace["GroupType"] = group_type
+            updates["REPLACE"]["GroupType"] = group_type
             changed.append("group_type")
         if group_scope and group_scope != group["group_scope"]:
-            replace["GroupScope"] = group_scope
+            updates["REPLACE"]["GroupScope"] = group_scope
             changed.append("group_scope")
-        remove = None
-        if description is not None and description != (group["description"] or ""):
+        current = group["description"] or ""
+        if description is not None and description != current:
             changed.append("description")
-            if description:
-                replace["OtherAttributes"] = {"description": {"S": description}}
-            else:
-                remove = {"description": {"S": group["description"]}}
+            updates[_update_type(bool(current), bool(description))]["OtherAttributes"] = {
+                "description": {"S": description or current}}
         if check_mode:
             return changed
-        if replace:
-            self._write("update_group", SAMAccountName=group["name"], UpdateType="REPLACE", **replace)
-        if remove:
-            self._write("update_group", SAMAccountName=group["name"], UpdateType="REMOVE", OtherAttributes=remove)
+        for update_type, params in updates.items():
+            if params:
+                self._write("update_group", self._fresh(group["name"]), SAMAccountName=group["name"],
+                            UpdateType=update_type, **params)
         return changed
 
     @DSDataErrorHandler.deletion_error_handler("delete the group")
@@ -341,7 +453,8 @@ class DirectoryData:
         if check_mode:
             return bool(to_add or to_remove)
         for member in to_add:
-            self._write("add_group_member", GroupName=group["name"], MemberName=member)
+            # The member may be a user an earlier task created seconds ago: ds-data may not see it yet.
+            self._write("add_group_member", ("ResourceNotFoundException",), GroupName=group["name"], MemberName=member)
         for member in to_remove:
             self._write("remove_group_member", GroupName=group["name"], MemberName=member)
         return bool(to_add or to_remove)
@@ -349,6 +462,14 @@ class DirectoryData:
 
 # module option -> ds-data request parameter, for the user's plain strings
 USER_PARAMETERS = {"given_name": "GivenName", "surname": "Surname", "email_address": "EmailAddress"}
+
+
+def _update_type(has_value, wanted):
+    """The model's UpdateType for one attribute: ADD when it has no value yet, REPLACE when it has one,
+    REMOVE to clear it."""
+    if not wanted:
+        return "REMOVE"
+    return "REPLACE" if has_value else "ADD"
 
 
 def _user_parameters(attributes):
@@ -366,6 +487,10 @@ def open_directory_data(module, directory_id, enable_data_access):
     """
     client = module.client("ds-data")
     ds_client = module.client("ds")
+    params = module.params
     edition = describe_edition(ds_client, directory_id)
-    changed, readable = ensure_data_access(ds_client, directory_id, enable_data_access, module.check_mode)
-    return DirectoryData(client, ds_client, directory_id, RateLimiter.for_edition(edition)), changed, readable
+    changed, readable = ensure_data_access(ds_client, directory_id, enable_data_access, module.check_mode,
+                                           poll_interval=params.get("poll_interval") or 15)
+    data = DirectoryData(client, ds_client, directory_id, RateLimiter.for_edition(edition),
+                         consistency_timeout=params.get("consistency_timeout", CONSISTENCY_TIMEOUT))
+    return data, changed, readable

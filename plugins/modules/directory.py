@@ -280,7 +280,8 @@ def apply_data_access(module, client, directory, result):
     Returns whether it changed (or, in check mode, would)."""
     if module.params["data_access"] is None or directory["Stage"] != "Active":
         return False
-    changed = ds_data.set_data_access(client, directory["DirectoryId"], module.params["data_access"], module.check_mode)
+    changed = ds_data.set_data_access(client, directory["DirectoryId"], module.params["data_access"], module.check_mode,
+                                      module.params["wait_timeout"], module.params["poll_interval"])
     result["data_access"] = ds_data.describe_data_access(client, directory["DirectoryId"])
     return changed
 

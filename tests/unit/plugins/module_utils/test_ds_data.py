@@ -88,6 +88,27 @@ def test_ensure_data_access_waits_for_one_already_enabling(clients):
     assert ds_data.ensure_data_access(made["ds"], ID, True, False) == (True, True)
 
 
+def test_ensure_data_access_waits_out_disabling_before_it_enables(clients):
+    """DataAccessStatus Disabling (ds model: Disabled | Disabling | Enabled | Enabling | Failed) cannot be
+    enabled yet: wait until Disabled, then enable and wait until Enabled."""
+    made, stubbers = clients
+    for status in ("Disabling", "Disabling", "Disabled"):
+        stubbers["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": status}, {"DirectoryId": ID})
+    stubbers["ds"].add_response("enable_directory_data_access", {}, {"DirectoryId": ID})
+    for status in ("Enabling", "Enabled"):
+        stubbers["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": status}, {"DirectoryId": ID})
+    assert ds_data.ensure_data_access(made["ds"], ID, True, False, timeout=60, poll_interval=15) == (True, True)
+
+
+def test_a_data_access_that_stays_disabling_times_out_with_the_reason(clients):
+    made, stubbers = clients
+    for dummy in range(1 + 5):  # the first read, then 5 polls 15 s apart (60 s)
+        stubbers["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Disabling"},
+                                    {"DirectoryId": ID})
+    with pytest.raises(ds_data.AnsibleDSDataError, match="did not become Disabled within 60s"):
+        ds_data.ensure_data_access(made["ds"], ID, True, False, timeout=60, poll_interval=15)
+
+
 def test_ensure_data_access_failing_is_reported(clients):
     made, stubbers = clients
     stubbers["ds"].add_response("describe_directory_data_access", {"DataAccessStatus": "Disabled"}, {"DirectoryId": ID})

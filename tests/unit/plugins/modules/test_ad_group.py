@@ -129,6 +129,27 @@ def test_update_scope_and_clear_description(aws):
     assert result["changed"] is True and result["group"]["group_scope"] == "Universal"
 
 
+@pytest.mark.parametrize("before, update_type", [(None, "ADD"), ("Old", "REPLACE")])
+def test_a_description_is_added_when_there_is_none_and_replaced_otherwise(aws, before, update_type):
+    """The model's UpdateType: ADD when the attribute has no value yet, REPLACE when it has one."""
+    described(aws, description=before)
+    aws.add_response("update_group", {}, {"DirectoryId": ID, "SAMAccountName": "readers", "UpdateType": update_type,
+                                          "OtherAttributes": {"description": {"S": "New"}}, "ClientToken": ANY})
+    described(aws, description="New")
+    assert run(description="New")["changed"] is True
+
+
+def test_a_member_created_moments_ago_is_waited_for(aws):
+    """ds-data may not see a user an earlier task has just created: AddGroupMember's ResourceNotFoundException
+    is retried, bounded (AWS_FACTS.md section 7)."""
+    described(aws)
+    add = {"DirectoryId": ID, "GroupName": "readers", "MemberName": "alice", "ClientToken": ANY}
+    aws.add_client_error("add_group_member", "ResourceNotFoundException", "no such member", 404, expected_params=add)
+    aws.add_response("add_group_member", {}, add)
+    described(aws, members=["alice"])
+    assert run(members=["alice"])["changed"] is True
+
+
 @pytest.mark.parametrize("exists", [True, False])
 def test_delete(aws, exists):
     if exists:

@@ -125,11 +125,15 @@ def test_update_password_always_sets_it_every_run(aws):
     assert result["changed"] is True
 
 
-def test_update_replaces_and_clears_attributes(aws):
+def test_update_adds_replaces_and_clears_attributes(aws):
+    """The model's UpdateType per attribute (AWS_FACTS.md section 7): ADD for Surname, which has no value yet;
+    REPLACE for the encryption types, which have one; REMOVE to clear GivenName."""
     directory(aws)
     aws["ds-data"].add_response("describe_user", user(), DESCRIBE)
     aws["ds-data"].add_response("update_user", {}, {
-        "DirectoryId": ID, "SAMAccountName": "alice", "UpdateType": "REPLACE", "Surname": "Example", "ClientToken": ANY,
+        "DirectoryId": ID, "SAMAccountName": "alice", "UpdateType": "ADD", "Surname": "Example", "ClientToken": ANY})
+    aws["ds-data"].add_response("update_user", {}, {
+        "DirectoryId": ID, "SAMAccountName": "alice", "UpdateType": "REPLACE", "ClientToken": ANY,
         "OtherAttributes": {"msDS-SupportedEncryptionTypes": {"N": 16}}})
     aws["ds-data"].add_response("update_user", {}, {
         "DirectoryId": ID, "SAMAccountName": "alice", "UpdateType": "REMOVE", "GivenName": "Alice",
@@ -138,6 +142,62 @@ def test_update_replaces_and_clears_attributes(aws):
     result = run(name="alice", given_name="", surname="Example", supported_encryption_types=["aes256"])
     assert result["changed"] is True
     assert result["diff"]["before"]["given_name"] == "Alice" and result["diff"]["after"]["given_name"] is None
+
+
+def test_encryption_types_set_for_the_first_time_are_added(aws):
+    directory(aws)
+    aws["ds-data"].add_response("describe_user", user(encryption=0), DESCRIBE)
+    aws["ds-data"].add_response("update_user", {}, {
+        "DirectoryId": ID, "SAMAccountName": "alice", "UpdateType": "ADD", "ClientToken": ANY,
+        "OtherAttributes": {"msDS-SupportedEncryptionTypes": {"N": 24}}})
+    aws["ds-data"].add_response("describe_user", user(), DESCRIBE)
+    assert run(name="alice")["changed"] is True
+
+
+def test_a_new_user_is_waited_for_until_ds_and_ds_data_see_it(aws):
+    """Right after CreateUser, ds ResetUserPassword may answer UserDoesNotExistException and ds-data
+    ResourceNotFoundException (AWS_FACTS.md section 7): both are retried, bounded."""
+    directory(aws)
+    missing(aws)
+    aws["ds-data"].add_response("create_user", {"DirectoryId": ID, "SAMAccountName": "alice", "SID": SID}, {
+        "DirectoryId": ID, "SAMAccountName": "alice", "ClientToken": ANY,
+        "OtherAttributes": {"msDS-SupportedEncryptionTypes": {"N": 24}}})
+    reset = {"DirectoryId": ID, "UserName": "alice", "NewPassword": PASSWORD}
+    for dummy in range(2):
+        aws["ds"].add_client_error("reset_user_password", "UserDoesNotExistException", "no such user", 400,
+                                   expected_params=reset)
+    aws["ds"].add_response("reset_user_password", {}, reset)
+    aws["ds-data"].add_client_error("describe_user", "ResourceNotFoundException", "not yet", 404,
+                                    expected_params=DESCRIBE)
+    aws["ds-data"].add_response("describe_user", user(given_name=None), DESCRIBE)
+    result = run(name="alice", password=PASSWORD)
+    assert result["changed"] is True and result["user"]["sid"] == SID
+
+
+def test_data_access_just_enabled_is_waited_for(aws):
+    """Right after EnableDirectoryDataAccess, ds-data may still answer AccessDeniedException DATA_DISABLED."""
+    directory(aws)
+    aws["ds-data"].add_client_error("describe_user", "AccessDeniedException", "data access is disabled", 403,
+                                    expected_params=DESCRIBE, modeled_fields={"Reason": "DATA_DISABLED"})
+    aws["ds-data"].add_response("describe_user", user(), DESCRIBE)
+    assert run(name="alice")["changed"] is False
+
+
+def test_the_wait_for_consistency_is_bounded(aws, monkeypatch):
+    """With a clock that moves 5 s per read, a DATA_DISABLED that never ends fails after consistency_timeout."""
+    ticks = iter(range(0, 1000, 5))
+    real_init = ds_data.DirectoryData.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **dict(kwargs, clock=lambda: next(ticks)))
+
+    monkeypatch.setattr(ds_data.DirectoryData, "__init__", init)
+    directory(aws)
+    for dummy in range(3):
+        aws["ds-data"].add_client_error("describe_user", "AccessDeniedException", "data access is disabled", 403,
+                                        expected_params=DESCRIBE, modeled_fields={"Reason": "DATA_DISABLED"})
+    result = run(name="alice", consistency_timeout=12)
+    assert result["failed"] and "AccessDeniedException" in result["msg"]
 
 
 def test_update_in_check_mode_writes_nothing(aws):
