@@ -48,12 +48,17 @@ class LabMiddleware:
         self.app = app
         self.lab = lab
         self.handlers = {}  # signing name -> callable(Request) -> (status, headers, body)
+        self.fault_checks = {}  # fault key -> callable(value) -> None or a problem
         self._models = {}
         self._session = botocore.session.get_session()
         self._random = random.Random()
 
     def register(self, service, handler):
         self.handlers[service] = handler
+
+    def validate_fault(self, key, check):
+        """check(value) -> None, or why the value cannot be: POST /lab-api/faults then answers 400."""
+        self.fault_checks[key] = check
 
     # --- identification ---------------------------------------------------------------
 
@@ -186,6 +191,9 @@ class LabMiddleware:
             if method == "DELETE":
                 self.lab.faults.reset()
             elif method == "POST":
+                refused = [p for p in (self.fault_checks[k](v) for k, v in payload.items() if k in self.fault_checks) if p]
+                if refused:
+                    return json_response(400, {"error": "; ".join(refused)})
                 self.lab.faults.update(payload)
             return json_response(200, self.lab.faults.snapshot())
         if path == "/lab-api/knobs":

@@ -234,6 +234,16 @@ def check_iam_role(iam, role_name, region=None, ec2=None, engine_part=partitions
 
 # --- STS ----------------------------------------------------------------------------------------
 
+# AWS STS Regions and endpoints (IAM user guide), column "Manually activate/deactivate": No for US East
+# (N. Virginia), and for every opt-in Region, where STS is active exactly while the Region is enabled.
+# There STS cannot be off for an account that can call the Region at all.
+STS_ALWAYS_ACTIVE = frozenset(("us-east-1",)) | partitions.OPT_IN_REGIONS
+# The least lifetime GetSessionToken allows: the credentials it returns are thrown away at once.
+_SESSION_SECONDS = 900
+_STS_CONSOLE = ("the IAM console, Account settings, Security Token Service (STS), Endpoints (the Region's status must "
+                "be Active; an administrator can activate it there)")
+
+
 def regional_sts_client(module):
     """An STS client on the Region's endpoint, even where the legacy global endpoint is configured
     (AWS_STS_REGIONAL_ENDPOINTS=legacy): RDS uses the regional one (AWS_FACTS.md section 3)."""
@@ -249,25 +259,72 @@ def _get_caller_identity(sts):
     return sts.get_caller_identity()
 
 
+@jittered_backoff()
+def _sts_issues_credentials(sts):
+    """GetSessionToken, which STS refuses with RegionDisabledException where it is not activated (unlike
+    GetCallerIdentity, which declares no errors and answers there too: AWS_FACTS.md section 3). The
+    credentials it returns are dropped here: never kept, logged or returned."""
+    sts.get_session_token(DurationSeconds=_SESSION_SECONDS)
+
+
+def caller_kind(arn):
+    """user, root, assumed-role, federated-user (or the ARN's resource type) from GetCallerIdentity's Arn."""
+    resource = (arn or "").split(":", 5)[-1]
+    if resource == "root":
+        return "root"
+    return resource.split("/", 1)[0] or "unknown"
+
+
+def _region_disabled(check, region, endpoint, how):
+    return finding(check, FAIL, f"STS is not activated in {region} ({endpoint}; {how} answered "
+                                "RegionDisabledException): RDS cannot assume the IAM role there and the join fails.",
+                   f"Activate STS for {region} in {_STS_CONSOLE}, or ask the account's administrator to.")
+
+
 def check_sts(sts, region):
+    """Whether STS in the Region issues credentials for this account, by a call that can fail.
+
+    GetCallerIdentity only proves the endpoint answers. An IAM user (or the root user) proves the rest with
+    GetSessionToken; a role's session cannot call it ("Cannot call GetSessionToken with session credentials"),
+    so for a role the answer is WARN, not verifiable, except in Regions where STS cannot be deactivated."""
     check = "sts_regional_endpoint"
     endpoint = sts.meta.endpoint_url
     try:
-        _get_caller_identity(sts)
+        arn = _get_caller_identity(sts).get("Arn")
     except botocore.exceptions.ClientError as e:
         code = e.response.get("Error", {}).get("Code")
         if code == "RegionDisabledException":
-            return finding(check, FAIL, f"STS is not activated in {region} ({endpoint}): RDS cannot assume the IAM "
-                                        "role there and the join fails.",
-                           f"Activate the STS regional endpoint for {region} in the IAM console (Account settings, "
-                           "Security Token Service (STS), Endpoints), or ask the account's administrator to.")
+            return _region_disabled(check, region, endpoint, "GetCallerIdentity")
         return finding(check, FAIL, f"The STS endpoint {endpoint} refused GetCallerIdentity: {code}: "
                                     f"{e.response.get('Error', {}).get('Message')}",
                        "Check the credentials and that STS is activated in this Region.")
     except botocore.exceptions.BotoCoreError as e:
         return finding(check, FAIL, f"The STS endpoint {endpoint} did not answer: {e}",
                        "Check the network path to the Region's STS endpoint (proxy, VPC endpoint, DNS).")
-    return finding(check, OK, f"The STS endpoint {endpoint} answers.")
+    if region in STS_ALWAYS_ACTIVE:
+        return finding(check, OK, f"The STS endpoint {endpoint} answers, and STS cannot be deactivated in {region} "
+                                  "(AWS STS Regions and endpoints).")
+    kind = caller_kind(arn)
+    reason = f"the caller {arn} ({kind}) cannot call GetSessionToken, which takes an IAM user's long-term credentials"
+    if kind in ("user", "root"):
+        try:
+            _sts_issues_credentials(sts)
+        except botocore.exceptions.ClientError as e:
+            error = e.response.get("Error", {})
+            if error.get("Code") == "RegionDisabledException":
+                return _region_disabled(check, region, endpoint, "GetSessionToken")
+            # Session credentials of a user are refused with AccessDenied: not a verdict on the Region.
+            reason = f"GetSessionToken was refused ({error.get('Code')}: {error.get('Message')})"
+        except botocore.exceptions.BotoCoreError as e:
+            return finding(check, FAIL, f"The STS endpoint {endpoint} did not answer GetSessionToken: {e}",
+                           "Check the network path to the Region's STS endpoint (proxy, VPC endpoint, DNS).")
+        else:
+            return finding(check, OK, f"STS in {region} ({endpoint}) issues credentials for this account "
+                                      "(GetSessionToken; the credentials were discarded).")
+    return finding(check, WARN, f"Not verifiable: whether STS is activated in {region} could not be checked: "
+                                f"{reason}, and GetCallerIdentity answers even where STS is deactivated.",
+                   f"Look in {_STS_CONSOLE}, or run the preflight with an IAM user's long-term credentials, which "
+                   "checks it with GetSessionToken.")
 
 
 # --- security groups ------------------------------------------------------------------------------

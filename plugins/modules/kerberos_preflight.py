@@ -21,8 +21,13 @@ description:
     C(directoryservice.rds.amazonaws.com); in an opt-in Region (EC2 C(DescribeRegions), else a table)
     C(directoryservice.rds.<region>.<suffix>); in a Region launched after il-central-1 (ca-west-1 on)
     C(directoryservice-<engine>.rds.<region>.<suffix>). A role without the form fails, naming the principal.
-  - C(sts_regional_endpoint) - the Region's STS endpoint answers (C(GetCallerIdentity)); a disabled Region fails.
-    Checked with O(iam_role_name), the role RDS assumes through it.
+  - C(sts_regional_endpoint) - STS in the Region issues credentials for the account (RDS assumes the role through
+    it). C(GetCallerIdentity) answers even where the Region's STS is deactivated, so it only proves that the endpoint
+    answers. In us-east-1 and the opt-in Regions, where STS cannot be deactivated, the check is V(ok). Elsewhere an
+    IAM user (or the root user) calls C(GetSessionToken) on the regional endpoint, and the credentials it returns are
+    discarded at once: C(RegionDisabledException) fails. A role's session cannot call C(GetSessionToken): the check
+    then warns "Not verifiable" and says where to look (IAM console, Account settings, Security Token Service (STS),
+    Endpoints), never V(ok). Checked with O(iam_role_name), the role RDS assumes through it.
   - C(db_security_group_ingress) - a DB security group accepts the DB port from the directory's security group.
   - C(directory_security_group_egress) - the directory's security group may send to the DB security groups (by
     reference, or all traffic).

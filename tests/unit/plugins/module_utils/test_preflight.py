@@ -402,18 +402,62 @@ def test_trusted_services(document, expected):
 
 # --- STS ----------------------------------------------------------------------------------------
 
-def test_sts_ok(sts):
-    client, stub = sts
-    stub.add_response("get_caller_identity", {"Account": "123456789012"}, {})
-    result = preflight.check_sts(client, "us-east-1")
-    assert result["status"] == "ok" and "https://sts.us-east-1.amazonaws.com" in result["message"]
+USER = "arn:aws:iam::123456789012:user/alice"
+ASSUMED = "arn:aws:sts::123456789012:assumed-role/deployer/session-1"
+DISABLED = ("STS is not activated in this region for account:123456789012. Your account administrator can activate "
+            "STS in this region using the IAM Console.")
+TOKEN = {"Credentials": {"AccessKeyId": "ASIAEXAMPLEEXAMPLE12", "SecretAccessKey": "never-shown-secret",
+                         "SessionToken": "never-shown-token", "Expiration": "2026-12-04T00:00:00Z"}}
 
 
-def test_sts_region_disabled_fails_with_the_fix(sts):
+def identity(stub, arn):
+    stub.add_response("get_caller_identity", {"Account": "123456789012", "Arn": arn, "UserId": "AIDAEXAMPLE"}, {})
+
+
+def test_sts_in_a_region_where_it_cannot_be_deactivated_is_ok_without_issuing_credentials(sts):
     client, stub = sts
-    stub.add_client_error("get_caller_identity", "RegionDisabledException", "STS is not activated in this region", 403)
+    identity(stub, ASSUMED)  # no GetSessionToken queued: the Stubber fails on any other call
     result = preflight.check_sts(client, "us-east-1")
-    assert result["status"] == "fail" and "Activate the STS regional endpoint for us-east-1" in result["fix"]
+    assert result["status"] == "ok" and "cannot be deactivated in us-east-1" in result["message"]
+
+
+@pytest.mark.parametrize("arn", [USER, "arn:aws:iam::123456789012:root", "arn:aws-cn:iam::123456789012:user/ops/bob"])
+def test_sts_for_an_iam_user_is_ok_only_when_get_session_token_issues_credentials(sts, arn):
+    client, stub = sts
+    identity(stub, arn)
+    stub.add_response("get_session_token", TOKEN, {"DurationSeconds": 900})
+    result = preflight.check_sts(client, "eu-west-1")
+    assert result["status"] == "ok" and "GetSessionToken" in result["message"]
+    assert "never-shown" not in json.dumps(result)
+
+
+def test_sts_deactivated_fails_for_an_iam_user_although_get_caller_identity_answers(sts):
+    client, stub = sts
+    identity(stub, USER)
+    stub.add_client_error("get_session_token", "RegionDisabledException", DISABLED, 403,
+                          expected_params={"DurationSeconds": 900})
+    result = preflight.check_sts(client, "eu-west-1")
+    assert result["status"] == "fail" and "STS is not activated in eu-west-1" in result["message"]
+    assert "RegionDisabledException" in result["message"]
+    assert "Activate STS for eu-west-1" in result["fix"] and "Endpoints" in result["fix"]
+
+
+@pytest.mark.parametrize("arn", [ASSUMED, "arn:aws:sts::123456789012:federated-user/carol"])
+def test_sts_for_a_role_is_not_verifiable_never_ok(sts, arn):
+    client, stub = sts
+    identity(stub, arn)  # nothing else is called: GetCallerIdentity alone proves nothing
+    result = preflight.check_sts(client, "eu-west-1")
+    assert result["status"] == "warn" and result["message"].startswith("Not verifiable")
+    assert arn in result["message"] and "Security Token Service (STS), Endpoints" in result["fix"]
+
+
+def test_sts_for_a_user_with_session_credentials_is_not_verifiable(sts):
+    client, stub = sts
+    identity(stub, USER)
+    stub.add_client_error("get_session_token", "AccessDenied", "Cannot call GetSessionToken with session credentials",
+                          403, expected_params={"DurationSeconds": 900})
+    result = preflight.check_sts(client, "eu-west-1")
+    assert result["status"] == "warn" and "Cannot call GetSessionToken with session credentials" in result["message"]
 
 
 def test_sts_other_refusal_fails(sts):
@@ -421,6 +465,12 @@ def test_sts_other_refusal_fails(sts):
     stub.add_client_error("get_caller_identity", "InvalidClientTokenId", "bad token", 403)
     result = preflight.check_sts(client, "us-east-1")
     assert result["status"] == "fail" and "InvalidClientTokenId: bad token" in result["message"]
+
+
+@pytest.mark.parametrize("arn, kind", [(USER, "user"), ("arn:aws:iam::1:root", "root"), (ASSUMED, "assumed-role"),
+                                       ("arn:aws:sts::1:federated-user/x", "federated-user"), (None, "unknown")])
+def test_caller_kind(arn, kind):
+    assert preflight.caller_kind(arn) == kind
 
 
 class FakeMeta:
