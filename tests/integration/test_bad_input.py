@@ -69,6 +69,12 @@ CASES = [
     ("iam-role-arn", "iam_role", {"iam_role_name": "arn:aws:iam::123456789012:role/rds"}, ["iam_role_name", "use e.g."]),
     ("iam-role-path", "iam_role", {"iam_role_path": "rds"}, ["iam_role_path", "start and end with /"]),
     ("iam-role-state", "iam_role", {"iam_role_state": "attached"}, ["iam_role_state", "present", "absent"]),
+    ("iam-role-trust-engine", "iam_role", {"iam_role_trust_engine": "Aurora PostgreSQL"},
+     ["iam_role_trust_engine", "use postgresql"]),
+    ("iam-role-trust-principals-string", "iam_role", {"iam_role_trust_principals": "rds.amazonaws.com"},
+     ["iam_role_trust_principals", "use e.g. [directoryservice.rds.amazonaws.com"]),
+    ("iam-role-trust-principals-empty", "iam_role", {"iam_role_trust_principals": []},
+     ["iam_role_trust_principals", "non-empty list"]),
     # network
     ("db-sg-cidr", "network", {"network_db_security_group_id": "10.0.0.0/16"},
      ["network_db_security_group_id", "not a CIDR", "sg-0123456789abcdef0"]),
