@@ -74,23 +74,32 @@ def target_from_cluster(rds, cluster, instances):
         security_group_ids=[g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups") or []],
         port=cluster.get("Port") or rds_domain.DEFAULT_PORT,
         vpc_id=vpc_id,
+        existing=True,
     )
 
 
 # --- engine support -------------------------------------------------------------------------------
 
-def check_engine_support(rds, engine, engine_version, instance_classes):
+def check_engine_support(rds, engine, engine_version, instance_classes, existing=False):
+    """The exact version the cluster runs or will run: the given one, else the engine's default in the Region
+    (DescribeDBEngineVersions DefaultOnly), which CreateDBCluster picks when none is given.
+
+    existing: the cluster already runs this version. AWS stops offering old minor versions, so a version that is
+    no longer orderable warns instead of failing: the cluster keeps running it (aws_audit finding 11)."""
     check = "engine_support"
-    if not engine_version and not instance_classes:
-        return finding(check, WARN, "Neither the engine version nor the instance class is known, so Kerberos support "
-                                    "was not checked.",
-                       "Give cluster_id, or engine_version and instance_class.")
-    what = f"{engine} {engine_version or '(any version)'}"
+    if not engine_version:
+        engine_version = rds_domain.default_engine_version(rds, engine)
+        if not engine_version:
+            return finding(check, WARN, f"DescribeDBEngineVersions names no default version of {engine} in this Region, "
+                                        "so Kerberos support was not checked.",
+                           "Give the engine version (cluster_engine_version).")
+        what = f"{engine} {engine_version} (the engine's default here)"
+    else:
+        what = f"{engine} {engine_version}"
     if not instance_classes:
         rows = rds_domain.describe_orderable_options(rds, engine, engine_version)
         if not rows:
-            return finding(check, FAIL, f"{what} is not offered in this Region.",
-                           "Choose an engine version that DescribeOrderableDBInstanceOptions lists here.")
+            return _not_orderable(check, what, existing)
         supported = sorted({r["DBInstanceClass"] for r in rows if r.get("SupportsKerberosAuthentication")})
         if not supported:
             return finding(check, FAIL, f"{what} supports Kerberos authentication with no instance class in this Region.",
@@ -98,18 +107,31 @@ def check_engine_support(rds, engine, engine_version, instance_classes):
         return finding(check, WARN, f"{what} supports Kerberos with {len(supported)} instance classes here, but the "
                                     "instance class is not known (no instances), so it was not checked.",
                        f"Use a Kerberos-capable class for the instances, for example {supported[0]}.")
-    problems = []
+    problems, retired = [], []
     for instance_class in instance_classes:
         rows = rds_domain.describe_orderable_options(rds, engine, engine_version, instance_class)
         if not rows:
-            problems.append(f"{what} on {instance_class} is not offered in this Region")
+            (retired if existing else problems).append(f"{what} on {instance_class} is not offered in this Region")
         elif not any(r.get("SupportsKerberosAuthentication") for r in rows):
             problems.append(f"{what} on {instance_class} does not support Kerberos authentication in this Region")
     if problems:
-        return finding(check, FAIL, "; ".join(problems) + ".",
+        return finding(check, FAIL, "; ".join(problems + retired) + ".",
                        "Choose an engine version and instance class whose DescribeOrderableDBInstanceOptions row "
                        "has SupportsKerberosAuthentication true in this Region.")
+    if retired:
+        return _not_orderable(check, f"{what} on {', '.join(instance_classes)}", existing)
     return finding(check, OK, f"{what} supports Kerberos authentication on {', '.join(instance_classes)}.")
+
+
+def _not_orderable(check, what, existing):
+    if existing:
+        return finding(check, WARN, f"{what} is no longer orderable in this Region (DescribeOrderableDBInstanceOptions "
+                                    "lists no row), so its Kerberos support could not be read; the existing cluster "
+                                    "keeps running it.",
+                       "Upgrade the cluster to a minor version that DescribeOrderableDBInstanceOptions lists with "
+                       "SupportsKerberosAuthentication, or go on: RDS refuses the join if the version cannot have it.")
+    return finding(check, FAIL, f"{what} is not offered in this Region.",
+                   "Choose an engine version that DescribeOrderableDBInstanceOptions lists here.")
 
 
 # --- the directory --------------------------------------------------------------------------------
@@ -501,12 +523,14 @@ def _guarded(check, function, *args):
 def run_checks(get_client, region, directory_id, iam_role_name, target):
     """Every check; get_client(service) returns a client (for "sts": the regional one).
 
-    target: engine, engine_version, instance_classes, security_group_ids, port, vpc_id (any may be None).
+    target: engine, engine_version, instance_classes, security_group_ids, port, vpc_id (any may be None), and
+    existing (the cluster exists: a version no longer orderable only warns).
     """
     findings = []
     rds = get_client("rds")
     findings.append(_guarded("engine_support", check_engine_support, rds, target.get("engine") or DEFAULT_ENGINE,
-                             target.get("engine_version"), target.get("instance_classes") or []))
+                             target.get("engine_version"), target.get("instance_classes") or [],
+                             bool(target.get("existing"))))
 
     directory = None
     if directory_id:

@@ -110,6 +110,10 @@ def describe_cluster_events(client, cluster_id, minutes=60):
     return pages.build_full_result()["Events"]
 
 
+# The model's largest MaxRecords for DescribeOrderableDBInstanceOptions (its default is 100).
+ORDERABLE_PAGE_SIZE = 1000
+
+
 @RDSDomainErrorHandler.list_error_handler("describe orderable DB instance options", [])
 @jittered_backoff()
 def describe_orderable_options(client, engine, engine_version=None, instance_class=None):
@@ -119,7 +123,17 @@ def describe_orderable_options(client, engine, engine_version=None, instance_cla
     if instance_class:
         params["DBInstanceClass"] = instance_class
     paginator = client.get_paginator("describe_orderable_db_instance_options")
-    return paginator.paginate(**params).build_full_result()["OrderableDBInstanceOptions"]
+    pages = paginator.paginate(PaginationConfig={"PageSize": ORDERABLE_PAGE_SIZE}, **params)
+    return pages.build_full_result()["OrderableDBInstanceOptions"]
+
+
+@RDSDomainErrorHandler.list_error_handler("describe the engine's default version")
+@jittered_backoff()
+def default_engine_version(client, engine):
+    """The version CreateDBCluster picks when none is given: DescribeDBEngineVersions DefaultOnly. None when
+    the Region lists none."""
+    versions = client.describe_db_engine_versions(Engine=engine, DefaultOnly=True)["DBEngineVersions"]
+    return versions[0]["EngineVersion"] if versions else None
 
 
 def active_membership(resource):

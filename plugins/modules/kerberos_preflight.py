@@ -11,8 +11,11 @@ version_added: 0.1.0
 description:
   - Reads what a Kerberos domain join of an Aurora PostgreSQL cluster needs and reports one finding per check, each
     V(ok), V(warn) or V(fail) with a message and a fix. It changes nothing.
-  - C(engine_support) - the engine version and instance class support Kerberos authentication in the Region
-    (C(DescribeOrderableDBInstanceOptions), C(SupportsKerberosAuthentication)).
+  - C(engine_support) - the exact engine version the cluster runs or will run supports Kerberos authentication
+    with its instance classes in the Region (C(DescribeOrderableDBInstanceOptions) for that C(EngineVersion),
+    C(SupportsKerberosAuthentication)). Without a version it is the engine's default in the Region
+    (C(DescribeDBEngineVersions) C(DefaultOnly)), the one C(CreateDBCluster) picks. An existing cluster (O(cluster_id))
+    on a version AWS no longer offers warns instead of failing, since it keeps running it.
   - C(directory) - the directory exists, is C(Active), is AWS Managed Microsoft AD, and is in this account or shared
     with it (a shared directory has its own id in this account).
   - C(iam_role_trust) and C(iam_role_policy) - the IAM role trusts the principals the Region needs, and has the
@@ -44,7 +47,9 @@ options:
     type: str
     aliases: [db_cluster_identifier]
   engine_version:
-    description: The aurora-postgresql engine version, for example V(16.4), when there is no O(cluster_id).
+    description:
+      - The aurora-postgresql engine version, for example V(16.4), when there is no O(cluster_id).
+      - Without it (and without O(cluster_id)) the engine's default version in the Region is checked.
     type: str
   instance_class:
     description: The DB instance class, for example V(db.r6g.large), when there is no O(cluster_id).

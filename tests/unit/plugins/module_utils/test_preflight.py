@@ -96,7 +96,7 @@ def row(kerberos=True, instance_class="db.r6g.large"):
 
 def orderable(stub, rows, **params):
     stub.add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": rows},
-                      dict({"Engine": "aurora-postgresql"}, **params))
+                      dict({"Engine": "aurora-postgresql", "MaxRecords": 1000}, **params))
 
 
 def directory(**extra):
@@ -162,7 +162,7 @@ def test_target_from_cluster_takes_the_vpc_from_an_instance(rds):
                  {"DBInstanceClass": "db.t4g.medium"}, {"DBInstanceClass": "db.r6g.large"}]
     assert preflight.target_from_cluster(client, cluster, instances) == dict(
         engine="aurora-postgresql", engine_version="16.4", instance_classes=["db.r6g.large", "db.t4g.medium"],
-        security_group_ids=[DB_SG], port=5433, vpc_id=DB_VPC)
+        security_group_ids=[DB_SG], port=5433, vpc_id=DB_VPC, existing=True)
 
 
 def test_target_from_cluster_without_instances_reads_the_subnet_group(rds):
@@ -180,6 +180,12 @@ def test_target_from_cluster_survives_an_unreadable_subnet_group(rds):
 
 
 # --- engine_support -----------------------------------------------------------------------------
+
+def default_version(stub, version="16.6"):
+    stub.add_response("describe_db_engine_versions",
+                      {"DBEngineVersions": [{"Engine": "aurora-postgresql", "EngineVersion": version}] if version else []},
+                      {"Engine": "aurora-postgresql", "DefaultOnly": True})
+
 
 def test_engine_support_ok(rds):
     client, stub = rds
@@ -199,9 +205,19 @@ def test_engine_support_fails_for_a_class_that_is_not_offered_or_lacks_kerberos(
     assert "SupportsKerberosAuthentication" in result["fix"]
 
 
-def test_engine_support_without_anything_to_check_warns(rds):
-    client, dummy = rds
-    assert preflight.check_engine_support(client, "aurora-postgresql", None, [])["status"] == "warn"
+def test_engine_support_without_anything_checks_the_engines_default_version(rds):
+    client, stub = rds
+    default_version(stub, "16.6")
+    orderable(stub, [row(False, "db.t3.medium"), row(True, "db.r6g.large")], EngineVersion="16.6")
+    result = preflight.check_engine_support(client, "aurora-postgresql", None, [])
+    assert result["status"] == "warn" and "aurora-postgresql 16.6 (the engine's default here)" in result["message"]
+
+
+def test_engine_support_without_a_default_version_warns(rds):
+    client, stub = rds
+    default_version(stub, None)
+    result = preflight.check_engine_support(client, "aurora-postgresql", None, ["db.r6g.large"])
+    assert result["status"] == "warn" and "no default version" in result["message"]
 
 
 def test_engine_support_without_a_class_checks_the_version(rds):
@@ -224,11 +240,28 @@ def test_engine_support_without_a_class_fails_for_a_version_without_kerberos(rds
     assert result["status"] == "fail" and "with no instance class" in result["message"]
 
 
-def test_engine_support_with_a_class_and_no_version(rds):
+def test_engine_support_with_a_class_and_no_version_checks_the_default_version_only(rds):
+    # Not "any version": the rows of the version CreateDBCluster will pick.
     client, stub = rds
-    orderable(stub, [row()], DBInstanceClass="db.r6g.large")
+    default_version(stub, "16.6")
+    orderable(stub, [row(False)], EngineVersion="16.6", DBInstanceClass="db.r6g.large")
     result = preflight.check_engine_support(client, "aurora-postgresql", None, ["db.r6g.large"])
-    assert result["status"] == "ok" and "(any version)" in result["message"]
+    assert result["status"] == "fail" and "16.6 (the engine's default here) on db.r6g.large" in result["message"]
+
+
+@pytest.mark.parametrize("classes", [[], ["db.r5.large"]])
+def test_an_existing_cluster_on_a_version_no_longer_orderable_warns(rds, classes):
+    client, stub = rds
+    orderable(stub, [], EngineVersion="13.4", **({"DBInstanceClass": classes[0]} if classes else {}))
+    result = preflight.check_engine_support(client, "aurora-postgresql", "13.4", classes, existing=True)
+    assert result["status"] == "warn" and "no longer orderable" in result["message"]
+
+
+def test_an_existing_cluster_on_a_version_without_kerberos_still_fails(rds):
+    client, stub = rds
+    orderable(stub, [row(False)], EngineVersion="16.4", DBInstanceClass="db.r6g.large")
+    result = preflight.check_engine_support(client, "aurora-postgresql", "16.4", ["db.r6g.large"], existing=True)
+    assert result["status"] == "fail"
 
 
 # --- directory ----------------------------------------------------------------------------------
@@ -713,8 +746,11 @@ def test_run_checks_runs_every_check(aws):
 def test_run_checks_without_directory_or_role_checks_the_engine_only(aws):
     # No STS call either: only the IAM role's check needs the Region's STS endpoint.
     clients, stubs = aws
+    default_version(stubs["rds"], "16.6")
+    orderable(stubs["rds"], [row()], EngineVersion="16.6")
     findings = preflight.run_checks(clients.__getitem__, "us-east-1", None, None, {})
     assert [(f["check"], f["status"]) for f in findings] == [("engine_support", "warn")]
+    assert "16.6 (the engine's default here) supports Kerberos" in findings[0]["message"]
 
 
 def test_a_check_that_cannot_read_warns_and_the_others_still_run(aws):

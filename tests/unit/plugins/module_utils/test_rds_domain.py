@@ -130,15 +130,23 @@ def test_describe_cluster_events(rds):
 
 
 @pytest.mark.parametrize("version, instance_class, params", [
-    (None, None, {"Engine": "aurora-postgresql"}),
-    ("16.4", None, {"Engine": "aurora-postgresql", "EngineVersion": "16.4"}),
-    ("16.4", "db.r6g.large", {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large"}),
+    (None, None, {"Engine": "aurora-postgresql", "MaxRecords": 1000}),
+    ("16.4", None, {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "MaxRecords": 1000}),
+    ("16.4", "db.r6g.large", {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large",
+                              "MaxRecords": 1000}),
 ])
 def test_describe_orderable_options(rds, version, instance_class, params):
     rds.stubber.add_response("describe_orderable_db_instance_options",
                              {"OrderableDBInstanceOptions": [{"SupportsKerberosAuthentication": True}]}, params)
     rows = rds_domain.describe_orderable_options(rds, "aurora-postgresql", version, instance_class)
     assert rows == [{"SupportsKerberosAuthentication": True}]
+
+
+@pytest.mark.parametrize("rows, expected", [([{"Engine": "aurora-postgresql", "EngineVersion": "16.6"}], "16.6"), ([], None)])
+def test_default_engine_version(rds, rows, expected):
+    rds.stubber.add_response("describe_db_engine_versions", {"DBEngineVersions": rows},
+                             {"Engine": "aurora-postgresql", "DefaultOnly": True})
+    assert rds_domain.default_engine_version(rds, "aurora-postgresql") == expected
 
 
 # --- reading memberships ------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication 
     aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
         {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large",
          "SupportsKerberosAuthentication": True}]},
-        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large"})
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large", "MaxRecords": 1000})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
         DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
         VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})

@@ -41,7 +41,7 @@ def expect_checks(aws, port=5432, ingress_port=5432, instance_class="db.r6g.larg
     aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
         {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class,
          "SupportsKerberosAuthentication": kerberos}]},
-        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class})
+        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class, "MaxRecords": 1000})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
         DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
         VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})
@@ -113,8 +113,15 @@ def test_fail_on_nothing_reports_without_failing(aws):
 
 
 def test_fail_on_warn_fails_on_a_warning(aws):
+    # Nothing given: the engine's default version is checked, but with no instance class it only warns.
+    aws["rds"].add_response("describe_db_engine_versions", {"DBEngineVersions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.6"}]}, {"Engine": "aurora-postgresql", "DefaultOnly": True})
+    aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBInstanceClass": "db.r6g.large",
+         "SupportsKerberosAuthentication": True}]}, {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "MaxRecords": 1000})
     result = run(fail_on=["warn", "fail"])
-    assert result["failed"] and result["ok"] is True and "[engine_support] Neither" in result["msg"]
+    assert result["failed"] and result["ok"] is True
+    assert "[engine_support] aurora-postgresql 16.6 (the engine's default here) supports Kerberos" in result["msg"]
 
 
 def test_a_missing_cluster_fails_naming_the_option(aws):
