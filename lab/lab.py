@@ -69,7 +69,6 @@ USERS_OU = f"OU=Users,OU={NETBIOS},{BASE_DN}"
 DC_HOSTNAME = f"dc1.{DOMAIN}"
 AD_ADMIN = "Admin"
 DELEGATED_GROUP = "AWS Delegated Administrators"
-PG_SERVICE_ACCOUNT = "svc-postgres"
 AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
 
 
@@ -304,7 +303,7 @@ def samba_configure(sec):
     marker = SAMBA_DIR / ".configured"
     if marker.exists():
         return
-    say("samba", "laying out OU=CORP, the Admin account and the PostgreSQL service principal ...")
+    say("samba", "laying out OU=CORP and the Admin account ...")
     # Lab passwords must not expire under a long-lived lab; complexity stays on, as in AWS.
     samba_tool("domain", "passwordsettings", "set", "--max-pwd-age=0")
     for ou in (f"OU={NETBIOS}", f"OU=Users,OU={NETBIOS}", "OU=AWS Delegated Groups"):
@@ -317,15 +316,13 @@ def samba_configure(sec):
         conn.search(BASE_DN, f"(cn={DELEGATED_GROUP})", attributes=["objectSid"])
         sid = conn.entries[0].objectSid.value
     samba_tool("dsacl", "set", f"--objectdn=OU={NETBIOS},{BASE_DN}", f"--sddl=(A;CI;GA;;;{sid})")
-    samba_tool("user", "create", PG_SERVICE_ACCOUNT, "--random-password")
-    samba_tool("spn", "add", f"postgres/{PG_HOST}", PG_SERVICE_ACCOUNT)
+    # No service principal for PostgreSQL here: a cluster's principals and keys come with its join
+    # (lab/fidelity/kerberos.py, AWS_FACTS.md section 10).
     import ldap3
 
     with ldap_admin("Administrator", sec["administrator_password"]) as conn:
-        for account in (PG_SERVICE_ACCOUNT, AD_ADMIN):
-            conn.search(BASE_DN, f"(sAMAccountName={account})")
-            conn.modify(conn.entries[0].entry_dn,
-                        {"msDS-SupportedEncryptionTypes": [(ldap3.MODIFY_REPLACE, [AES_ONLY])]})
+        conn.search(BASE_DN, f"(sAMAccountName={AD_ADMIN})")
+        conn.modify(conn.entries[0].entry_dn, {"msDS-SupportedEncryptionTypes": [(ldap3.MODIFY_REPLACE, [AES_ONLY])]})
     marker.touch()
 
 
@@ -389,19 +386,6 @@ host  all all      {PG_HOSTADDR}/32  scram-sha-256
     for path in (PG_DATA / "lab.conf", PG_DATA / "pg_hba.conf"):
         shutil.chown(path, "postgres", "postgres")
     (PG_DIR / ".initialized").touch()
-
-
-def pg_keytab():
-    """postgres/<PG_HOST> in the keytab. PG_HOST follows LAB_REGION, so a lab brought up again in another
-    Region adds that host's principal (the keytab keeps the others)."""
-    principal = f"postgres/{PG_HOST}"
-    if PG_KEYTAB.exists() and f"{principal}@" in run(["klist", "-k", str(PG_KEYTAB)], check=False).stdout:
-        return
-    if principal not in samba_tool("spn", "list", PG_SERVICE_ACCOUNT).stdout:
-        samba_tool("spn", "add", principal, PG_SERVICE_ACCOUNT)
-    samba_tool("domain", "exportkeytab", str(PG_KEYTAB), f"--principal={principal}")
-    os.chmod(PG_KEYTAB, 0o600)
-    shutil.chown(PG_KEYTAB, "postgres", "postgres")
 
 
 def pg_major():
@@ -567,6 +551,8 @@ def aws_start(sec):
     env.update({"LAB_PG_SOCKET": str(PG_SOCKET), "LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION,
                 "LAB_PG_DATA": str(PG_DATA), "LAB_PG_CTL": pg_bin("pg_ctl"), "LAB_PG_POSTGRES": str(pg_tree_postgres()),
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
+    # The join's keys (lab/fidelity/kerberos.py): exported from the DC into the keytab PostgreSQL reads.
+    env.update({"LAB_PG_KEYTAB": str(PG_KEYTAB), "LAB_SAMBA_CONF": str(SMB_CONF)})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE, env=env,
@@ -716,7 +702,6 @@ def up():
     samba_start()
     samba_configure(sec)
     pg_init()
-    pg_keytab()
     pg_tree()
     pg_start()
     pg_bootstrap(sec)

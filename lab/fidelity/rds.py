@@ -30,6 +30,10 @@ Domain membership (cluster, shown on every instance of the cluster)
     failed membership retries the join; a new directory id moves the cluster.
   - The membership lives on the moto object as `lab_membership` (a dict with "domain", "status",
     "iam_role_name", "fqdn", "dns_ips", "failure", ...; None when not a member), read by ds.py.
+  - Kerberos follows the membership (kerberos.py, AWS_FACTS section 10): reaching kerberos-enabled
+    makes the member's AD account with postgres/<endpoint> SPNs and gives PostgreSQL their keys; a
+    completed leave, a replaced join or a deletion takes them away. A timer moves each membership
+    along when its time is up, so this happens then even if nobody reads the membership.
 
 Catalogue
   - DescribeOrderableDBInstanceOptions adds aurora-postgresql 15.x/16.x/17.x rows and filters on
@@ -49,6 +53,7 @@ import threading
 import urllib.parse
 from pathlib import Path
 
+from . import kerberos
 from . import partitions
 
 ENGINE = "aurora-postgresql"
@@ -391,6 +396,7 @@ def _start_join(resource, directory, role, role_name):
         "failure": cause,
         "event_sent": False,
     }
+    _wake(resource)
 
 
 def _start_leave(resource):
@@ -400,6 +406,15 @@ def _start_leave(resource):
     membership = dict(membership, action="disable", started=_LAB.now(), seconds=float(_LAB.knobs["join_seconds"]),
                       status=DISABLE_STAGES[0])
     resource._lab_membership = membership
+    _wake(resource)
+
+
+def _wake(resource):
+    """Move the membership along when its time is up even if nobody reads it, so that the directory and
+    the keys follow (kerberos.py) at that moment, not at the next read. Reads still move it too."""
+    timer = threading.Timer(resource._lab_membership["seconds"] + 0.05, _refresh, [resource])
+    timer.daemon = True
+    timer.start()
 
 
 def _refresh(resource):
@@ -419,10 +434,16 @@ def _refresh(resource):
                       f"{noun} again with the same domain to retry.", ["failure"],
                       membership["started"] + membership["seconds"])
             membership["status"] = status
+            if status == "kerberos-enabled" and membership.get("kerberos_since") is None:
+                # The join made the account, its service principals and keys (AWS_FACTS section 10).
+                membership["kerberos_since"] = membership["started"] + membership["seconds"]
+                kerberos.sync()
             return membership
         status = _LAB.progress(membership["started"], membership["seconds"], [*DISABLE_STAGES, None])
         if status is None:
             resource._lab_membership = None
+            if membership.get("kerberos_since") is not None:
+                kerberos.sync()  # left: the account and its keys are gone
             return None
         membership["status"] = status
         return membership
@@ -619,6 +640,7 @@ def _patch_backend():
         if change is not None:
             change(cluster)
             result.__dict__["_lab_membership"] = cluster.__dict__.get("_lab_membership")
+            kerberos.sync()  # a join that replaces a joined one takes the old keys away
         if password or managed is not None:
             _sync_master(cluster)
         return result
@@ -638,6 +660,7 @@ def _patch_backend():
         database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if checked is not None:
             _start_join(database, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
+        kerberos.sync()  # an instance of a joined cluster: its endpoint gets a principal too
         return database
 
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
@@ -695,10 +718,19 @@ def _patch_backend():
         for snapshot_id, snapshot in list(self.cluster_snapshots.items()):
             if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_identifier:
                 self.cluster_snapshots.pop(snapshot_id)
+        kerberos.sync()  # a deleted member's account and keys go with it
         return cluster
+
+    original_delete_instance = RDSBackend.delete_db_instance
+
+    def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
+        database = original_delete_instance(self, db_instance_identifier, *args, **kwargs)
+        kerberos.sync()
+        return database
 
     RDSBackend.create_db_cluster = create_db_cluster
     RDSBackend.delete_db_cluster = delete_db_cluster
+    RDSBackend.delete_db_instance = delete_db_instance
     RDSBackend.modify_db_cluster = modify_db_cluster
     RDSBackend.create_db_instance = create_db_instance
     RDSBackend.modify_db_instance = modify_db_instance
@@ -842,6 +874,7 @@ def install(lab, middleware):
     """Patch moto's RDS once; `lab` gives the knobs, faults and the way to PostgreSQL."""
     global _LAB, _INSTALLED
     _LAB = lab
+    kerberos.install(lab)
     if _INSTALLED:
         return
     _patch_models()

@@ -1,5 +1,7 @@
 """Small clients for the lab's three components, for tests only (the collection has its own)."""
 
+import contextlib
+import json
 import os
 import ssl
 import subprocess
@@ -80,3 +82,80 @@ def lab_api(env, method, path, payload=None):
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
+
+
+@contextlib.contextmanager
+def member_cluster(env, timeout=60):
+    """A cluster of the lab's AWS API joined to a directory until kerberos-enabled: only then does a
+    Kerberos login to its endpoint work (AWS_FACTS section 10, lab/README.md). Made in the lab account's
+    VPC and subnet group with a directory, an IAM role and a DB security group of its own, all removed
+    afterwards. Yields the cluster as DescribeDBClusters shows it."""
+    import boto3
+
+    ds, ec2, iam, rds = (boto3.client(s) for s in ("ds", "ec2", "iam", "rds"))
+    name = unique("lab-member-")
+    current = current_env(env)  # CreateMicrosoftAD sets Admin's password: give the one AD has now
+    directory = ds.create_microsoft_ad(Name=env["LAB_AD_DOMAIN"], Password=current["LAB_AD_ADMIN_PASSWORD"],
+                                       Edition="Standard", VpcSettings={"VpcId": env["LAB_VPC_ID"],
+                                                                        "SubnetIds": env["LAB_SUBNET_IDS"].split(",")})
+    directory_id = directory["DirectoryId"]
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "Service": ["directoryservice.rds.amazonaws.com", "rds.amazonaws.com"]}}]}
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName=name, PolicyArn=DIRECTORY_ACCESS_POLICY)
+    group = ec2.create_security_group(GroupName=name, Description="a member cluster for a test",
+                                      VpcId=env["LAB_VPC_ID"])["GroupId"]
+    cluster = None
+    try:
+        shown = poll(lambda: next((d for d in ds.describe_directories(DirectoryIds=[directory_id])
+                                   ["DirectoryDescriptions"] if d["Stage"] == "Active"), None), timeout, "Active")
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": int(env["LAB_PG_PORT"]), "ToPort": int(env["LAB_PG_PORT"]),
+            "UserIdGroupPairs": [{"GroupId": shown["VpcSettings"]["SecurityGroupId"]}]}])
+        cluster = rds.create_db_cluster(
+            DBClusterIdentifier=name, Engine="aurora-postgresql", EngineVersion="16.6",
+            MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
+            DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group],
+            Domain=directory_id, DomainIAMRoleName=name)["DBCluster"]["DBClusterIdentifier"]
+        yield poll(lambda: next((c for c in rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"]
+                                 if [m["Status"] for m in c["DomainMemberships"]] == ["kerberos-enabled"]), None),
+                   timeout, "kerberos-enabled")
+    finally:
+        if cluster:
+            rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True)
+        ds.delete_directory(DirectoryId=directory_id)
+        poll(lambda: directory_id not in [d["DirectoryId"] for d in ds.describe_directories()["DirectoryDescriptions"]],
+             timeout, "deleted")
+        ec2.delete_security_group(GroupId=group)
+        iam.detach_role_policy(RoleName=name, PolicyArn=DIRECTORY_ACCESS_POLICY)
+        iam.delete_role(RoleName=name)
+
+
+DIRECTORY_ACCESS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+
+
+def current_env(env):
+    """The lab's env file as it is now: the API rewrites the passwords it changes."""
+    import shlex
+    from pathlib import Path
+
+    values = {}
+    for line in (Path(env["LAB_STATE_DIR"]) / "env").read_text().splitlines():
+        if line.startswith("export "):
+            key, dummy, value = line[len("export "):].partition("=")
+            values[key] = shlex.split(value)[0] if value else ""
+    return values
+
+
+def poll(probe, timeout, what):
+    """probe()'s first truthy answer, asked again until timeout seconds have passed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what} within {timeout}s")
+        time.sleep(0.1)

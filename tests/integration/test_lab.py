@@ -7,7 +7,7 @@ import ldap3
 import psycopg2
 import pytest
 
-from labtools import create_ad_user, delete_ad_user, kinit, ldap_admin, master, pg_connect, sql, unique
+from labtools import create_ad_user, delete_ad_user, kinit, ldap_admin, master, member_cluster, pg_connect, sql, unique
 
 
 @pytest.fixture
@@ -24,6 +24,14 @@ def ad_user(lab, tmp_path):
     delete_ad_user(lab, name)
     with master(lab) as conn:
         sql(conn, f'DROP ROLE IF EXISTS "{principal}"')
+
+
+@pytest.fixture(scope="module")
+def member(lab):
+    """A cluster joined to the directory: the lab's endpoint has a Kerberos service principal only while
+    a cluster with that endpoint is a member (AWS_FACTS section 10)."""
+    with member_cluster(lab) as cluster:
+        yield cluster
 
 
 def test_aws_endpoint_answers_with_managed_policies(lab):
@@ -63,7 +71,7 @@ def test_master_user_logs_in_with_password_and_is_not_superuser(lab):
         pg_connect(lab, lab["LAB_PG_MASTER_USER"], "wrong-password")
 
 
-def test_rds_ad_member_logs_in_over_gssapi_without_password(lab, ad_user):
+def test_rds_ad_member_logs_in_over_gssapi_without_password(lab, member, ad_user):
     with master(lab) as conn:
         sql(conn, f'CREATE ROLE "{ad_user["principal"]}" LOGIN')
         sql(conn, f'GRANT rds_ad TO "{ad_user["principal"]}"')
@@ -81,7 +89,7 @@ def test_login_without_rds_ad_is_refused(lab, ad_user):
         pg_connect(lab, ad_user["principal"], ccache=ad_user["ccache"])
 
 
-def test_ticket_of_another_principal_is_refused(lab, ad_user, tmp_path):
+def test_ticket_of_another_principal_is_refused(lab, member, ad_user, tmp_path):
     other = f"{unique('victim')}@{lab['LAB_AD_REALM']}"
     with master(lab) as conn:
         sql(conn, f'CREATE ROLE "{other}" LOGIN IN ROLE rds_ad')

@@ -301,7 +301,7 @@ def test_reset_user_password_errors(lab, ds, make_directory, faults):
         "UserDoesNotExistException"
     code, message = error_of(reset, DirectoryId=directory_id, UserName="Administrator", NewPassword=good)
     assert code == "UnsupportedOperationException" and "OU=CORP" in message  # outside the NetBIOS OU
-    assert error_of(reset, DirectoryId=directory_id, UserName="svc-postgres", NewPassword=good)[0] == \
+    assert error_of(reset, DirectoryId=directory_id, UserName="Guest", NewPassword=good)[0] == \
         "UnsupportedOperationException"
     assert error_of(reset, DirectoryId=directory_id, UserName="Admin", NewPassword="abc")[0] == \
         "InvalidPasswordException"

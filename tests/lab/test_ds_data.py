@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import kinit, lab_api, ldap_admin, master, pg_connect, sql, unique
+from labtools import kinit, lab_api, ldap_admin, master, member_cluster, pg_connect, sql, unique
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # max_attempts=1 still retries once
 MODEL = botocore.session.get_session().get_service_model("ds-data")
@@ -641,11 +641,12 @@ def test_a_ds_data_user_logs_in_to_postgres_with_kerberos(lab, dsd, directory, n
         admin = master(lab)
         try:
             sql(admin, f'CREATE ROLE "{principal}" LOGIN IN ROLE rds_ad')
-            conn = pg_connect(lab, principal, ccache=ccache)
-            try:
-                assert sql(conn, "SELECT current_user")[0][0] == principal
-            finally:
-                conn.close()
+            with member_cluster(lab):  # the endpoint's service principal exists only for a member
+                conn = pg_connect(lab, principal, ccache=ccache)
+                try:
+                    assert sql(conn, "SELECT current_user")[0][0] == principal
+                finally:
+                    conn.close()
         finally:
             sql(admin, f'DROP ROLE IF EXISTS "{principal}"')
             admin.close()

@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import shlex
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import lab_api, master, sql, unique
+from labtools import create_ad_user, delete_ad_user, kinit, lab_api, ldap_admin, master, sql, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -525,6 +526,127 @@ def test_delete_directory_is_refused_while_a_cluster_is_a_member(lab, rds, net, 
     dummy, args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
     code, message = error_of(boto3.client("ds", config=NO_RETRY).delete_directory, DirectoryId=net["directory"])
     assert code and args["DBClusterIdentifier"] in message
+
+
+# --- Kerberos follows the membership (AWS_FACTS section 10) -------------------------------------
+
+@pytest.fixture
+def gss_user(lab, tmp_path):
+    """An AD user that is an rds_ad login of the lab PostgreSQL. ticket() gets it a fresh ticket cache."""
+    name = unique("krb")
+    create_ad_user(lab, name, lab["LAB_USER_PASSWORD"])
+    principal = f"{name}@{lab['LAB_AD_REALM']}"
+    conn = master(contract())
+    sql(conn, f'CREATE ROLE "{principal}" LOGIN IN ROLE rds_ad')
+    conn.close()
+    caches = iter(tmp_path / f"cc{n}" for n in itertools.count())
+
+    def ticket():
+        cache = next(caches)
+        got = kinit(lab, principal, lab["LAB_USER_PASSWORD"], cache)
+        assert got.returncode == 0, got.stderr
+        return cache
+
+    yield type("GssUser", (), {"principal": principal, "ticket": staticmethod(ticket)})
+    conn = master(contract())
+    sql(conn, f'DROP ROLE IF EXISTS "{principal}"')
+    conn.close()
+    delete_ad_user(lab, name)
+
+
+def gss_login(lab, principal, cache, host):
+    """None and the session's (user, gss_authenticated, principal) when the login works, else the error."""
+    os.environ.update(KRB5CCNAME=f"FILE:{cache}", KRB5_CONFIG=lab["KRB5_CONFIG"])
+    try:
+        conn = psycopg2.connect(host=host, hostaddr=lab["LAB_PG_HOSTADDR"], port=lab["LAB_PG_PORT"],
+                                dbname="postgres", user=principal, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        return str(exc), None
+    try:
+        return None, sql(conn, "SELECT current_user, gss_authenticated, principal FROM pg_stat_gssapi "
+                               "WHERE pid = pg_backend_pid()")[0]
+    finally:
+        conn.close()
+
+
+def service_accounts(lab, endpoint):
+    """(sAMAccountName, msDS-SupportedEncryptionTypes) of each AD account holding postgres/<endpoint>."""
+    with ldap_admin(lab) as conn:
+        conn.search(lab["LAB_AD_BASE_DN"], f"(servicePrincipalName=postgres/{endpoint})",
+                    attributes=["sAMAccountName", "msDS-SupportedEncryptionTypes"])
+        return [(str(e.sAMAccountName.value), e["msDS-SupportedEncryptionTypes"].value) for e in conn.entries]
+
+
+def keytab_enctypes(lab):
+    """The enctypes of PostgreSQL's keytab (krb_server_keyfile), or None when there is none."""
+    path = Path(lab["LAB_STATE_DIR"]) / "pg" / "postgres.keytab"
+    if not path.exists():
+        return None
+    listed = subprocess.run(["klist", "-k", "-e", str(path)], capture_output=True, text=True, check=True).stdout
+    return {line.rsplit("(", 1)[1].rstrip(") ") for line in listed.splitlines() if "@" in line}
+
+
+NOT_IN_KDC = "Server not found in Kerberos database"
+
+
+def test_a_gssapi_login_works_only_while_the_cluster_is_a_member(lab, rds, net, roles, sgs, made, gss_user):
+    answer, args = made.cluster(net, sgs["good"])
+    cluster_id, endpoint = args["DBClusterIdentifier"], answer["Endpoint"]
+    made.instance(cluster_id)
+    # Before the join: no principal for the endpoint, no keys in PostgreSQL, and the client says so.
+    assert service_accounts(lab, endpoint) == []
+    assert keytab_enctypes(lab) is None
+    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
+    assert NOT_IN_KDC in error, error
+
+    rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain=net["directory"], DomainIAMRoleName=roles["good"])
+    # Nobody reads the membership meanwhile: the account comes when the join's time is up all the same.
+    accounts = wait_for(lambda: service_accounts(lab, endpoint), timeout=JOIN_SECONDS + 5, step=0.1)
+    assert membership_status(rds, cluster_id) == "kerberos-enabled"
+    assert [aes for dummy, aes in accounts] == [24] and accounts[0][0].startswith("RDS")
+    assert keytab_enctypes(lab) == {"aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"}
+    joined_cache = gss_user.ticket()
+    for name in {endpoint, answer["ReaderEndpoint"]}:  # PostgreSQL was not restarted: it reads the keytab per login
+        assert gss_login(lab, gss_user.principal, joined_cache, name) == (
+            None, (gss_user.principal, True, gss_user.principal))
+
+    rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain="none")
+    assert gss_login(lab, gss_user.principal, joined_cache, endpoint)[0] is None  # still a member until it is done
+    wait_for(lambda: service_accounts(lab, endpoint) == [], timeout=JOIN_SECONDS + 5, step=0.1)
+    assert membership_status(rds, cluster_id) is None
+    assert keytab_enctypes(lab) is None
+    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
+    assert NOT_IN_KDC in error, error
+    # A service ticket got while it was a member opens nothing either: PostgreSQL has no key for it.
+    error, dummy = gss_login(lab, gss_user.principal, joined_cache, endpoint)
+    assert error and "GSSAPI" in error, error
+
+
+def test_the_principal_stays_while_another_member_has_the_endpoint_and_goes_with_the_last(
+        lab, rds, net, roles, sgs, made, gss_user):
+    """Every lab cluster has the lab PostgreSQL's endpoint: the principal is held by the first member,
+    moves to the next when that one leaves, and goes when the last one is deleted."""
+    first, first_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
+    dummy, second_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
+    endpoint = first["Endpoint"]
+    for args in (first_args, second_args):
+        statuses_until(rds, args["DBClusterIdentifier"], "kerberos-enabled")
+    holder = service_accounts(lab, endpoint)
+    assert len(holder) == 1
+    rds.modify_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], Domain="none")
+    statuses_until(rds, first_args["DBClusterIdentifier"], None)
+    moved = service_accounts(lab, endpoint)
+    assert len(moved) == 1 and moved != holder
+    assert gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)[0] is None
+    rds.delete_db_cluster(DBClusterIdentifier=second_args["DBClusterIdentifier"], SkipFinalSnapshot=True)
+    try:
+        assert service_accounts(lab, endpoint) == []
+        error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
+        assert NOT_IN_KDC in error, error
+    finally:
+        rds.create_db_cluster(DBClusterIdentifier=second_args["DBClusterIdentifier"], Engine=ENGINE,
+                              MasterUsername=second_args["MasterUsername"], MasterUserPassword=password(),
+                              DBSubnetGroupName=net["subnet_group"])  # for made's clean-up
 
 
 # --- the catalogue (AWS_FACTS section 4) -------------------------------------------------------

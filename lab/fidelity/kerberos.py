@@ -1,0 +1,183 @@
+"""Kerberos follows the membership (AWS_FACTS.md section 10, inferred from the mechanism).
+
+Before a cluster is a member of the domain there is no service principal for its endpoints, so no
+Kerberos login to it can succeed; when the join reaches kerberos-enabled, the directory holds an
+account with the principals postgres/<endpoint> for the cluster's writer and reader endpoints and
+for each instance endpoint, and the database holds their keys; when `Domain none` completes, or
+the cluster is deleted, both are gone again.
+
+The lab does the same in its Samba AD and its PostgreSQL (lab/README.md, "Kerberos follows the
+membership"):
+  - one computer account per member (a cluster, or a DB instance outside a cluster), in
+    CN=Computers, named RDS + 12 hex digits of its ARN, its description naming the ARN, with a random
+    password, AES keys only (msDS-SupportedEncryptionTypes 24) and the SPNs of its endpoints;
+  - a service principal name is unique in AD, and every lab cluster has the same endpoint (one lab
+    PostgreSQL): each SPN goes to the account of the member that reached kerberos-enabled first, and
+    moves to the next member when that one leaves;
+  - the keys of every SPN are exported (samba-tool domain exportkeytab) into a new file that
+    replaces the keytab PostgreSQL's krb_server_keyfile names (LAB_PG_KEYTAB) in one rename;
+    PostgreSQL reads it for each new connection, so no restart is needed. No SPN: no keytab;
+  - when the endpoint starts, moto knows no membership: every account made by an earlier endpoint
+    is deleted, a postgres/<LAB_PG_HOST> SPN held by any other account is removed, and the keytab
+    with it.
+
+Only the rds extension calls in: sync() when a membership reaches kerberos-enabled, when a leave
+completes, when a join is replaced, and when a cluster or instance is created or deleted. sync()
+reads the memberships as rds.py stored them (never through its properties, which would move them
+along and call back here), so it takes no lock of rds.py's.
+"""
+
+import hashlib
+import os
+import pwd
+import secrets
+import string
+import subprocess
+import threading
+from pathlib import Path
+
+LAB = None  # the LabContext (context.py), set by install()
+_LOCK = threading.Lock()
+_APPLIED = None  # {account: (arn, (spn, ...))} as made in AD; None: unknown, read AD again
+MARKER = "RDS Kerberos membership of "
+AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
+WORKSTATION_TRUST_ACCOUNT = 0x1000
+POSTGRES_ENGINES = ("aurora-postgresql", "postgres")
+
+
+def install(lab):
+    """At the endpoint's start, no account of the lab's may hold keys: moto has no membership yet."""
+    import ldap3
+
+    global LAB, _APPLIED
+    LAB = lab
+    with _LOCK:
+        _APPLIED = None
+        with LAB.ldap_administrator() as conn:
+            for dn, dummy in _made(conn).values():
+                conn.delete(dn)
+            conn.search(LAB.ad_base_dn, f"(servicePrincipalName=postgres/{_escape(LAB.pg_host)})",
+                        attributes=["servicePrincipalName"])
+            for entry in list(conn.entries):  # an account made before the SPN followed the join
+                conn.modify(entry.entry_dn, {"servicePrincipalName": [
+                    (ldap3.MODIFY_DELETE, [f"postgres/{LAB.pg_host}"])]})
+        _write_keytab([])
+        _APPLIED = {}
+
+
+def account_name(arn):
+    """A computer name (15 characters at most, as NetBIOS wants) that stays the same for this ARN."""
+    return "RDS" + hashlib.sha256(arn.encode()).hexdigest()[:12].upper()
+
+
+def _escape(value):
+    """An LDAP filter value (RFC 4515)."""
+    return "".join(f"\\{ord(c):02x}" if c in "*()\\\0" else c for c in value)
+
+
+def _endpoints(resource, backend):
+    """The names clients use for this member: writer, reader and each instance; or the instance's own."""
+    cluster_id = resource.__dict__.get("db_cluster_identifier")
+    if hasattr(resource, "reader_endpoint"):  # a cluster
+        names = [resource.endpoint, resource.reader_endpoint]
+        names += [db.address for db in list(backend.databases.values())
+                  if db.__dict__.get("db_cluster_identifier") == cluster_id]
+    else:
+        names = [resource.address]
+    return [n for n in dict.fromkeys(names) if n]
+
+
+def _wanted():
+    """{account: (arn, (spn, ...))} for every member whose join reached kerberos-enabled, first come
+    first served for an SPN that several members' endpoints share."""
+    from moto.rds.models import rds_backends
+
+    members = []
+    for account in list(rds_backends.values()):
+        for backend in list(account.values()):
+            resources = list(backend.clusters.values()) + [
+                db for db in list(backend.databases.values()) if not db.__dict__.get("db_cluster_identifier")]
+            for resource in resources:
+                membership = resource.__dict__.get("_lab_membership")
+                if (membership and membership.get("kerberos_since") is not None
+                        and resource.__dict__.get("engine") in POSTGRES_ENGINES):
+                    members.append((membership["kerberos_since"], resource.arn, _endpoints(resource, backend)))
+    wanted, claimed = {}, set()
+    for dummy, arn, names in sorted(members):
+        spns = tuple(f"postgres/{name}" for name in names if f"postgres/{name}" not in claimed)
+        claimed.update(spns)
+        wanted[account_name(arn)] = (arn, spns)
+    return wanted
+
+
+def _made(conn):
+    """{account: (dn, (spn, ...))} of the accounts the lab made, as AD holds them now."""
+    conn.search(LAB.ad_base_dn, f"(&(objectClass=computer)(description={_escape(MARKER)}*))",
+                attributes=["cn", "servicePrincipalName"])
+    return {str(e.cn.value): (e.entry_dn, tuple(e.servicePrincipalName.values)) for e in conn.entries}
+
+
+def _password():
+    alphabet = string.ascii_letters + string.digits
+    return "Rds-" + "".join(secrets.choice(alphabet) for _ in range(60)) + "-9a"
+
+
+def sync():
+    """Make the AD accounts and PostgreSQL's keytab match the memberships (idempotent, cheap when nothing
+    changed). On a failure the next call reads AD again."""
+    global _APPLIED
+    if LAB is None:
+        return
+    import ldap3
+
+    with _LOCK:
+        wanted = _wanted()
+        if wanted == _APPLIED:
+            return
+        _APPLIED = None
+        with LAB.ldap_administrator() as conn:
+            made = _made(conn)
+            # An SPN is unique in AD: take SPNs away (and accounts) before anyone is given them.
+            for name, (dn, spns) in made.items():
+                if name not in wanted:
+                    conn.delete(dn)
+                elif set(spns) - set(wanted[name][1]):
+                    kept = [s for s in spns if s in wanted[name][1]]
+                    conn.modify(dn, {"servicePrincipalName": [(ldap3.MODIFY_REPLACE, kept)]})
+            computers = f"CN=Computers,{LAB.ad_base_dn}"
+            for name, (arn, spns) in wanted.items():
+                if name not in made:
+                    attributes = {
+                        "sAMAccountName": f"{name}$", "description": MARKER + arn,
+                        "userAccountControl": WORKSTATION_TRUST_ACCOUNT,
+                        "unicodePwd": f'"{_password()}"'.encode("utf-16-le"),
+                        "msDS-SupportedEncryptionTypes": AES_ONLY,
+                    }
+                    if spns:
+                        attributes["servicePrincipalName"] = list(spns)
+                    conn.add(f"CN={name},{computers}", ["top", "person", "organizationalPerson", "user", "computer"],
+                             attributes)
+                elif set(spns) != set(made[name][1]):
+                    conn.modify(made[name][0], {"servicePrincipalName": [(ldap3.MODIFY_REPLACE, list(spns))]})
+        _write_keytab(sorted(spn for dummy, spns in wanted.values() for spn in spns))
+        _APPLIED = wanted
+
+
+def _write_keytab(spns):
+    """The keys of these SPNs, and nothing else, in the keytab PostgreSQL reads for each connection."""
+    path = Path(LAB.env["LAB_PG_KEYTAB"])
+    if not spns:
+        path.unlink(missing_ok=True)
+        return
+    fresh = path.with_name(f".{path.name}.new")
+    fresh.unlink(missing_ok=True)
+    for spn in spns:
+        proc = subprocess.run(["samba-tool", "domain", "exportkeytab", str(fresh), f"--principal={spn}",
+                               "-s", LAB.env["LAB_SAMBA_CONF"]], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            fresh.unlink(missing_ok=True)
+            raise RuntimeError(f"samba-tool domain exportkeytab {spn} failed: {proc.stdout}{proc.stderr}")
+    postgres = pwd.getpwnam("postgres")
+    os.chown(fresh, postgres.pw_uid, postgres.pw_gid)
+    os.chmod(fresh, 0o600)
+    os.replace(fresh, path)
