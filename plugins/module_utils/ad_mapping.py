@@ -75,17 +75,19 @@ def preloaded_libraries(cursor):
 
 def extension_state(cursor, needed):
     """Whether CREATE EXTENSION pg_ad_mapping is still to run (True) or was run (False), read before any
-    write; when `needed` (mappings to set), LoginsError naming the fix if the library is not preloaded."""
+    write; when `needed` (mappings to set), LoginsError naming the fix if the library is not preloaded,
+    whether or not the extension was created (a library taken out of the group leaves the extension)."""
+    if needed:
+        libraries = preloaded_libraries(cursor)
+        if EXTENSION not in libraries:
+            raise LoginsError("Refused before any change: pg_ad_mapping is not in shared_preload_libraries of this "
+                              "cluster (it has: %s), so CREATE EXTENSION pg_ad_mapping and the mappings cannot work: "
+                              "%s." % (", ".join(libraries) or "nothing", PRELOAD_FIX))
     cursor.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (EXTENSION,))
     if cursor.fetchall():
         return False
     if not needed:
         return True  # nothing to reset or set: no extension, no mappings
-    libraries = preloaded_libraries(cursor)
-    if EXTENSION not in libraries:
-        raise LoginsError("Refused before any change: pg_ad_mapping is not in shared_preload_libraries of this "
-                          "cluster (it has: %s), so CREATE EXTENSION pg_ad_mapping and the mappings cannot work: %s."
-                          % (", ".join(libraries) or "nothing", PRELOAD_FIX))
     cursor.execute("SELECT count(*) FROM pg_available_extensions WHERE name = %s", (EXTENSION,))
     if not cursor.fetchone()[0]:
         raise LoginsError("Refused before any change: this engine has no pg_ad_mapping extension: AD group mappings "

@@ -151,6 +151,12 @@ def test_without_the_preloaded_library_nothing_is_written_and_the_fix_is_named(s
         assert fix in result["msg"]
 
 
+def test_a_library_taken_out_of_the_group_is_refused_even_with_the_extension_there(server):
+    server.preload = "pg_stat_statements"  # the extension was created before; the writer restarted without it
+    result = run(mappings=[mapping()])
+    assert result["failed"] and server.writes == [] and "pg_ad_mapping is not in shared_preload_libraries" in result["msg"]
+
+
 def test_an_engine_without_the_extension_names_the_versions(server):
     server.pgadmap = False
     server.available = False
