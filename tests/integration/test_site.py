@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import lab_api, secret_names
+from labtools import lab_api, ldap_admin, master, secret_names, sql
 
 INVENTORY = ["-i", "inventories/lab"]
 ROLE_TASK = re.compile(r"^TASK \[(?:aurora\.kerberos\.(\w+) : )?(.*?)\] \*+$")
@@ -117,6 +117,33 @@ def test_second_run_changes_nothing_and_prints_no_secret(lab, converged):
             assert secret not in output
 
 
+def test_the_group_mapping_came_with_the_parameter_group_the_library_and_the_extension(lab, converged):
+    """The lab inventory maps an AD group (db_users_group_mappings): from nothing, the cluster role made the
+    cluster's custom parameter group with pg_ad_mapping after the engine's default library, the cluster was
+    created with it (its writer in-sync, so no reboot was needed), the lab PostgreSQL runs with the library,
+    db_users created the extension and set the mapping. The rerun above changed nothing."""
+    rds = aws(lab, "rds")
+    cluster = rds.describe_db_clusters(DBClusterIdentifier="aurkrb-lab")["DBClusters"][0]
+    assert cluster["DBClusterParameterGroup"] == "aurkrb-lab-params"
+    assert [m["DBClusterParameterGroupStatus"] for m in cluster["DBClusterMembers"]] == ["in-sync"]
+    group = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="aurkrb-lab-params")
+    assert group["DBClusterParameterGroups"][0]["DBParameterGroupFamily"] == "aurora-postgresql16"
+    user_set = rds.describe_db_cluster_parameters(DBClusterParameterGroupName="aurkrb-lab-params", Source="user")
+    assert [(p["ParameterName"], p["ParameterValue"]) for p in user_set["Parameters"]] == \
+        [("shared_preload_libraries", "pg_stat_statements,pg_ad_mapping")]
+    with ldap_admin(lab) as ad:
+        ad.search(lab["LAB_AD_BASE_DN"], "(sAMAccountName=db-readers)", attributes=["objectSid"])
+        sid = ad.entries[0].objectSid.value
+    conn = master(lab)
+    try:
+        assert "pg_ad_mapping" in sql(conn, "SHOW shared_preload_libraries")[0][0].split(",")
+        assert sql(conn, "SELECT extname FROM pg_extension WHERE extname = 'pg_ad_mapping'") == [("pg_ad_mapping",)]
+        mappings = sql(conn, "SELECT ad_sid, pg_role, weight, ad_grp FROM pgadmap_read_mapping()")
+    finally:
+        conn.close()
+    assert mappings == [(sid, "db_readers", 10, "db-readers")]
+
+
 ROLES_WITH_AWS = ("directory", "iam_role", "network", "cluster")
 WRONG_REGION = "eu-west-3"
 
@@ -212,6 +239,42 @@ def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, conve
         gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
         assert gone.returncode == 0, gone.stdout[-6000:]
     assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-db"]
+
+
+def test_group_mappings_on_a_cluster_without_the_preloaded_library_fail_naming_the_fix(lab, converged, tmp_path):
+    """The same mappings on a cluster whose writer runs without pg_ad_mapping preloaded (one on its family's
+    default parameter group, never given to the cluster role): db_users fails before writing anything, naming
+    the variables that fix it; no mapped role appears."""
+    rds = aws(lab, "rds")
+    master_password = "Own-" + secrets.token_hex(12)
+    rds.create_db_cluster(DBClusterIdentifier="reports-nopreload", Engine="aurora-postgresql", EngineVersion="16.6",
+                          MasterUsername="reports_admin", MasterUserPassword=master_password)
+    rds.create_db_instance(DBInstanceIdentifier="reports-nopreload-1", DBClusterIdentifier="reports-nopreload",
+                           Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
+    play = tmp_path / "mappings.yml"
+    play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "ansible.builtin.include_role": {"name": "aurora.kerberos.db_users"},
+        "vars": {"db_users_host": lab["LAB_PG_HOST"], "db_users_hostaddr": lab["LAB_PG_HOSTADDR"],
+                 "db_users_port": lab["LAB_PG_PORT"], "db_users_master_user": "reports_admin",
+                 "db_users_master_password": master_password, "db_users_realm": lab["LAB_AD_REALM"],
+                 "db_users_sslmode": "prefer",
+                 "db_users_group_mappings": [{"ad_group": "db-readers", "sid": "S-1-5-21-1-2-3-4242",
+                                              "role": "ak_nopreload_readers"}]}}]}]))
+    try:
+        own = playbook(str(play))
+        assert own.returncode != 0, own.stdout[-6000:]
+        assert "pg_ad_mapping is not in shared_preload_libraries" in own.stdout, own.stdout[-6000:]
+        for fix in ("db_users_group_mappings", "cluster_pg_ad_mapping", "reboots the writer"):
+            assert fix in own.stdout
+        assert master_password not in own.stdout
+        conn = master(lab)
+        try:
+            assert sql(conn, "SELECT count(*) FROM pg_roles WHERE rolname = 'ak_nopreload_readers'") == [(0,)]
+        finally:
+            conn.close()
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier="reports-nopreload-1", SkipFinalSnapshot=True)
+        rds.delete_db_cluster(DBClusterIdentifier="reports-nopreload", SkipFinalSnapshot=True)
 
 
 def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_through_the_secret(lab, converged, tmp_path):
