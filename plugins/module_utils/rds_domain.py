@@ -196,11 +196,14 @@ def failed_statuses(cluster, instances, domain):
 @RDSDomainErrorHandler.common_error_handler("modify the DB cluster's domain membership")
 # The cluster refuses a modification while it is busy (creating, modifying, backing up): try again.
 @jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])
-def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None):
-    """Join (domain = a directory id; the same id again retries a failed join), move, or leave (domain "none")."""
+def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None, apply_immediately=True):
+    """Join (domain = a directory id; the same id again retries a failed join), move, or leave (domain "none").
+
+    apply_immediately false lets RDS put the change off to the maintenance window
+    (pending-maintenance-enable-kerberos / pending-maintenance-disable-kerberos)."""
     if check_mode:
         return True
-    params = {"DBClusterIdentifier": cluster_id, "Domain": domain, "ApplyImmediately": True}
+    params = {"DBClusterIdentifier": cluster_id, "Domain": domain, "ApplyImmediately": bool(apply_immediately)}
     if domain != "none":
         params["DomainIAMRoleName"] = iam_role_name
     client.modify_db_cluster(**params)
@@ -233,16 +236,20 @@ class DomainWaiterFactory(WaiterFactory):
                     for s in STATUSES_FAILED]
         instance_failures = [dict(state="failure", matcher="pathAny", argument=instance_statuses, expected=s)
                              for s in STATUSES_FAILED]
+        enabled = dict(state="success", matcher="path", expected=True,
+                       argument=f"length(DBClusters[].DomainMemberships[?Domain=='{domain}' && ({done})][]) > `0`")
+        left = dict(state="success", matcher="path", expected=True,
+                    argument="length(DBClusters[].DomainMemberships[?Status!='removed'][]) == `0`")
+        # apply_immediately false: a change RDS holds for the maintenance window is accepted, not waited out.
+        held_join = dict(state="success", matcher="pathAny", argument=cluster_statuses,
+                         expected="pending-maintenance-enable-kerberos")
+        held_leave = dict(state="success", matcher="pathAny", argument="DBClusters[].DomainMemberships[].Status",
+                          expected="pending-maintenance-disable-kerberos")
         return dict(
-            cluster_kerberos_enabled=dict(
-                operation="DescribeDBClusters",
-                delay=15,
-                maxAttempts=240,
-                acceptors=[
-                    dict(state="success", matcher="path", expected=True,
-                         argument=f"length(DBClusters[].DomainMemberships[?Domain=='{domain}' && ({done})][]) > `0`"),
-                ] + failures,
-            ),
+            cluster_kerberos_enabled=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240,
+                                          acceptors=[enabled] + failures),
+            cluster_kerberos_enabled_or_deferred=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240,
+                                                      acceptors=[enabled, held_join] + failures),
             instances_kerberos_enabled=dict(
                 operation="DescribeDBInstances",
                 delay=15,
@@ -284,15 +291,9 @@ class DomainWaiterFactory(WaiterFactory):
                                   "== `0`"),
                 ],
             ),
-            cluster_domain_left=dict(
-                operation="DescribeDBClusters",
-                delay=15,
-                maxAttempts=240,
-                acceptors=[
-                    dict(state="success", matcher="path", expected=True,
-                         argument="length(DBClusters[].DomainMemberships[?Status!='removed'][]) == `0`"),
-                ],
-            ),
+            cluster_domain_left=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240, acceptors=[left]),
+            cluster_domain_left_or_deferred=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240,
+                                                 acceptors=[left, held_leave]),
             instances_domain_left=dict(
                 operation="DescribeDBInstances",
                 delay=15,
@@ -308,6 +309,8 @@ class DomainWaiterFactory(WaiterFactory):
 DONE = "done"
 FAILED = "failed"
 TIMED_OUT = "timed out"
+# apply_immediately false: RDS accepted the change and holds it for the maintenance window.
+DEFERRED = "deferred to the maintenance window"
 
 
 def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
@@ -322,11 +325,22 @@ def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
 POLL_SECONDS = 5
 
 
-def wait_for_join(client, cluster_id, domain, timeout, pause=None):
+def wait_for_join(client, cluster_id, domain, timeout, pause=None, deferred_ok=False):
     """Wait until the cluster, then every instance, is joined to domain, within timeout seconds in all.
-    Returns DONE, FAILED (a status says the join failed) or TIMED_OUT."""
-    return _wait_for(client, cluster_id, DomainWaiterFactory(domain),
-                     ("cluster_kerberos_enabled", "instances_kerberos_enabled"), timeout, pause)
+    Returns DONE, FAILED (a status says the join failed) or TIMED_OUT; with deferred_ok also DEFERRED, when the
+    cluster shows pending-maintenance-enable-kerberos (then the instances are not waited for)."""
+    factory = DomainWaiterFactory(domain)
+    if not deferred_ok:
+        return _wait_for(client, cluster_id, factory, ("cluster_kerberos_enabled", "instances_kerberos_enabled"),
+                         timeout, pause)
+    deadline = time.monotonic() + timeout
+    outcome = _wait_for(client, cluster_id, factory, ("cluster_kerberos_enabled_or_deferred",), timeout, pause)
+    if outcome != DONE:
+        return outcome
+    if membership_status(get_cluster(client, cluster_id), domain) in STATUSES_MAINTENANCE:
+        return DEFERRED
+    return _wait_for(client, cluster_id, factory, ("instances_kerberos_enabled",),
+                     max(1, deadline - time.monotonic()), pause)
 
 
 def wait_for_available(client, cluster_id, timeout, pause=None):
@@ -345,10 +359,20 @@ def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5):
     return _wait_for(client, cluster_id, DomainWaiterFactory(domain), ("cluster_retry_accepted",), timeout, pause)
 
 
-def wait_for_leave(client, cluster_id, timeout, pause=None):
-    """Wait until neither the cluster nor any instance is a member of any domain. Returns DONE or TIMED_OUT."""
-    return _wait_for(client, cluster_id, DomainWaiterFactory(),
-                     ("cluster_domain_left", "instances_domain_left"), timeout, pause)
+def wait_for_leave(client, cluster_id, timeout, pause=None, deferred_ok=False):
+    """Wait until neither the cluster nor any instance is a member of any domain. Returns DONE or TIMED_OUT; with
+    deferred_ok also DEFERRED, when the cluster shows pending-maintenance-disable-kerberos."""
+    factory = DomainWaiterFactory()
+    if not deferred_ok:
+        return _wait_for(client, cluster_id, factory, ("cluster_domain_left", "instances_domain_left"), timeout, pause)
+    deadline = time.monotonic() + timeout
+    outcome = _wait_for(client, cluster_id, factory, ("cluster_domain_left_or_deferred",), timeout, pause)
+    if outcome != DONE:
+        return outcome
+    if (active_membership(get_cluster(client, cluster_id)) or {}).get("Status") in STATUSES_MAINTENANCE:
+        return DEFERRED
+    return _wait_for(client, cluster_id, factory, ("instances_domain_left",), max(1, deadline - time.monotonic()),
+                     pause)
 
 
 def _wait_for(client, cluster_id, factory, waiter_names, timeout, pause):

@@ -73,6 +73,17 @@ options:
       - Seconds between status reads while waiting.
     type: int
     default: 5
+  apply_immediately:
+    description:
+      - Sent as C(ApplyImmediately) with the join and with the leave (C(Domain=none)).
+      - V(true) asks RDS to apply the change now.
+      - V(false) lets RDS hold it for the cluster's maintenance window; the membership then reads
+        C(pending-maintenance-enable-kerberos) (or C(pending-maintenance-disable-kerberos)) until the window. The wait
+        takes that status as "accepted, waiting for the window" and returns at once with RV(deferred) and a message
+        naming the window, instead of waiting until the window has passed. Kerberos logins work only once RDS has
+        applied the join; until it applies a leave, they keep working. A later run with V(true) waits for it.
+    type: bool
+    default: true
   retry_failed_join:
     description:
       - When a join ends C(enable-kerberos-failed) (or C(failed)) while the module waits, diagnose it and try once more
@@ -91,8 +102,8 @@ attributes:
     description: The membership (domain, status, IAM role) before and after.
     support: full
 notes:
-  - The modification is applied immediately (C(ApplyImmediately=true)). If AWS still puts it off to the maintenance
-    window (C(pending-maintenance-enable-kerberos)), the wait ends only after that window; use O(wait=false) then.
+  - With O(apply_immediately=true), if AWS still puts the change off to the maintenance window
+    (C(pending-maintenance-enable-kerberos)), the wait ends only after that window or at O(wait_timeout).
   - Some AWS documentation asks for a reboot of the instances after Kerberos is enabled; this module does not reboot.
   - The diagnosis of a failed join reads Directory Service, IAM, STS and EC2 (security groups, peerings, route
     tables); a check whose read is denied becomes a warning instead of hiding the others.
@@ -118,6 +129,13 @@ EXAMPLES = r"""
   aurora.kerberos.domain_membership:
     cluster_id: orders
     state: absent
+
+- name: Join in the next maintenance window (returns once RDS has accepted it)
+  aurora.kerberos.domain_membership:
+    cluster_id: orders
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+    apply_immediately: false
 
 - name: Ask for the join and do not wait (a later run waits for it)
   aurora.kerberos.domain_membership:
@@ -200,6 +218,17 @@ retried:
   description: Whether a failed join was retried during this run.
   returned: when state is present
   type: bool
+deferred:
+  description:
+    - Whether RDS holds the change for the cluster's maintenance window (O(apply_immediately=false) and a
+      C(pending-maintenance-*) status). RV(msg) then says which window and what it means.
+  returned: when not in check mode and the cluster exists
+  type: bool
+  sample: false
+msg:
+  description: What a deferred change means and when it applies.
+  returned: when RV(deferred) is true
+  type: str
 """
 
 import datetime
@@ -299,10 +328,23 @@ def timeout_message(cluster, instances, directory_id, timeout, joining=True):
     msg += "."
     if status in rds_domain.STATUSES_MAINTENANCE:
         msg += (f" The change waits for the maintenance window ({cluster.get('PreferredMaintenanceWindow', 'unknown')}):"
-                " run again after it, or with wait=false.")
+                " run again after it, or with apply_immediately false, which accepts a change held for the window"
+                " and returns.")
     else:
         msg += " Run again (it waits for the change already under way), or raise wait_timeout."
     return msg
+
+
+def deferred_message(cluster, directory_id, joining=True):
+    """apply_immediately false and RDS holds the change for the maintenance window: say what that means."""
+    window = cluster.get("PreferredMaintenanceWindow") or "unknown"
+    change = f"the join to directory {directory_id}" if joining else "leaving its domain"
+    status = "pending-maintenance-enable-kerberos" if joining else "pending-maintenance-disable-kerberos"
+    after = ("Kerberos logins work only once RDS has applied it in that window" if joining
+             else "Kerberos logins keep working until RDS applies it in that window")
+    return (f"Cluster {cluster['DBClusterIdentifier']} accepted {change} and holds it for its maintenance window "
+            f"({window}, UTC): the membership is {status} (apply_immediately false). {after}. Run again after the "
+            "window to wait for the result, or with apply_immediately true to apply it now.")
 
 
 def modify(module, rds, cluster, instances, membership, started):
@@ -310,7 +352,7 @@ def modify(module, rds, cluster, instances, membership, started):
     p = module.params
     cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
     try:
-        rds_domain.modify_domain(rds, False, cluster_id, directory_id, role)
+        rds_domain.modify_domain(rds, False, cluster_id, directory_id, role, p["apply_immediately"])
     except is_ansible_aws_error_code(REFUSALS) as e:
         findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
         error = e.exception.response["Error"]
@@ -327,18 +369,18 @@ def modify(module, rds, cluster, instances, membership, started):
 
 
 def join(module, rds, cluster, instances):
-    """Returns (changed, retried, findings, events)."""
+    """Returns (changed, retried, findings, events, deferred)."""
     p = module.params
     cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
     membership = rds_domain.active_membership(cluster)
     changed = needs_join(membership, directory_id, role)
     if module.check_mode:
-        return changed, False, None, None
+        return changed, False, None, None, False
     started = utcnow()
     if changed:
         if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING and p["wait"]:
             # A cluster still leaving a domain refuses a new one until it has left.
-            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"]) == rds_domain.TIMED_OUT:
+            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"]) != rds_domain.DONE:
                 cluster, instances = read(rds, cluster_id)
                 module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
                                  membership=rds_domain.normalize(cluster, instances))
@@ -354,13 +396,14 @@ def join(module, rds, cluster, instances):
                                  membership=rds_domain.normalize(cluster, instances))
         modify(module, rds, cluster, instances, membership, started)
     if not p["wait"] or (not changed and rds_domain.is_done(cluster, instances, directory_id)):
-        return changed, False, None, None
+        return changed, False, None, None, False
 
     retried, findings, events = False, None, None
     while True:
-        outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"], p["poll_interval"])
-        if outcome == rds_domain.DONE:
-            return changed, retried, findings, events
+        outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"], p["poll_interval"],
+                                           deferred_ok=not p["apply_immediately"])
+        if outcome in (rds_domain.DONE, rds_domain.DEFERRED):
+            return changed, retried, findings, events, outcome == rds_domain.DEFERRED
         cluster, instances = read(rds, cluster_id)
         if outcome == rds_domain.TIMED_OUT:
             module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"]),
@@ -386,7 +429,7 @@ def ensure_present(module, rds):
                              "(amazon.aws.rds_cluster), in the same Region as the directory.")
     before = rds_domain.normalize(cluster, instances)
     done_before = rds_domain.is_done(cluster, instances, p["directory_id"])
-    changed, retried, findings, events = join(module, rds, cluster, instances)
+    changed, retried, findings, events, deferred = join(module, rds, cluster, instances)
     if module.check_mode:
         after = dict(domain=p["directory_id"], status="kerberos-enabled", iam_role_name=p["iam_role_name"]) if changed \
             else rds_domain.diff_view(before)
@@ -395,8 +438,10 @@ def ensure_present(module, rds):
     if changed or not done_before:  # a converged cluster needs no second read
         cluster, instances = read(rds, p["cluster_id"])
     after = rds_domain.normalize(cluster, instances)
-    result = dict(changed=changed, membership=after, retried=retried,
+    result = dict(changed=changed, membership=after, retried=retried, deferred=deferred,
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
+    if deferred:
+        result["msg"] = deferred_message(cluster, p["directory_id"])
     if findings is not None:
         result.update(findings=findings, events=events)
     module.exit_json(**result)
@@ -419,16 +464,22 @@ def ensure_absent(module, rds):
         module.exit_json(changed=changed, membership=before,
                          diff=dict(before=rds_domain.diff_view(before), after={} if changed else rds_domain.diff_view(before)))
     if changed:
-        rds_domain.modify_domain(rds, False, p["cluster_id"], "none")
+        rds_domain.modify_domain(rds, False, p["cluster_id"], "none", apply_immediately=p["apply_immediately"])
+    outcome = None
     if p["wait"]:
-        if rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"], p["poll_interval"]) == rds_domain.TIMED_OUT:
+        outcome = rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"], p["poll_interval"],
+                                            deferred_ok=not p["apply_immediately"])
+        if outcome == rds_domain.TIMED_OUT:
             cluster, instances = read(rds, p["cluster_id"])
             module.fail_json(msg=timeout_message(cluster, instances, membership.get("Domain"), p["wait_timeout"], False),
                              membership=rds_domain.normalize(cluster, instances))
     cluster, instances = read(rds, p["cluster_id"])
     after = rds_domain.normalize(cluster, instances)
-    module.exit_json(changed=changed, membership=after,
-                     diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
+    result = dict(changed=changed, membership=after, deferred=outcome == rds_domain.DEFERRED,
+                  diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
+    if result["deferred"]:
+        result["msg"] = deferred_message(cluster, membership.get("Domain"), joining=False)
+    module.exit_json(**result)
 
 
 def main():
@@ -441,6 +492,7 @@ def main():
         wait_timeout=dict(type="int", default=3600),
         retry_failed_join=dict(type="bool", default=True),
         poll_interval=dict(type="int", default=5),
+        apply_immediately=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ("directory_id", "iam_role_name"))])

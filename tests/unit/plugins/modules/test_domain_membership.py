@@ -516,3 +516,57 @@ def test_a_cluster_that_fails_while_being_created_is_not_joined(aws):
 def test_poll_interval_must_be_positive(aws):
     result = run(poll_interval=0, **JOIN)
     assert result["failed"] and "poll_interval must be a positive number of seconds (got 0)" in result["msg"]
+
+
+# --- apply_immediately ----------------------------------------------------------------------------
+
+def expect_modify_later(aws, domain=ID, role=ROLE):
+    params = {"DBClusterIdentifier": CLUSTER, "Domain": domain, "ApplyImmediately": False}
+    if domain != "none":
+        params["DomainIAMRoleName"] = role
+    aws["rds"].add_response("modify_db_cluster", {"DBCluster": {"DBClusterIdentifier": CLUSTER}}, params)
+
+
+def test_a_join_held_for_the_maintenance_window_is_accepted_not_waited_out(aws):
+    expect_read(aws, None, None)
+    expect_modify_later(aws)  # ApplyImmediately false reaches AWS
+    expect_cluster(aws, "pending-enable-kerberos")
+    expect_cluster(aws, "pending-maintenance-enable-kerberos")
+    expect_cluster(aws, "pending-maintenance-enable-kerberos")  # read once more: deferred, not done
+    expect_read(aws, "pending-maintenance-enable-kerberos", None)
+    result = run(apply_immediately=False, **JOIN)
+    assert result["failed"] is False and result["changed"] is True and result["deferred"] is True
+    assert result["membership"]["status"] == "pending-maintenance-enable-kerberos"
+    assert "maintenance window (sun:05:00-sun:05:30, UTC)" in result["msg"]
+    assert "Kerberos logins work only once RDS has applied it" in result["msg"]
+
+
+def test_a_held_join_is_no_change_on_the_next_run(aws):
+    expect_read(aws, "pending-maintenance-enable-kerberos", None)
+    expect_cluster(aws, "pending-maintenance-enable-kerberos")
+    expect_cluster(aws, "pending-maintenance-enable-kerberos")
+    expect_read(aws, "pending-maintenance-enable-kerberos", None)
+    result = run(apply_immediately=False, **JOIN)
+    assert result["changed"] is False and result["deferred"] is True
+
+
+def test_without_apply_immediately_a_join_rds_applies_at_once_is_waited_for(aws):
+    expect_read(aws, None, None)
+    expect_modify_later(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(apply_immediately=False, **JOIN)
+    assert result["changed"] is True and result["deferred"] is False and "msg" not in result
+
+
+def test_a_leave_held_for_the_maintenance_window_is_accepted(aws):
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    expect_modify_later(aws, "none")
+    expect_cluster(aws, "pending-maintenance-disable-kerberos")
+    expect_cluster(aws, "pending-maintenance-disable-kerberos")
+    expect_read(aws, "pending-maintenance-disable-kerberos", "kerberos-enabled")
+    result = run(cluster_id=CLUSTER, state="absent", apply_immediately=False)
+    assert result["changed"] is True and result["deferred"] is True
+    assert "keep working until RDS applies it" in result["msg"]
