@@ -119,3 +119,60 @@ def gone_within(client, directory_id, seconds):
             return
         time.sleep(0.5)
     raise AssertionError(f"{directory_id} still described after {seconds} s")
+
+
+
+# --- the role in other Regions and partitions (AWS_FACTS.md section 3) ----------------------------------------
+
+REGIONS_PLAYBOOK = "tests/integration/playbooks/iam_role_regions.yml"
+GLOBAL = ["directoryservice.rds.amazonaws.com", "rds.amazonaws.com"]
+REGIONAL = {
+    # Region: the principals beyond the two global ones, and the partition
+    "af-south-1": (["directoryservice.rds.af-south-1.amazonaws.com", "rds.af-south-1.amazonaws.com"], "aws"),
+    "ca-west-1": (["directoryservice.rds.ca-west-1.amazonaws.com", "rds.ca-west-1.amazonaws.com",
+                   "directoryservice-postgresql.rds.ca-west-1.amazonaws.com"], "aws"),
+    "cn-northwest-1": ([], "aws-cn"),
+}
+
+
+def regional_iam(lab, region):
+    return boto3.client("iam", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=region,
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+def test_the_role_trusts_what_its_region_needs_with_its_partitions_policy(lab, tmp_path):
+    """The lab answers DescribeRegions and IAM for any Region (IAM refusing a principal that does not exist), so
+    the role is made for Regions the lab does not run in: the principals and the policy ARN follow each Region.
+    Then the user's own list and the aws:SourceAccount condition, on request. (A second run changing nothing is
+    checked for the lab's own Region above and by site.yml's converged run.)"""
+    account = boto3.client("sts", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
+                           aws_access_key_id="lab", aws_secret_access_key="lab").get_caller_identity()["Account"]
+    cases = [{"name": unique(f"aurkrb-{region}-"), "region": region} for region in sorted(REGIONAL)]
+    given = ["rds.amazonaws.com", "directoryservice.rds.amazonaws.com"]
+    cases.append({"name": unique("aurkrb-given-"), "region": "us-east-1", "trust_principals": given,
+                  "source_account_condition": True})
+    args = ["-e", json.dumps({"own_cases": cases, "own_output_file": str(tmp_path / "output.json")})]
+    try:
+        first = playbook(REGIONS_PLAYBOOK, *args)
+        assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+        for case in cases:
+            client = regional_iam(lab, case["region"])
+            extra, partition = REGIONAL.get(case["region"], ([], "aws"))
+            role = client.get_role(RoleName=case["name"])["Role"]
+            statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+            assert role["Arn"].startswith(f"arn:{partition}:iam::"), case
+            assert statement["Principal"]["Service"] == case.get("trust_principals", GLOBAL + extra), case
+            if case.get("source_account_condition"):
+                assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": account}}
+            else:
+                assert "Condition" not in statement, case  # aws:SourceAccount only on request
+            policy = f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
+            assert [p["PolicyArn"] for p in client.list_attached_role_policies(RoleName=case["name"])["AttachedPolicies"]] \
+                == [policy], case
+    finally:
+        for case in cases:
+            client = regional_iam(lab, case["region"])
+            if case["name"] in [r["RoleName"] for r in client.list_roles()["Roles"]]:
+                for attached in client.list_attached_role_policies(RoleName=case["name"])["AttachedPolicies"]:
+                    client.detach_role_policy(RoleName=case["name"], PolicyArn=attached["PolicyArn"])
+                client.delete_role(RoleName=case["name"])
