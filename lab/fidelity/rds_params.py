@@ -171,8 +171,11 @@ def _pg_ctl(*args):
 
 def apply_to_pg(settings, static, owner):
     """Give the lab PostgreSQL these settings (ALTER SYSTEM): a restart when a static one changed and
-    `static` (a start of the writer), else a reload. Nothing when they are already in force."""
-    with _PG_LOCK:
+    `static` (a start of the writer), else a reload. Nothing when they are already in force. Master-user
+    writes (rds.py) wait meanwhile: a restart would cut their connection."""
+    from . import rds
+
+    with rds._PG_MASTER_LOCK, _PG_LOCK:
         conn = _LAB.pg_admin()
         try:
             with conn.cursor() as cur:

@@ -2,7 +2,10 @@
 (lab/fidelity/rds_params.py, lab/postgres; AWS_FACTS.md sections 5 and 6), probed with plain boto3 against
 the lab endpoint and with psycopg2 against the lab PostgreSQL the API's endpoint names."""
 
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import boto3
 import psycopg2
@@ -137,6 +140,12 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
     """Nothing is pre-installed: the extension cannot be created on a writer that started without the library,
     nor while the new group waits for the reboot; after the reboot its functions exist only once CREATE
     EXTENSION ran."""
+    # One lab PostgreSQL serves every cluster (lab/README.md): drop what another test's cluster created there.
+    # As the lab's superuser over its private socket; libpq must not see the contract's PGHOSTADDR there.
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(Path(lab["LAB_STATE_DIR"]) / "pg" / "run"),
+                    "-p", lab["LAB_PG_PORT"], "-U", "rdsadmin", "-d", "postgres", "-c",
+                    "DROP EXTENSION IF EXISTS pg_ad_mapping"],
+                   check=True, env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
     cluster_id, user, secret = made.cluster()
     conn = login(lab, user, secret)
     try:
