@@ -157,6 +157,14 @@ def _get_data_access(self):
     return _timed(state["_lab_da_since"], LAB.knobs["data_access_seconds"], (moving, target))[0]
 
 
+def _get_data_access_since(self):
+    """When data access became Enabled through EnableDirectoryDataAccess (epoch), else None."""
+    state = self.__dict__
+    if state.get("_lab_da_target") != "Enabled":
+        return None
+    return state["_lab_da_since"] + LAB.knobs["data_access_seconds"]
+
+
 def _set_data_access(self, value):
     self.__dict__.update(_lab_da_target=None, _lab_da_value=value)
 
@@ -191,6 +199,7 @@ class SharedDirectoryView(Directory):
     stage_last_updated_date_time = property(lambda self: self.lab_owner.stage_last_updated_date_time,
                                             lambda self, value: None)
     lab_data_access = property(lambda self: self.lab_owner.lab_data_access, lambda self, value: None)
+    lab_data_access_since = property(lambda self: self.lab_owner.lab_data_access_since)
 
     def delete_eni(self):
         pass
@@ -602,7 +611,8 @@ def _patch_backend(orig):
         if directory.stage != "Active":
             raise error("DirectoryUnavailableException", f"Directory {directory_id} is {directory.stage}.")
         dn = _user_dn(user_name)
-        if dn is None:
+        fresh = getattr(LAB, "ds_data", None)  # a user ds-data created seconds ago: ds does not know it yet
+        if dn is None or (fresh is not None and fresh.is_fresh(directory_id, user_name)):
             raise error("UserDoesNotExistException", f"User {user_name} does not exist in directory {directory_id}.")
         netbios_ou = f",OU={LAB.ad_netbios},{LAB.ad_base_dn}".lower()
         if not dn.lower().endswith(netbios_ou):
@@ -783,6 +793,7 @@ def install(lab, middleware):
     Directory.stage = property(_get_stage, _set_stage)
     Directory.stage_last_updated_date_time = property(_get_stage_time, _set_stage_time)
     Directory.lab_data_access = property(_get_data_access, _set_data_access)
+    Directory.lab_data_access_since = property(_get_data_access_since)
     orig = {name: getattr(DirectoryServiceBackend, name) for name in
             ("_verify_subnets", "create_microsoft_ad", "delete_directory", "describe_directories", "create_trust")}
     _patch_backend(orig)

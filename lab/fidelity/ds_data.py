@@ -109,6 +109,13 @@ READ_ONLY_ATTRIBUTES = {
     "whencreated", "whenchanged", "usncreated", "usnchanged", "badpwdcount", "badpasswordtime",
     "lastlogon", "lastlogontimestamp", "logoncount", "samaccounttype", "instancetype",
 }
+# OtherAttributes AWS accepts: its "Directory Service Data attributes" page lists them, anything else is
+# ValidationException INVALID_ATTRIBUTE_NAME (AWS_FACTS.md section 7). That page's "Other Attributes" table
+# could not be read; these are the names AWS uses in its own ds-data API examples, plus
+# msDS-SupportedEncryptionTypes (not verified; aurora.kerberos.ad_user writes it). Lower case.
+DOCUMENTED_ATTRIBUTES = frozenset(
+    "co department homephone ipphone manager physicaldeliveryofficename postalcode pwdlastset st streetaddress "
+    "telephonenumber description displayname objectguid preferredlanguage msds-supportedencryptiontypes".split())
 # Not searchable per AWS's attribute table (besides every non-string syntax).
 NOT_SEARCHABLE = {"distinguishedname", "objectsid", "userprincipalname"}
 
@@ -242,6 +249,8 @@ class DirectoryData:
         self._pool = {}  # (user, password) -> idle bound connections
         self._pool_lock = threading.Lock()
         self._token_key = secrets.token_bytes(32)  # signs NextTokens; a restarted endpoint forgets them
+        self.fresh = {}  # (directory id, lower-case user name) -> until when a new user is not seen yet
+        self._fresh_lock = threading.Lock()
 
     # --- the WSGI-side entry ------------------------------------------------------------------
 
@@ -320,7 +329,12 @@ class DirectoryData:
         if directory.directory_type != "MicrosoftAD":
             raise validation(f"Directory {directory.directory_id} is not an AWS Managed Microsoft AD: Directory "
                              "Service Data works only with Managed Microsoft AD.", "INVALID_DIRECTORY_TYPE")
-        if getattr(directory, "lab_data_access", None) != "Enabled":
+        # After EnableDirectoryDataAccess, ds-data sees it knob dsdata_consistency_delay seconds after ds says
+        # Enabled (AWS_FACTS.md section 7, eventual consistency; the length is the lab's [inferred]).
+        since = getattr(directory, "lab_data_access_since", None)
+        delay = float(self.lab.knobs.get("dsdata_consistency_delay", 0) or 0)
+        settling = since is not None and self.lab.now() < since + delay
+        if getattr(directory, "lab_data_access", None) != "Enabled" or settling:
             raise denied(f"Directory data access is disabled for {directory.directory_id}: call "
                          "ds EnableDirectoryDataAccess first.", "DATA_DISABLED")
         stage = getattr(directory, "stage", "Active")
@@ -523,7 +537,16 @@ class DirectoryData:
             return []
         if not isinstance(names, list) or not 1 <= len(names) <= 25:
             raise validation("OtherAttributes must list 1 to 25 attribute names")
+        for name in names:
+            self._documented(name)
         return [self._attribute_type(name).name[0] for name in names]
+
+    @staticmethod
+    def _documented(name):
+        if isinstance(name, str) and LDAP_DISPLAY_NAME.match(name) and name.lower() not in DOCUMENTED_ATTRIBUTES:
+            raise validation(f"Attribute {name} is not a Directory Service Data attribute: see "
+                             "https://docs.aws.amazon.com/directoryservice/latest/admin-guide/ad_data_attributes.html",
+                             "INVALID_ATTRIBUTE_NAME")
 
     def _write_values(self, attributes, kind, creating):
         """OtherAttributes of Create*/Update*: {name: AttributeValue} -> {canonical name: (LDAP values, is_set)}."""
@@ -537,6 +560,7 @@ class DirectoryData:
             if lowered in PARAMETER_ATTRIBUTES[kind]:
                 raise validation(f"{name} is set through the {PARAMETER_ATTRIBUTES[kind][lowered]} parameter, not "
                                  "OtherAttributes", "INVALID_ATTRIBUTE_NAME")
+            self._documented(name)
             info = self._attribute_type(name)
             canonical = info.name[0]
             if canonical.lower() in seen:
@@ -774,11 +798,36 @@ class DirectoryData:
             return self._require_user(conn, name)
 
         entry = self._ldap(create, f"user {name}")
+        self._created(call.directory_id, name)
         return {"DirectoryId": call.directory_id, "SAMAccountName": name, "SID": self._sid(entry)}
+
+    # --- eventual consistency (AWS_FACTS.md section 7) ----------------------------------------------
+    # "You can expect a short delay": for knob dsdata_consistency_delay seconds after CreateUser, the new
+    # user is not found yet (ds-data ResourceNotFoundException; ds ResetUserPassword, in fidelity/ds.py,
+    # UserDoesNotExistException) [inferred: which calls, and for how long]. A ClientToken replay is no
+    # new creation.
+
+    def _created(self, directory_id, name):
+        delay = float(self.lab.knobs.get("dsdata_consistency_delay", 0) or 0)
+        now = self.lab.now()
+        with self._fresh_lock:
+            for key in [k for k, until in self.fresh.items() if until <= now]:
+                self.fresh.pop(key, None)
+            if delay > 0:
+                self.fresh[(directory_id, name.lower())] = now + delay
+
+    def is_fresh(self, directory_id, name):
+        with self._fresh_lock:
+            return self.fresh.get((directory_id, (name or "").lower()), 0) > self.lab.now()
+
+    def _settling_user(self, call, name, what="User"):
+        if self.is_fresh(call.directory_id, name):
+            raise not_found(f"{what} {name} does not exist.")
 
     def describe_user(self, call):
         self._check_realm(call, "Realm")
         name = self._user_name(call)
+        self._settling_user(call, name)
         others = self._requested_attributes(call.body.get("OtherAttributes"))
         entry = self._ldap(lambda conn: self._require_user(conn, name, self.USER_ATTRIBUTES + others), f"user {name}")
         return {"DirectoryId": call.directory_id, "Realm": call.realm, **self._user(entry),
@@ -798,6 +847,22 @@ class DirectoryData:
             changes[attribute] = [(operation, vals if update_type != "REMOVE" or is_set else [])]
         return changes
 
+    @staticmethod
+    def _check_update_type(call, entry, changes, sets):
+        """The model's UpdateType rule, attribute by attribute: "If no value exists for the attribute, use ADD.
+        Otherwise, use REPLACE ... or REMOVE". A REPLACE (or REMOVE) of an attribute without a value is refused
+        with MISSING_ATTRIBUTE, an ADD to one that has a value (but for adding to a set, SS) with
+        ATTRIBUTE_EXISTS [inferred: AWS documents the rule, not its refusal]."""
+        update_type = call.body.get("UpdateType") or "REPLACE"
+        for attribute in changes:
+            has_value = bool(entry["raw_attributes"].get(attribute))
+            if update_type == "ADD" and has_value and attribute not in sets:
+                raise validation(f"Attribute {attribute} already has a value: use UpdateType REPLACE to change it",
+                                 "ATTRIBUTE_EXISTS")
+            if update_type != "ADD" and not has_value:
+                raise validation(f"Attribute {attribute} has no value: use UpdateType ADD to set it",
+                                 "MISSING_ATTRIBUTE")
+
     def update_user(self, call):
         name = self._user_name(call)
         values = {"givenName": self._string(call, "GivenName", 64), "sn": self._string(call, "Surname", 64),
@@ -807,10 +872,12 @@ class DirectoryData:
         if not changes:
             raise validation("Nothing to update: give GivenName, Surname, EmailAddress or OtherAttributes",
                              "MISSING_ATTRIBUTE")
+        self._settling_user(call, name)
 
         def update(conn):
-            entry = self._require_user(conn, name)
+            entry = self._require_user(conn, name, self.USER_ATTRIBUTES + list(changes))
             self._require_writable(entry["dn"], f"User {name}")
+            self._check_update_type(call, entry, changes, {a for a, (dummy, is_set) in others.items() if is_set})
             conn.modify(entry["dn"], changes)
 
         self._ldap(update, f"user {name}")
@@ -818,6 +885,7 @@ class DirectoryData:
 
     def disable_user(self, call):
         name = self._user_name(call)
+        self._settling_user(call, name)
 
         def disable(conn):
             entry = self._require_user(conn, name)
@@ -831,6 +899,7 @@ class DirectoryData:
 
     def delete_user(self, call):
         name = self._user_name(call)
+        self._settling_user(call, name)
 
         def delete(conn):
             entry = self._require_user(conn, name)
@@ -920,8 +989,12 @@ class DirectoryData:
             raise validation("Nothing to update: give GroupType, GroupScope or OtherAttributes", "MISSING_ATTRIBUTE")
 
         def update(conn):
-            entry = self._require_group(conn, name)
+            entry = self._require_group(conn, name, self.GROUP_ATTRIBUTES + list(changes))
             self._require_writable(entry["dn"], f"Group {name}")
+            if (kind or scope) and call.body.get("UpdateType") == "ADD":
+                raise validation("GroupType and GroupScope always have a value: use UpdateType REPLACE",
+                                 "ATTRIBUTE_EXISTS")
+            self._check_update_type(call, entry, changes, {a for a, (dummy, is_set) in others.items() if is_set})
             if kind or scope:
                 old_kind, old_scope = self._group_kind(self._one(entry, "groupType"))
                 value = self._group_type_value(kind or old_kind, scope or old_scope)
@@ -975,6 +1048,7 @@ class DirectoryData:
 
     def _change_member(self, call, adding):
         group_name, member_name = self._membership(call)
+        self._settling_user(call, member_name, "Member")
 
         def lookup(conn):
             group = self._require_group(conn, group_name)
@@ -1042,6 +1116,8 @@ class DirectoryData:
 
 
 def install(lab, middleware):
+    lab.knobs.setdefault("dsdata_consistency_delay", float(lab.env.get("LAB_DSDATA_CONSISTENCY_DELAY", "3")))
     service = DirectoryData(lab)
+    lab.ds_data = service  # fidelity/ds.py asks it whether a user is too new for ResetUserPassword
     middleware.register(SERVICE, service.handle)
     return service

@@ -121,8 +121,18 @@ def quick_directories(lab):
     lab_api(lab, "POST", "knobs", {"directory_seconds": knobs["directory_seconds"]})
 
 
+@pytest.fixture(scope="module", autouse=True)
+def consistent_at_once(lab):
+    """No eventual-consistency delay (knob dsdata_consistency_delay) unless a test asks for one: these tests
+    call ds-data right after a write, as the collection (which rides the delay out) does not."""
+    knobs = lab_api(lab, "GET", "knobs")
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 0})
+    yield
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": knobs["dsdata_consistency_delay"]})
+
+
 @pytest.fixture(scope="module")
-def directory(lab):
+def directory(lab, consistent_at_once):
     directory_id = make_directory(lab)
     enable_data_access(lab, directory_id)
     yield directory_id
@@ -184,12 +194,12 @@ def new_group(dsd, directory, names, prefix="g", **kwargs):
 
 def test_create_user_makes_a_disabled_user_without_password_in_the_users_ou(lab, dsd, directory, ad, names):
     name, made = new_user(dsd, directory, names, GivenName="Ada", Surname="Lovelace",
-                          EmailAddress="ada@example.com", OtherAttributes={"title": {"S": "Engineer"}})
+                          EmailAddress="ada@example.com", OtherAttributes={"department": {"S": "Engineering"}})
     assert made["DirectoryId"] == directory and made["SAMAccountName"] == name
     entry = find(ad, lab, name)[0]
     assert entry.entry_dn == f"CN={name},{lab['LAB_AD_USERS_OU']}"
-    assert (entry.givenName.value, entry.sn.value, entry.mail.value, entry.title.value) == \
-        ("Ada", "Lovelace", "ada@example.com", "Engineer")
+    assert (entry.givenName.value, entry.sn.value, entry.mail.value, entry.department.value) == \
+        ("Ada", "Lovelace", "ada@example.com", "Engineering")
     assert entry.userAccountControl.value & 2  # ACCOUNTDISABLE
     assert entry.pwdLastSet.value.year == 1601  # never set
     assert made["SID"] == entry.objectSid.value and made["SID"].startswith("S-1-5-21-")
@@ -197,17 +207,17 @@ def test_create_user_makes_a_disabled_user_without_password_in_the_users_ou(lab,
 
 def test_describe_user_answers_from_ad(lab, dsd, directory, ad, names):
     name, made = new_user(dsd, directory, names, GivenName="Grace", Surname="Hopper",
-                          OtherAttributes={"otherTelephone": {"SS": ["1", "2"]}, "description": {"S": "d"}})
+                          OtherAttributes={"telephoneNumber": {"S": "1"}, "description": {"S": "d"}})
     user = dsd.describe_user(DirectoryId=directory, SAMAccountName=name,
-                             OtherAttributes=["DESCRIPTION", "otherTelephone", "userAccountControl", "title"])
+                             OtherAttributes=["DESCRIPTION", "telephoneNumber", "pwdLastSet", "department"])
     assert user["SID"] == sid_in_ad(ad, lab, name) == made["SID"]
     assert user["DistinguishedName"] == f"CN={name},{lab['LAB_AD_USERS_OU']}"
     assert user["UserPrincipalName"] == f"{name}@{lab['LAB_AD_REALM']}"
     assert (user["Enabled"], user["GivenName"], user["Surname"]) == (False, "Grace", "Hopper")
     assert "EmailAddress" not in user
     assert user["Realm"] == lab["LAB_AD_DOMAIN"] and user["DirectoryId"] == directory
-    assert user["OtherAttributes"] == {"description": {"S": "d"}, "otherTelephone": {"SS": ["1", "2"]},
-                                       "userAccountControl": {"N": 514}}  # title: absent, so not returned
+    assert user["OtherAttributes"] == {"description": {"S": "d"}, "telephoneNumber": {"S": "1"},
+                                       "pwdLastSet": {"N": 0}}  # department: absent, so not returned
     same = dsd.describe_user(DirectoryId=directory, SAMAccountName=name, Realm=lab["LAB_AD_DOMAIN"].upper())
     assert same["SID"] == user["SID"]
 
@@ -272,31 +282,65 @@ def test_update_user_add_replace_remove(lab, dsd, directory, ad, names):
 
     def attrs():
         return dsd.describe_user(DirectoryId=directory, SAMAccountName=name,
-                                 OtherAttributes=["title", "otherTelephone"])
+                                 OtherAttributes=["department", "telephoneNumber"])
 
-    update("ADD", OtherAttributes={"title": {"S": "Eng"}, "otherTelephone": {"SS": ["1", "2"]}})
-    assert attrs()["OtherAttributes"] == {"title": {"S": "Eng"}, "otherTelephone": {"SS": ["1", "2"]}}
-    error = error_of(update, "ADD", OtherAttributes={"title": {"S": "Other"}})
-    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "ATTRIBUTE_EXISTS")
-    update("REPLACE", GivenName="New", OtherAttributes={"title": {"S": "Lead"}})
-    assert attrs()["GivenName"] == "New" and attrs()["OtherAttributes"]["title"] == {"S": "Lead"}
-    update("REMOVE", OtherAttributes={"otherTelephone": {"SS": ["1"]}, "title": {"S": "x"}})
-    assert attrs()["OtherAttributes"] == {"otherTelephone": {"SS": ["2"]}}
-    assert find(ad, lab, name, ["title"])[0].title.value is None
-    error = error_of(update, "REMOVE", OtherAttributes={"title": {"S": "x"}})
-    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "MISSING_ATTRIBUTE")
+    def refused(update_type, **kwargs):
+        error = error_of(update, update_type, **kwargs)
+        return error["Error"]["Code"], error["Reason"]
+
+    update("ADD", OtherAttributes={"department": {"S": "Eng"}, "telephoneNumber": {"S": "1"}})
+    assert attrs()["OtherAttributes"] == {"department": {"S": "Eng"}, "telephoneNumber": {"S": "1"}}
+    # The model: "If no value exists for the attribute, use ADD. Otherwise, use REPLACE ... or REMOVE".
+    assert refused("ADD", OtherAttributes={"department": {"S": "Other"}}) == ("ValidationException", "ATTRIBUTE_EXISTS")
+    assert refused("ADD", GivenName="Other") == ("ValidationException", "ATTRIBUTE_EXISTS")
+    assert refused("REPLACE", Surname="None yet") == ("ValidationException", "MISSING_ATTRIBUTE")
+    assert refused("REPLACE", GivenName="New", Surname="None yet") == ("ValidationException", "MISSING_ATTRIBUTE")
+    assert attrs()["GivenName"] == "Old" and "Surname" not in attrs()  # a refused update changes nothing
+    update("REPLACE", GivenName="New", OtherAttributes={"department": {"S": "Lead"}})
+    assert attrs()["GivenName"] == "New" and attrs()["OtherAttributes"]["department"] == {"S": "Lead"}
+    update("ADD", Surname="Added")
+    assert attrs()["Surname"] == "Added"
+    update("REMOVE", OtherAttributes={"telephoneNumber": {"S": "1"}, "department": {"S": "x"}})
+    assert attrs().get("OtherAttributes") is None
+    assert find(ad, lab, name, ["department"])[0].department.value is None
+    assert refused("REMOVE", OtherAttributes={"department": {"S": "x"}}) == ("ValidationException", "MISSING_ATTRIBUTE")
     dsd.update_user(DirectoryId=directory, SAMAccountName=name, Surname="Replaced")
     assert attrs()["Surname"] == "Replaced"  # no UpdateType: REPLACE
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("create_user", {"OtherAttributes": {"title": {"S": "Engineer"}}}),
+    ("describe_user", {"OtherAttributes": ["title"]}),
+    ("describe_user", {"OtherAttributes": ["pwdLastSet", "userAccountControl"]}),
+    ("update_user", {"UpdateType": "ADD", "OtherAttributes": {"info": {"S": "x"}}}),
+    ("create_group", {"OtherAttributes": {"info": {"S": "x"}}}),
+    ("describe_group", {"OtherAttributes": ["member"]}),
+])
+def test_other_attributes_outside_aws_list_are_refused(dsd, directory, names, call, kwargs):
+    """Only the attributes on AWS's "Directory Service Data attributes" list (as far as verified; AWS_FACTS.md
+    section 7): any other name is ValidationException INVALID_ATTRIBUTE_NAME, and nothing is written."""
+    name = unique("doc")
+    names.append(name)
+    if call in ("describe_user", "update_user"):
+        dsd.create_user(DirectoryId=directory, SAMAccountName=name)
+    if call == "describe_group":
+        dsd.create_group(DirectoryId=directory, SAMAccountName=name)
+    error = error_of(getattr(dsd, call), DirectoryId=directory, SAMAccountName=name, **kwargs)
+    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "INVALID_ATTRIBUTE_NAME")
+    if call.startswith("create"):
+        assert error_of(dsd.describe_user if call == "create_user" else dsd.describe_group, DirectoryId=directory,
+                        SAMAccountName=name)["Error"]["Code"] == "ResourceNotFoundException"
 
 
 @pytest.mark.parametrize("attributes, reason", [
     ({"noSuchAttribute": {"S": "x"}}, "INVALID_ATTRIBUTE_NAME"),
     ({"givenName": {"S": "x"}}, "INVALID_ATTRIBUTE_NAME"),  # a request parameter, not an other attribute
-    ({"objectSid": {"S": "S-1-5-21-1"}}, "INVALID_ATTRIBUTE_FOR_MODIFY"),
-    ({"userAccountControl": {"N": 512}}, "INVALID_ATTRIBUTE_FOR_MODIFY"),
-    ({"title": {"N": 5}}, "INVALID_ATTRIBUTE_VALUE"),
-    ({"title": {"SS": ["a", "b"]}}, "INVALID_ATTRIBUTE_VALUE"),
-    ({"title": {"S": "a"}, "TITLE": {"S": "b"}}, "DUPLICATE_ATTRIBUTE"),
+    ({"objectSid": {"S": "S-1-5-21-1"}}, "INVALID_ATTRIBUTE_NAME"),  # not on AWS's list
+    ({"pwdLastSet": {"N": 0}}, "INVALID_ATTRIBUTE_FOR_MODIFY"),
+    ({"objectGUID": {"S": "x"}}, "INVALID_ATTRIBUTE_FOR_MODIFY"),
+    ({"department": {"N": 5}}, "INVALID_ATTRIBUTE_VALUE"),
+    ({"department": {"SS": ["a", "b"]}}, "INVALID_ATTRIBUTE_VALUE"),
+    ({"department": {"S": "a"}, "DEPARTMENT": {"S": "b"}}, "DUPLICATE_ATTRIBUTE"),
 ])
 def test_update_user_rejects_bad_attributes(dsd, directory, names, attributes, reason):
     name, dummy = new_user(dsd, directory, names)
@@ -308,11 +352,8 @@ def test_update_user_rejects_bad_attributes(dsd, directory, names, attributes, r
 def test_create_rejects_attributes_of_another_object_class(dsd, directory, names):
     name = unique("cls")
     names.append(name)
-    error = error_of(dsd.create_user, DirectoryId=directory, SAMAccountName=name,
-                     OtherAttributes={"groupType": {"N": 2}})
-    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "INVALID_ATTRIBUTE_FOR_USER")
     error = error_of(dsd.create_group, DirectoryId=directory, SAMAccountName=name,
-                     OtherAttributes={"givenName": {"S": "x"}})
+                     OtherAttributes={"department": {"S": "x"}})
     assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "INVALID_ATTRIBUTE_FOR_GROUP")
     error = error_of(dsd.create_group, DirectoryId=directory, SAMAccountName=name,
                      OtherAttributes={"groupType": {"N": 2}})
@@ -423,10 +464,17 @@ def test_list_update_and_delete_group(lab, dsd, directory, ad, names):
     assert "Domain Admins" in {g["SAMAccountName"] for g in groups}
     dsd.update_group(DirectoryId=directory, SAMAccountName=name, GroupScope="Universal")
     assert find(ad, lab, name, ["groupType"])[0].groupType.value == -2147483640
-    dsd.update_group(DirectoryId=directory, SAMAccountName=name, GroupType="Distribution",
-                     UpdateType="ADD", OtherAttributes={"info": {"S": "notes"}})
-    entry = find(ad, lab, name, ["groupType", "info"])[0]
-    assert (entry.groupType.value, entry.info.value) == (8, "notes")
+    error = error_of(dsd.update_group, DirectoryId=directory, SAMAccountName=name, GroupType="Distribution",
+                     UpdateType="ADD")  # a group always has a type: REPLACE it
+    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "ATTRIBUTE_EXISTS")
+    dsd.update_group(DirectoryId=directory, SAMAccountName=name, GroupType="Distribution", UpdateType="REPLACE")
+    dsd.update_group(DirectoryId=directory, SAMAccountName=name, UpdateType="ADD",
+                     OtherAttributes={"displayName": {"S": "notes"}})
+    error = error_of(dsd.update_group, DirectoryId=directory, SAMAccountName=name, UpdateType="ADD",
+                     OtherAttributes={"displayName": {"S": "again"}})
+    assert (error["Error"]["Code"], error["Reason"]) == ("ValidationException", "ATTRIBUTE_EXISTS")
+    entry = find(ad, lab, name, ["groupType", "displayName"])[0]
+    assert (entry.groupType.value, entry.displayName.value) == (8, "notes")
     found = dsd.search_groups(DirectoryId=directory, SearchAttributes=["sAMAccountName"], SearchString=name)
     assert [g["SAMAccountName"] for g in found["Groups"]] == [name]
     error = error_of(dsd.update_group, DirectoryId=directory, SAMAccountName="Domain Admins", GroupScope="Universal")
@@ -543,6 +591,74 @@ def test_a_directory_that_is_not_active_is_unavailable(lab, dsd, directory, no_f
 
 
 # --- throttling ---------------------------------------------------------------------------------
+
+# --- eventual consistency (AWS_FACTS.md section 7) ----------------------------------------------
+
+def settle(call, timeout=30):
+    """Poll call until it stops answering as not yet consistent; the errors seen on the way."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return seen
+        except ClientError as exc:
+            seen.append((exc.response["Error"]["Code"], exc.response.get("Reason")))
+            assert time.monotonic() < deadline, f"still {seen[-1]} after {timeout}s"
+        time.sleep(0.2)
+
+
+def test_a_new_user_is_not_seen_at_once(lab, dsd, directory, names):
+    """For knob dsdata_consistency_delay seconds after CreateUser, ds-data answers ResourceNotFoundException
+    for the user and ds ResetUserPassword UserDoesNotExistException [inferred: which calls, and how long]."""
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 2})
+    try:
+        name, dummy = new_user(dsd, directory, names)
+        group, dummy = new_group(dsd, directory, names)
+        ds = boto3.client("ds", config=NO_RETRY)
+        assert error_of(dsd.describe_user, DirectoryId=directory, SAMAccountName=name)["Error"]["Code"] == \
+            "ResourceNotFoundException"
+        assert error_of(dsd.add_group_member, DirectoryId=directory, GroupName=group,
+                        MemberName=name)["Error"]["Code"] == "ResourceNotFoundException"
+        assert error_of(ds.reset_user_password, DirectoryId=directory, UserName=name,
+                        NewPassword=lab["LAB_USER_PASSWORD"])["Error"]["Code"] == "UserDoesNotExistException"
+        settle(lambda: dsd.describe_user(DirectoryId=directory, SAMAccountName=name))
+        dsd.add_group_member(DirectoryId=directory, GroupName=group, MemberName=name)
+        ds.reset_user_password(DirectoryId=directory, UserName=name, NewPassword=lab["LAB_USER_PASSWORD"])
+    finally:
+        lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 0})
+
+
+def test_data_access_just_enabled_still_answers_data_disabled(lab, dsd, directory):
+    """After EnableDirectoryDataAccess, ds says Enabled before ds-data serves: AccessDeniedException
+    DATA_DISABLED for knob dsdata_consistency_delay seconds."""
+    ds = boto3.client("ds")
+
+    def status():
+        return ds.describe_directory_data_access(DirectoryId=directory)["DataAccessStatus"]
+
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 2})
+    try:
+        ds.disable_directory_data_access(DirectoryId=directory)
+        deadline = time.monotonic() + 30
+        while status() != "Disabled":
+            assert time.monotonic() < deadline, "data access never became Disabled"
+            time.sleep(0.2)
+        enable_data_access(lab, directory)
+        assert status() == "Enabled"
+        error = error_of(dsd.describe_user, DirectoryId=directory, SAMAccountName="Administrator")
+        assert (error["Error"]["Code"], error["Reason"]) == ("AccessDeniedException", "DATA_DISABLED")
+        assert settle(lambda: dsd.describe_user(DirectoryId=directory, SAMAccountName="Administrator"))
+    finally:
+        lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 0})
+        enable_data_access_if_needed(lab, directory)
+
+
+def enable_data_access_if_needed(lab, directory_id):
+    ds = boto3.client("ds")
+    if ds.describe_directory_data_access(DirectoryId=directory_id)["DataAccessStatus"] not in ("Enabled", "Enabling"):
+        enable_data_access(lab, directory_id)
+
 
 def burst(call, seconds, threads=4):
     """Call from `threads` threads as fast as they can for `seconds`: (successes, throttled responses, elapsed).
