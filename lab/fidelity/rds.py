@@ -434,9 +434,11 @@ def _refresh(resource):
                       f"{noun} again with the same domain to retry.", ["failure"],
                       membership["started"] + membership["seconds"])
             membership["status"] = status
-            if status == "kerberos-enabled" and membership.get("kerberos_since") is None:
-                # The join made the account, its service principals and keys (AWS_FACTS section 10).
-                membership["kerberos_since"] = membership["started"] + membership["seconds"]
+            if status == "kerberos-enabled":
+                # The join made the account, its service principals and keys (AWS_FACTS section 10). Each
+                # read checks again (cheap when nothing changed), so a sync that failed is retried.
+                if membership.get("kerberos_since") is None:
+                    membership["kerberos_since"] = membership["started"] + membership["seconds"]
                 kerberos.sync()
             return membership
         status = _LAB.progress(membership["started"], membership["seconds"], [*DISABLE_STAGES, None])
