@@ -15,7 +15,8 @@ moto 5.2.5 is patched at runtime, never edited. What changes (lab/README.md, "Re
     Region (the lab account has opted in, or nothing would work there), not-opted-in for the other opt-in
     Regions; without AllRegions only the enabled ones. moto lists every partition's Regions and calls
     af-south-1, eu-south-1 and ap-southeast-3 opt-in-not-required.
-  - rds.py asks directory_principal_ok() whether a role's trust lets RDS in the lab's Region use it.
+  - EC2 subnet and security group ARNs carry the Region's partition (moto writes arn:aws: for every Region).
+  - rds.py asks directory_principal() which principal RDS in the lab's Region assumes the role as.
 """
 
 import re
@@ -158,6 +159,23 @@ def _patch_ec2():
     AvailabilityZonesAndRegions.describe_regions = describe_regions
 
 
+def _patch_ec2_arns():
+    """moto writes arn:aws: into subnet and security group ARNs whatever the Region."""
+    from moto.ec2.models.security_groups import SecurityGroup
+    from moto.ec2.models.subnets import Subnet
+
+    Subnet.arn = property(lambda self: f"arn:{partition(self.ec2_backend.region_name)}:ec2:"
+                                       f"{self.ec2_backend.region_name}:{self.owner_id}:subnet/{self.id}")
+    original_init = SecurityGroup.__init__
+
+    def security_group_init(self, ec2_backend, group_id, *args, **kwargs):
+        original_init(self, ec2_backend, group_id, *args, **kwargs)
+        self.arn = (f"arn:{partition(ec2_backend.region_name)}:ec2:{ec2_backend.region_name}:"
+                    f"{ec2_backend.account_id}:security-group/{group_id}")
+
+    SecurityGroup.__init__ = security_group_init
+
+
 def install(lab, middleware):
     global _LAB, _INSTALLED
     _LAB = lab
@@ -165,4 +183,5 @@ def install(lab, middleware):
         return
     _patch_iam()
     _patch_ec2()
+    _patch_ec2_arns()
     _INSTALLED = True

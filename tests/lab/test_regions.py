@@ -119,6 +119,11 @@ def test_every_arn_the_lab_returns_carries_the_partition(lab, region, iam, roles
     assert boto3.client("sts").get_caller_identity()["Arn"].startswith(prefix)
     assert roles(GLOBAL)["Arn"].startswith(prefix)
     assert iam.get_policy(PolicyArn=policy_arn(partition))["Policy"]["Arn"] == policy_arn(partition)
+    ec2 = boto3.client("ec2")
+    for subnet in ec2.describe_subnets(SubnetIds=lab["LAB_SUBNET_IDS"].split(","))["Subnets"]:
+        assert subnet["SubnetArn"].startswith(f"{prefix}ec2:{region}:")
+    group = ec2.describe_security_groups(GroupIds=[lab["LAB_DB_SECURITY_GROUP_ID"]])["SecurityGroups"][0]
+    assert group["SecurityGroupArn"].startswith(f"{prefix}ec2:{region}:")
     secrets = boto3.client("secretsmanager")
     secret = secrets.create_secret(Name=unique("lab-region-"), SecretString="{}")
     try:
