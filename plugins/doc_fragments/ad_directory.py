@@ -60,8 +60,10 @@ options:
   ldap_server:
     description:
       - Host name or IP address of a domain controller that answers LDAPS.
-      - For AWS Managed Microsoft AD, one of the directory's DNS IP addresses; LDAPS must be
-        enabled on the directory (client-side LDAPS).
+      - For AWS Managed Microsoft AD, one of the directory's DNS IP addresses. A new Managed AD does not
+        serve LDAPS: server-side LDAPS must be set up first (a certificate from an enterprise CA on its
+        domain controllers); EnableLDAPS Type=Client is the client side only. O(backend=ds_data) needs
+        neither.
       - Required with O(backend=ldap).
     type: str
   ldap_port:

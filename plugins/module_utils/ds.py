@@ -275,7 +275,7 @@ class DSWaiterFactory(WaiterFactory):
         )
 
 
-def wait_for(module, client, waiter_name, directory_id, timeout, pause=5):
+def wait_for(module, client, waiter_name, directory_id, timeout, pause=15):
     """Wait, and on a failed stage say why with AWS's StageReason."""
     from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 

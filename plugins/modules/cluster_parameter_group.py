@@ -86,7 +86,7 @@ options:
   poll_interval:
     description: Seconds between status reads while waiting.
     type: int
-    default: 5
+    default: 15
 notes:
   - Reboots are the one interruption of service this module causes; with O(reboot=false) schedule them yourself.
 seealso:
@@ -207,7 +207,7 @@ def main():
             reboot=dict(type="bool", default=True),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=1800),
-            poll_interval=dict(type="int", default=5),
+            poll_interval=dict(type="int", default=15),
         ),
         supports_check_mode=True,
     )

@@ -95,9 +95,12 @@ options:
     type: int
     default: 3600
   poll_interval:
-    description: Seconds between status reads while waiting.
+    description:
+      - Seconds between status reads while waiting (the directory, and its data access with O(data_access)).
+      - Creating a directory takes AWS 20 to 45 minutes; 15 s keeps the Describe calls well under the account's
+        throttling limits.
     type: int
-    default: 5
+    default: 15
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -473,7 +476,7 @@ def main():
         force=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
-        poll_interval=dict(type="int", default=5),
+        poll_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_one_of=[("name", "directory_id")])

@@ -70,9 +70,9 @@ options:
     default: 3600
   poll_interval:
     description:
-      - Seconds between status reads while waiting.
+      - Seconds between status reads while waiting (a join takes minutes on AWS).
     type: int
-    default: 5
+    default: 15
   apply_immediately:
     description:
       - Sent as C(ApplyImmediately) with the join and with the leave (C(Domain=none)).
@@ -491,7 +491,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         retry_failed_join=dict(type="bool", default=True),
-        poll_interval=dict(type="int", default=5),
+        poll_interval=dict(type="int", default=15),
         apply_immediately=dict(type="bool", default=True),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
