@@ -19,8 +19,10 @@ nothing and members that are always in-sync. What changes here:
     rebooted): pg_ad_mapping in shared_preload_libraries (the only library the lab can load) and
     krb_caseins_users. A static change reaches it only through the writer's reboot (a restart of the
     lab PostgreSQL); a dynamic one at once (a reload).
+  - Fault cluster_created_at {cluster id: ISO time}: that cluster's ClusterCreateTime, set at its creation.
 """
 
+import datetime
 import os
 import re
 import subprocess
@@ -270,7 +272,14 @@ def _patch():
             _ensure_default_groups(self, [family_of(version)])
             group = self.db_cluster_parameter_groups[f"default.{family_of(version)}"]
         kwargs["db_cluster_parameter_group_name"] = group.name
-        return original_create_cluster(self, kwargs)
+        cluster = original_create_cluster(self, kwargs)
+        # Fault cluster_created_at {cluster id: ISO time}: a cluster "created" then, for AWS's pg_ad_mapping trap
+        # on clusters created before April 2025 (AD.Security.Groups, "Important"), which the lab cannot wait for.
+        backdated = (_LAB.faults.get("cluster_created_at") or {}).get(cluster.db_cluster_identifier)
+        if backdated:
+            when = datetime.datetime.fromisoformat(backdated.replace("Z", "+00:00"))
+            cluster.cluster_create_time = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return cluster
 
     def modify_db_cluster(self, kwargs):
         cluster = self.clusters.get(kwargs.get("db_cluster_identifier"))
