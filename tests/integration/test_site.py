@@ -3,20 +3,24 @@
 check mode on a fresh lab (no write, predicts the run) -> site.yml -> a rerun changes nothing and
 prints no secret -> check mode predicts no change -> verify.yml proves the logins -> a user's own
 playbook include_role's cluster and db_users -> teardown.yml leaves no directory, membership, role
-or rule -> a second teardown changes nothing.
+or rule -> a second teardown changes nothing. Kerberos follows the membership (AWS_FACTS section 10):
+the endpoint has no service principal before site.yml, verify.yml logs in after it, and after
+teardown's Domain none there is none again.
 """
 
 import json
+import os
 import re
 import secrets
 import time
+import subprocess
 from pathlib import Path
 
 import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import lab_api, ldap_admin, master, secret_names, sql
+from labtools import current_env, kinit, lab_api, ldap_admin, master, secret_names, sql
 
 INVENTORY = ["-i", "inventories/lab"]
 ROLE_TASK = re.compile(r"^TASK \[(?:aurora\.kerberos\.(\w+) : )?(.*?)\] \*+$")
@@ -84,6 +88,30 @@ def converged(lab, predicted):
 
 def secrets_of(lab):
     return [lab[name] for name in secret_names(lab)]
+
+
+NOT_IN_KDC = "Server not found in Kerberos database"
+
+
+def service_ticket(lab, cache):
+    """What a Kerberos client gets when it asks for the service ticket of the cluster endpoint (kvno),
+    holding a ticket of Admin's: '' when it gets one, else the client's error."""
+    admin = current_env(lab)  # the API may have changed Admin's password
+    got = kinit(lab, f"{admin['LAB_AD_ADMIN_USER']}@{lab['LAB_AD_REALM']}", admin["LAB_AD_ADMIN_PASSWORD"], cache)
+    assert got.returncode == 0, got.stderr
+    asked = subprocess.run(["kvno", f"postgres/{lab['LAB_PG_HOST']}"], capture_output=True, text=True, check=False,
+                           env=dict(os.environ, KRB5_CONFIG=lab["KRB5_CONFIG"], KRB5CCNAME=f"FILE:{cache}"))
+    return "" if asked.returncode == 0 else asked.stderr
+
+
+@pytest.fixture(scope="module")
+def before_site(lab, predicted, tmp_path_factory):
+    """The endpoint's service ticket on the fresh lab, after check mode and before site.yml."""
+    return service_ticket(lab, tmp_path_factory.mktemp("before") / "cc")
+
+
+def test_no_kerberos_service_principal_before_site_yml(lab, before_site):
+    assert NOT_IN_KDC in before_site, before_site
 
 
 def test_check_mode_on_a_fresh_lab_writes_nothing_and_predicts_the_run(lab, predicted, converged):
@@ -360,7 +388,7 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
         assert gone.returncode == 0, gone.stdout[-6000:]
 
 
-def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged):
+def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged, tmp_path):
     # Its reads and deletes go where the role variables say, whatever Region the environment names.
     down = playbook(*INVENTORY, "playbooks/teardown.yml", *region_only_in_variables(lab),
                     extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
@@ -370,5 +398,7 @@ def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, conv
     assert state["directories"] == [] and state["memberships"] == [] and state["roles"] == []
     assert state["db_group_rules"] == []
     assert len(state["clusters"]) == 1, "teardown deletes the cluster only with cluster_delete: true"
+    # Domain none completed: the endpoint's service principal went with the membership.
+    assert NOT_IN_KDC in service_ticket(lab, tmp_path / "cc")
     again = playbook(*INVENTORY, "playbooks/teardown.yml")
     assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
