@@ -12,8 +12,8 @@ import json
 import os
 import re
 import secrets
-import time
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
