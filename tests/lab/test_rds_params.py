@@ -13,7 +13,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import lab_api, unique
+from labtools import create_ad_user, delete_ad_user, kinit, lab_api, member_cluster, pg_connect, unique
 
 ENGINE = "aurora-postgresql"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -193,3 +193,37 @@ def test_krb_caseins_users_is_dynamic_and_reaches_the_postgresql_of_the_cluster_
         assert wait_for(lambda: one(conn, "SHOW krb_caseins_users") == "on")
     finally:
         conn.close()
+
+
+def test_krb_caseins_users_in_the_group_lets_a_principal_in_another_case_log_in(lab, rds, made, tmp_path):
+    """AD keeps the case a user typed at kinit (lab/README.md), so the ticket's principal is upper case while the
+    login is lower case: PostgreSQL refuses it until the cluster's group sets krb_caseins_users (AWS_FACTS
+    section 5), and again once the group turns it off."""
+    name, password = unique("kci"), f"Lab-{unique('')}-Pw9"
+    login_name = f"{name}@{lab['LAB_AD_REALM']}"
+    create_ad_user(lab, name, password)
+    group = made.group()
+    cluster_id, user, secret = made.cluster(DBClusterParameterGroupName=group)
+    conn = login(lab, user, secret)
+    one(conn, f'CREATE ROLE "{login_name}" LOGIN IN ROLE rds_ad; SELECT 1')
+    try:
+        with member_cluster(lab):  # the endpoint's service principal exists only for a member (section 10)
+            cache = tmp_path / "cc"
+            assert kinit(lab, f"{name.upper()}@{lab['LAB_AD_REALM']}", password, cache).returncode == 0
+
+            def gss_login():
+                try:
+                    with pg_connect(lab, login_name, ccache=cache) as gss:
+                        return one(gss, "SELECT current_user")
+                except psycopg2.OperationalError as e:
+                    return str(e)
+
+            assert "GSSAPI authentication failed" in gss_login()
+            for value, expected in (("1", login_name), ("0", "GSSAPI authentication failed")):
+                rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
+                    {"ParameterName": "krb_caseins_users", "ParameterValue": value, "ApplyMethod": "immediate"}])
+                assert wait_for(lambda: expected in gss_login(), timeout=10)
+    finally:
+        one(conn, f'DROP ROLE IF EXISTS "{login_name}"; SELECT 1')
+        conn.close()
+        delete_ad_user(lab, name)
