@@ -39,6 +39,7 @@ from pathlib import Path
 LAB = None  # the LabContext (context.py), set by install()
 _LOCK = threading.Lock()
 _APPLIED = None  # {account: (arn, (spn, ...))} as made in AD; None: unknown, read AD again
+_KEYTAB = None  # ((spn, account), ...) whose keys the keytab holds; None: unknown, write it again
 MARKER = "RDS Kerberos membership of "
 AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
 WORKSTATION_TRUST_ACCOUNT = 0x1000
@@ -49,10 +50,10 @@ def install(lab):
     """At the endpoint's start, no account of the lab's may hold keys: moto has no membership yet."""
     import ldap3
 
-    global LAB, _APPLIED
+    global LAB, _APPLIED, _KEYTAB
     LAB = lab
     with _LOCK:
-        _APPLIED = None
+        _APPLIED = _KEYTAB = None
         with LAB.ldap_administrator() as conn:
             for dn, dummy in _made(conn).values():
                 conn.delete(dn)
@@ -61,8 +62,8 @@ def install(lab):
             for entry in list(conn.entries):  # an account made before the SPN followed the join
                 conn.modify(entry.entry_dn, {"servicePrincipalName": [
                     (ldap3.MODIFY_DELETE, [f"postgres/{LAB.pg_host}"])]})
-        _write_keytab([])
-        _APPLIED = {}
+        _write_keytab(())
+        _APPLIED, _KEYTAB = {}, ()
 
 
 def account_name(arn):
@@ -125,7 +126,7 @@ def _password():
 def sync():
     """Make the AD accounts and PostgreSQL's keytab match the memberships (idempotent, cheap when nothing
     changed). On a failure the next call reads AD again."""
-    global _APPLIED
+    global _APPLIED, _KEYTAB
     if LAB is None:
         return
     import ldap3
@@ -159,7 +160,13 @@ def sync():
                              attributes)
                 elif set(spns) != set(made[name][1]):
                     conn.modify(made[name][0], {"servicePrincipalName": [(ldap3.MODIFY_REPLACE, list(spns))]})
-        _write_keytab(sorted(spn for dummy, spns in wanted.values() for spn in spns))
+        # The keys follow the (SPN, account) pairs: a member without an SPN of its own changes the accounts,
+        # not the keys; an SPN that moves to another account changes its keys.
+        keys = tuple(sorted((spn, name) for name, (dummy, held) in wanted.items() for spn in held))
+        if keys != _KEYTAB:
+            _KEYTAB = None
+            _write_keytab([spn for spn, dummy in keys])
+            _KEYTAB = keys
         _APPLIED = wanted
 
 
