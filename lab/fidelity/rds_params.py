@@ -308,8 +308,8 @@ def _patch():
         if database is not None and database.__dict__.get("engine") == ENGINE:
             if database.status != "available":
                 raise _error("InvalidDBInstanceState", f"DBInstance {db_instance_identifier} is not in available state.")
+            _start_instance(database)  # the lab PostgreSQL restarts first: the answer still says rebooting
             database.__dict__["lab_reboot_until"] = _LAB.now() + float(_LAB.knobs.get("reboot_seconds", 1))
-            _start_instance(database)
         return original_reboot(self, db_instance_identifier)
 
     def modify_db_cluster_parameter_group(self, db_cluster_parameter_group_name, db_cluster_parameter_group_parameters):
