@@ -14,9 +14,9 @@ P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM 
 Uses the lab whose env LAB_STATE_DIR names (default .lab) and starts it if it is down (stopping it
 again at the end). Sets the lab's knobs through /lab-api/knobs and puts back the values it found.
 The runs need a fresh lab state, so the bench tears the chain down (teardown.yml with
-cluster_delete=true) before P3 and after P4: it ends with no directory and no cluster; `make demo`
-makes them again. Prints every command and knob it used; exits 1 when a figure misses its goal,
-2 when a playbook fails.
+cluster_delete=true and teardown_confirm naming the directory and the clusters) before P3 and
+after P4: it ends with no directory and no cluster; `make demo` makes them again. Prints every
+command and knob it used; exits 1 when a figure misses its goal, 2 when a playbook fails.
 """
 
 import collections
@@ -152,9 +152,12 @@ def changed(result):
 
 
 def teardown(runner, lab, inventory, *extra):
-    """teardown.yml with cluster_delete=true at the lab's own knobs (teardowns are not timed)."""
+    """teardown.yml with cluster_delete=true at the lab's own knobs (teardowns are not timed), confirming the lab's
+    directory and every cluster the lab has (teardown_confirm: nothing is deleted unless the run names it)."""
     lab.knobs({})
-    runner.playbook("-i", inventory, "playbooks/teardown.yml", "-e", "cluster_delete=true", *extra)
+    named = [lab.env["LAB_AD_DOMAIN"]] + [c["DBClusterIdentifier"] for c in lab.client("rds").describe_db_clusters()["DBClusters"]]
+    runner.playbook("-i", inventory, "playbooks/teardown.yml", "-e", "cluster_delete=true",
+                    "-e", "teardown_confirm=" + ",".join(named), *extra)
 
 
 def lab_names(runner):

@@ -714,6 +714,13 @@ def _patch_backend():
     original_delete_cluster = RDSBackend.delete_db_cluster
 
     def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+        # A taken final snapshot name is refused before anything is deleted (moto deleted the master secret first),
+        # after moto's own protection and members checks.
+        target = self.clusters.get(cluster_identifier)
+        if (snapshot_name and snapshot_name in self.cluster_snapshots and target is not None
+                and not target.deletion_protection and not target.members):
+            raise _error("DBClusterSnapshotAlreadyExistsFault",
+                         f"Cannot create the snapshot because a snapshot with the identifier {snapshot_name} already exists.")
         # AWS deletes a cluster's automated backups with it. moto keeps them, named by the minute of creation,
         # so the same cluster made again within that minute failed with DBClusterSnapshotAlreadyExistsFault.
         cluster = original_delete_cluster(self, cluster_identifier, snapshot_name)

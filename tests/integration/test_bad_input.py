@@ -96,6 +96,14 @@ CASES = [
     ("cluster-poll-zero", "cluster", {"cluster_poll_interval": 0}, ["cluster_poll_interval", "use e.g. 5"]),
     ("cluster-state", "cluster", {"cluster_state": "joined"}, ["cluster_state", "present, absent"]),
     ("cluster-id", "cluster", {"cluster_id": "Orders_Prod"}, ["cluster_id", "use e.g. orders-prod"]),
+    # 61 characters: the instance id <cluster_id>-1 would be 63+ and fail after the cluster exists.
+    ("cluster-id-no-room-for-instances", "cluster", {"cluster_id": "a" * 61}, ["cluster_id", "at most 60 characters"]),
+    ("cluster-no-subnet-group", "cluster", {"cluster_db_subnet_group_name": None},
+     ["cluster_db_subnet_group_name", "set them"]),
+    ("cluster-no-security-groups", "cluster", {"cluster_vpc_security_group_ids": []},
+     ["cluster_vpc_security_group_ids", "set them"]),
+    ("final-snapshot-id", "cluster", {"cluster_final_snapshot_identifier": "final--snapshot"},
+     ["cluster_final_snapshot_identifier", "use e.g."]),
     ("cluster-port", "cluster", {"cluster_port": 80}, ["cluster_port", "1150-65535"]),
     ("cluster-instances-zero", "cluster", {"cluster_instance_count": 0}, ["cluster_instance_count", "at least 1"]),
     ("cluster-directory-id-domain", "cluster", {"cluster_directory_id": "corp.example.com"},
@@ -196,7 +204,8 @@ def refused(lab, lab_refs, tmp_path_factory):
     # A cluster already there would make the preflight check it instead of cluster_engine_version.
     clusters = boto3.client("rds", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"]).describe_db_clusters()
     assert not [c for c in clusters["DBClusters"] if c["DBClusterIdentifier"] == "aurkrb-lab"], \
-        "the lab has the lab inventory's cluster: run teardown.yml -e cluster_delete=true first"
+        ("the lab has the lab inventory's cluster: run teardown.yml -e cluster_delete=true "
+         "-e teardown_confirm=<LAB_AD_DOMAIN>,aurkrb-lab first")
     work = tmp_path_factory.mktemp("bad_input")
     results = work / "results.json"
     (work / "bad_input.yml").write_text(json.dumps(batch_playbook(CASES, lab_refs, results), indent=1))

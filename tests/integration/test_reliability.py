@@ -32,7 +32,9 @@ THROTTLED_SERVICES = ["ds", "ds-data", "rds", "ec2", "iam", "sts", "secretsmanag
 
 
 def teardown():
-    done = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true")
+    # teardown_confirm names the directory and the cluster: nothing is deleted unless the run names it.
+    done = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true",
+                    "-e", f"teardown_confirm={os.environ['LAB_AD_DOMAIN']},{CLUSTER_ID}")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
 
 

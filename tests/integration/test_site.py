@@ -20,16 +20,23 @@ import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import current_env, kinit, lab_api, ldap_admin, master, secret_names, sql
+from labtools import (create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master, secret_names,
+                      sql, unique)
 
 INVENTORY = ["-i", "inventories/lab"]
+CLUSTER_ID = "aurkrb-lab"  # inventories/lab
 ROLE_TASK = re.compile(r"^TASK \[(?:aurora\.kerberos\.(\w+) : )?(.*?)\] \*+$")
 
 
 def fresh(lab):
     """Nothing of the chain left: no directory, cluster, role or rule (the lab's own network stays)."""
-    done = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true")
+    done = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab))
     assert done.returncode == 0, done.stdout[-6000:]
+
+
+def confirm_all(lab):
+    """teardown_confirm naming what the lab inventory's teardown may delete: the directory and the cluster."""
+    return f"teardown_confirm={lab['LAB_AD_DOMAIN']},{CLUSTER_ID}"
 
 
 def changed_roles(output):
@@ -388,17 +395,67 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
         assert gone.returncode == 0, gone.stdout[-6000:]
 
 
-def test_teardown_leaves_nothing_and_a_second_teardown_changes_nothing(lab, converged, tmp_path):
-    # Its reads and deletes go where the role variables say, whatever Region the environment names.
-    down = playbook(*INVENTORY, "playbooks/teardown.yml", *region_only_in_variables(lab),
+def mutating_calls(lab):
+    return [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"]]
+
+
+def test_teardown_deletes_only_what_the_run_names_and_a_second_teardown_changes_nothing(lab, converged, tmp_path):
+    """Issues 20 and 21: --check lists every deletion in order and writes nothing; without teardown_confirm the
+    directory and the cluster stay (the rest goes) and the run says what it kept and what to set; a protected
+    cluster stops cluster_delete before anything of it changes; a directory holding an AD user made outside the
+    collection is refused, naming it; with the confirmation both go, and a second run changes nothing."""
+    domain = lab["LAB_AD_DOMAIN"]
+    state = chain_state(lab)
+    assert len(state["directories"]) == 1 and state["clusters"][0]["DeletionProtection"], "new clusters are protected"
+
+    lab_api(lab, "DELETE", "calls")
+    check = playbook(*INVENTORY, "playbooks/teardown.yml", "--check", "-e", "cluster_delete=true", "-e", confirm_all(lab))
+    assert check.returncode == 0, check.stdout[-6000:]
+    assert lab_api(lab, "GET", "calls")["calls"] and mutating_calls(lab) == []
+    plan = check.stdout.split("A real run deletes, in order:", 1)[1].split("TASK [", 1)[0]
+    steps = ["Kerberos logins of db_users_logins", "membership in its directory", f"the instances {CLUSTER_ID}-1",
+             "security group rules", f"directory {domain}", "IAM role aurkrb-lab-rds-directory"]
+    positions = [plan.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), plan
+    assert len(chain_state(lab)["memberships"]) == 1
+
+    # No confirmation. Its reads and deletes go where the role variables say, whatever Region the environment names.
+    down = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", *region_only_in_variables(lab),
                     extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
     assert down.returncode == 0, down.stdout[-6000:]
     assert recap(down.stdout)["changed"] > 0
     state = chain_state(lab)
-    assert state["directories"] == [] and state["memberships"] == [] and state["roles"] == []
-    assert state["db_group_rules"] == []
-    assert len(state["clusters"]) == 1, "teardown deletes the cluster only with cluster_delete: true"
+    assert state["memberships"] == [] and state["roles"] == [] and state["db_group_rules"] == []
+    assert len(state["directories"]) == 1 and len(state["clusters"]) == 1, "nothing named, nothing deleted"
     # Domain none completed: the endpoint's service principal went with the membership.
     assert NOT_IN_KDC in service_ticket(lab, tmp_path / "cc")
-    again = playbook(*INVENTORY, "playbooks/teardown.yml")
+    kept = down.stdout.split("Teardown kept, on purpose:", 1)[1]
+    assert f"add {CLUSTER_ID} to teardown_confirm" in kept and f"add {domain}" in kept, kept[:2000]
+
+    # Named, but the cluster has deletion protection: nothing of it changes, no instance goes.
+    lab_api(lab, "DELETE", "calls")
+    protected = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab),
+                         "-e", "cluster_disable_deletion_protection=false")
+    assert protected.returncode != 0 and "has deletion protection" in protected.stdout, protected.stdout[-6000:]
+    assert "cluster_disable_deletion_protection: true" in protected.stdout
+    assert mutating_calls(lab) == []
+    assert [m["DBInstanceIdentifier"] for m in chain_state(lab)["clusters"][0]["DBClusterMembers"]] == [f"{CLUSTER_ID}-1"]
+
+    # The directory is named, but holds a user this collection did not make.
+    carol = unique("carol")
+    create_ad_user(lab, carol, "Carol-" + secrets.token_hex(8) + "!")
+    try:
+        refused = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", f"teardown_confirm={domain}")
+        assert refused.returncode != 0 and carol in refused.stdout, refused.stdout[-6000:]
+        assert "directory_delete_with_foreign_objects" in refused.stdout
+        assert len(chain_state(lab)["directories"]) == 1
+    finally:
+        delete_ad_user(lab, carol)
+
+    both = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab))
+    assert both.returncode == 0, both.stdout[-6000:]
+    state = chain_state(lab)
+    assert state["directories"] == [] and state["clusters"] == []
+    assert "Teardown kept" not in both.stdout
+    again = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab))
     assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]

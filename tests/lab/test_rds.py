@@ -697,3 +697,43 @@ def test_every_rds_call_is_in_the_call_log(lab, rds):
     calls = [(c["service"], c["operation"], c["mutating"], c["status"]) for c in lab_api(lab, "GET", "calls")["calls"]]
     assert calls == [("rds", "DescribeDBEngineVersions", False, 200), ("rds", "DescribeDBClusters", False, 200),
                      ("rds", "ModifyDBCluster", True, 404)]
+
+
+def test_delete_cluster_refuses_protection_and_a_taken_snapshot_name_and_takes_the_final_snapshot(lab, rds, net):
+    """DeleteDBCluster as AWS answers it: a protected cluster is refused with AWS's wording while its instances may
+    still be deleted (ModifyDBInstance DeletionProtection docs); a taken FinalDBSnapshotIdentifier is refused before
+    anything goes; FinalDBSnapshotIdentifier leaves a manual snapshot of that name that outlives the cluster."""
+    cluster_id, user = unique("lab-rds-del-"), unique("m_")
+    taken, final = unique("lab-taken-"), unique("lab-final-")
+    rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine=ENGINE, EngineVersion="16.6", MasterUsername=user,
+                          MasterUserPassword=password(), DBSubnetGroupName=net["subnet_group"], DeletionProtection=True)
+    try:
+        instance_id = f"{cluster_id}-1"
+        rds.create_db_instance(DBInstanceIdentifier=instance_id, DBClusterIdentifier=cluster_id, Engine=ENGINE,
+                               DBInstanceClass="db.r6g.large")
+        assert error_of(rds.delete_db_cluster, DBClusterIdentifier=cluster_id, FinalDBSnapshotIdentifier=final) == (
+            "InvalidParameterCombination", "Cannot delete protected Cluster, please disable deletion protection and try again.")
+        rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
+        rds.modify_db_cluster(DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True)
+        rds.create_db_cluster_snapshot(DBClusterIdentifier=cluster_id, DBClusterSnapshotIdentifier=taken)
+        code, dummy = error_of(rds.delete_db_cluster, DBClusterIdentifier=cluster_id, FinalDBSnapshotIdentifier=taken)
+        assert code == "DBClusterSnapshotAlreadyExistsFault"
+        assert describe(rds, cluster_id)["DBClusterIdentifier"] == cluster_id
+        rds.delete_db_cluster(DBClusterIdentifier=cluster_id, FinalDBSnapshotIdentifier=final)
+        assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == cluster_id]
+        snapshot = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=final)["DBClusterSnapshots"][0]
+        assert (snapshot["DBClusterIdentifier"], snapshot["SnapshotType"]) == (cluster_id, "manual")
+    finally:
+        if [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == cluster_id]:
+            rds.modify_db_cluster(DBClusterIdentifier=cluster_id, DeletionProtection=False, ApplyImmediately=True)
+            for member in describe(rds, cluster_id)["DBClusterMembers"]:
+                rds.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+            rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+        for snapshot_id in (taken, final):
+            try:
+                rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "DBClusterSnapshotNotFoundFault"
+        conn = master(contract())
+        sql(conn, f'DROP ROLE IF EXISTS "{user}"')
+        conn.close()
