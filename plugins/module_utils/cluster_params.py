@@ -51,7 +51,7 @@ def input_problems(name=None, libraries=(), parameters=None):
 
 def family(engine_version):
     """aurora-postgresql<major> for an engine version such as 16.6."""
-    return f"{ENGINE}{str(engine_version).split('.')[0]}"
+    return f"{ENGINE}{str(engine_version).split('.', maxsplit=1)[0]}"
 
 
 def default_family(client):
@@ -114,10 +114,15 @@ def read_parameters(module, client, name):
     return describe_db_cluster_parameters(module, client, name)
 
 
+def members_writer_first(cluster, status=None):
+    """The cluster's instances (those in DBClusterParameterGroupStatus `status`, if given), the writer first."""
+    members = [m for m in cluster.get("DBClusterMembers", []) if status is None or m.get("DBClusterParameterGroupStatus") == status]
+    return [m["DBInstanceIdentifier"] for m in sorted(members, key=lambda m: not m.get("IsClusterWriter"))]
+
+
 def pending_members(cluster):
     """The members that wait for a reboot to take the group's static parameters, the writer first."""
-    members = [m for m in cluster.get("DBClusterMembers", []) if m.get("DBClusterParameterGroupStatus") == "pending-reboot"]
-    return [m["DBInstanceIdentifier"] for m in sorted(members, key=lambda m: not m.get("IsClusterWriter"))]
+    return members_writer_first(cluster, "pending-reboot")
 
 
 def rejoin_advised(cluster):

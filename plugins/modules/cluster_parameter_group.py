@@ -278,9 +278,7 @@ def main():
     if cluster:
         if module.check_mode:
             static = attached or any(created or cp.is_static(c, rows) for c in changes)
-            members = [m["DBInstanceIdentifier"] for m in sorted(cluster.get("DBClusterMembers", []),
-                                                                  key=lambda m: not m.get("IsClusterWriter"))]
-            pending = members if static else cp.pending_members(cluster)
+            pending = cp.members_writer_first(cluster) if static else cp.pending_members(cluster)
         else:
             pending = cp.pending_members(read_cluster(module, client, cluster_id) or {})
         if params["reboot"] and pending:
