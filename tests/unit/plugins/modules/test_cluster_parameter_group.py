@@ -184,3 +184,26 @@ def test_the_trap_warns_when_pg_ad_mapping_is_newly_loaded(monkeypatch):
     expect_cluster(rds, old)  # the lab and AWS: pending-reboot may show later; nothing to reboot yet here
     result = run(cluster_parameter_group.main, cluster_id="orders", preload_libraries=["pg_ad_mapping"])
     assert result["rejoin_advised"] and "created before April 2025" in warnings[0]
+
+
+def test_a_fixed_parameter_and_a_string_create_time_are_handled():
+    changes, problems = cp.plan_parameters([dict(CASEINS_ROW, IsModifiable=False)], [], {"krb_caseins_users": "1"})
+    assert changes == [] and problems == ["parameter krb_caseins_users cannot be modified"]
+    assert cp.rejoin_advised(dict(cluster(kerberos=True), ClusterCreateTime="2024-06-01T00:00:00Z"))
+    assert cp.rejoin_advised(dict(cluster(kerberos=True), ClusterCreateTime=datetime.datetime(2024, 6, 1)))
+    assert not cp.rejoin_advised({"DomainMemberships": []})
+    assert cp.family("17.5") == "aurora-postgresql17"
+
+
+def test_without_a_cluster_or_an_engine_version_the_family_is_that_of_awss_default_version(monkeypatch):
+    rds = stubbed(monkeypatch, "rds")["rds"]
+    expect_cluster(rds, None)
+    rds.add_response("describe_db_engine_versions", {"DBEngineVersions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBParameterGroupFamily": FAMILY}]},
+        {"Engine": "aurora-postgresql", "DefaultOnly": True})
+    expect_group(rds, True, name="orders-params")
+    expect_rows(rds, [PRELOAD_ROW], name="orders-params")
+    result = run(cluster_parameter_group.main, check_mode=True, cluster_id="orders", preload_libraries=["pg_ad_mapping"])
+    assert_all_used({"rds": rds})
+    assert result["parameter_group"] == {"name": "orders-params", "family": FAMILY, "created": False}
+    assert result["changes"] == [PRELOAD_CHANGE] and not result["cluster_exists"]
