@@ -80,6 +80,8 @@ class LabContext:
             "trust_seconds": float(env.get("LAB_TRUST_SECONDS", "2")),
             "join_seconds": float(env.get("LAB_JOIN_SECONDS", "3")),
             "cluster_seconds": float(env.get("LAB_CLUSTER_SECONDS", "2")),
+            # IAM is eventually consistent: a role RDS is given this soon after CreateRole is "not valid" yet.
+            "iam_propagation_seconds": float(env.get("LAB_IAM_PROPAGATION_SECONDS", "3")),
         }
         self.faults = Faults(_json(env.get("LAB_FAULTS")))
         self.calls = CallLog()

@@ -166,6 +166,13 @@ def _trusts_rds_directory_service(role, region):
     return False
 
 
+def _still_propagating(role):
+    """IAM is eventually consistent (AWS_FACTS section 3): for knob iam_propagation_seconds after CreateRole,
+    RDS does not see the role yet and answers as for an invalid one [inferred: the error AWS gives then]."""
+    age = (_utc(_LAB.now()) - _naive_utc(role.create_date)).total_seconds()
+    return age < float(_LAB.knobs.get("iam_propagation_seconds", 0))
+
+
 def _has_directory_permissions(role):
     """The AWS managed policy, or policies that allow the same ds actions (AWS_FACTS section 3)."""
     if partitions.managed_policy_arn(role.partition) in role.managed_policies:
@@ -321,6 +328,8 @@ def _check_domain(resource_backend, domain, role_name):
                      "Kerberos authentication.")
     role = _role(resource_backend.account_id, resource_backend.partition, role_name)
     if role is None or not _trusts_rds_directory_service(role, resource_backend.region_name):
+        raise _error("InvalidParameterCombination", INVALID_ROLE)
+    if _still_propagating(role):
         raise _error("InvalidParameterCombination", INVALID_ROLE)
     return directory, role
 

@@ -193,6 +193,16 @@ def failed_statuses(cluster, instances, domain):
 
 # --- the change (returns before the API call in check mode) -----------------------------------
 
+# What ModifyDBCluster answers for a role RDS cannot use, or cannot see yet (AWS_FACTS.md section 3).
+INVALID_ROLE_MESSAGE = "IAM role provided is not valid"
+
+
+def is_invalid_role(exception):
+    """An InvalidParameterCombination about the IAM role (a botocore ClientError)."""
+    error = getattr(exception, "response", {}).get("Error", {})
+    return error.get("Code") == "InvalidParameterCombination" and INVALID_ROLE_MESSAGE in (error.get("Message") or "")
+
+
 @RDSDomainErrorHandler.common_error_handler("modify the DB cluster's domain membership")
 # The cluster refuses a modification while it is busy (creating, modifying, backing up): try again.
 @jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])

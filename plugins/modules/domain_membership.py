@@ -84,6 +84,15 @@ options:
         applied the join; until it applies a leave, they keep working. A later run with V(true) waits for it.
     type: bool
     default: true
+  iam_role_propagation_timeout:
+    description:
+      - IAM is eventually consistent. RDS refuses a role created moments ago with C(InvalidParameterCombination)
+        "IAM role provided is not valid" until the role has propagated. The join retries that refusal, every
+        O(poll_interval) seconds, until this many seconds after the role's creation (IAM C(GetRole) C(CreateDate); from
+        now when the role cannot be read), then fails naming the cause. A role older than that is not retried.
+      - V(0) never retries.
+    type: int
+    default: 60
   retry_failed_join:
     description:
       - When a join ends C(enable-kerberos-failed) (or C(failed)) while the module waits, diagnose it and try once more
@@ -107,6 +116,8 @@ notes:
   - Some AWS documentation asks for a reboot of the instances after Kerberos is enabled; this module does not reboot.
   - The diagnosis of a failed join reads Directory Service, IAM, STS and EC2 (security groups, peerings, route
     tables); a check whose read is denied becomes a warning instead of hiding the others.
+  - When RDS refuses the role, the module reads the role's creation date (C(iam:GetRole)) to decide whether the
+    refusal can be IAM's propagation delay.
 seealso:
   - module: aurora.kerberos.kerberos_preflight
   - module: aurora.kerberos.directory
@@ -232,9 +243,11 @@ msg:
 """
 
 import datetime
+import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
@@ -252,6 +265,9 @@ def validate(module):
                                          iam_role_name=p["iam_role_name"], wait_timeout=p["wait_timeout"])
     if p["poll_interval"] <= 0:
         problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
+    if p["iam_role_propagation_timeout"] < 0:
+        problems.append("iam_role_propagation_timeout must be 0 (no retry) or a positive number of seconds "
+                        f"(got {p['iam_role_propagation_timeout']})")
     if problems:
         module.fail_json(msg="; ".join(problems))
 
@@ -347,18 +363,73 @@ def deferred_message(cluster, directory_id, joining=True):
             "window to wait for the result, or with apply_immediately true to apply it now.")
 
 
+def role_age(module, role):
+    """Seconds since the IAM role was created (IAM GetRole); None when it cannot be read, -1 when it does not exist."""
+    try:
+        found = get_iam_role(module.client("iam", retry_decorator=jittered_backoff()), role)
+    except AnsibleAWSError:
+        return None
+    if found is None:
+        return -1
+    created = found.get("CreateDate")
+    if isinstance(created, str):
+        created = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    if not isinstance(created, datetime.datetime):
+        return None
+    return max(0.0, (utcnow() - created.astimezone(datetime.timezone.utc)).total_seconds())
+
+
+def send_join(module, rds, age):
+    """ModifyDBCluster. IAM is eventually consistent (AWS_FACTS.md section 3): RDS refuses a role created moments
+    ago as "IAM role provided is not valid". That refusal is retried until iam_role_propagation_timeout seconds after
+    the role's creation (from now when its age cannot be read), then raised. age: a one-item list, read once."""
+    p = module.params
+    deadline = None
+    while True:
+        try:
+            return rds_domain.modify_domain(rds, False, p["cluster_id"], p["directory_id"], p["iam_role_name"],
+                                            p["apply_immediately"])
+        except is_ansible_aws_error_code("InvalidParameterCombination") as e:
+            if not rds_domain.is_invalid_role(e.exception):
+                raise
+            if deadline is None:
+                age.append(role_age(module, p["iam_role_name"]))
+                left = p["iam_role_propagation_timeout"] - (age[0] or 0)
+                deadline = time.monotonic() + (left if age[0] != -1 else 0)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(p["poll_interval"], remaining))
+
+
+def propagation_note(module, age):
+    """Why "IAM role provided is not valid" may only mean that IAM has not propagated the role yet."""
+    p = module.params
+    if not age or age[0] is None or age[0] < 0:
+        return ""
+    if age[0] > p["iam_role_propagation_timeout"] + 300:
+        return ""
+    waited = (f"retried for iam_role_propagation_timeout ({p['iam_role_propagation_timeout']}s)"
+              if p["iam_role_propagation_timeout"] else "not retried (iam_role_propagation_timeout 0)")
+    return (f" The IAM role {p['iam_role_name']} was created {int(age[0])}s ago: IAM is eventually consistent and RDS "
+            f"may not see a new role yet; the refusal was {waited}. Raise iam_role_propagation_timeout "
+            "(cluster_iam_role_propagation_timeout in the cluster role), or run again in a minute.")
+
+
 def modify(module, rds, cluster, instances, membership, started):
     """Send the join; when AWS refuses it at once (unknown directory, invalid role), diagnose before failing."""
     p = module.params
     cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
+    age = []
     try:
-        rds_domain.modify_domain(rds, False, cluster_id, directory_id, role, p["apply_immediately"])
+        send_join(module, rds, age)
     except is_ansible_aws_error_code(REFUSALS) as e:
         findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
         error = e.exception.response["Error"]
         causes = preflight.summary(findings)
         module.fail_json(msg=f"AWS refused to join cluster {cluster_id} to directory {directory_id}: {error.get('Code')}: "
-                             f"{(error.get('Message') or '').rstrip('.')}." + (f" Likely cause: {causes}" if causes else ""),
+                             f"{(error.get('Message') or '').rstrip('.')}." + (f" Likely cause: {causes}" if causes else "")
+                             + (propagation_note(module, age) if rds_domain.is_invalid_role(e.exception) else ""),
                          membership=rds_domain.normalize(cluster, instances), findings=findings, events=events,
                          retried=False)
     wait = p["wait"]
@@ -493,6 +564,7 @@ def main():
         retry_failed_join=dict(type="bool", default=True),
         poll_interval=dict(type="int", default=15),
         apply_immediately=dict(type="bool", default=True),
+        iam_role_propagation_timeout=dict(type="int", default=60),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_if=[("state", "present", ("directory_id", "iam_role_name"))])

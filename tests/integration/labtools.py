@@ -114,11 +114,12 @@ def member_cluster(env, timeout=60):
         ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{
             "IpProtocol": "tcp", "FromPort": int(env["LAB_PG_PORT"]), "ToPort": int(env["LAB_PG_PORT"]),
             "UserIdGroupPairs": [{"GroupId": shown["VpcSettings"]["SecurityGroupId"]}]}])
-        cluster = rds.create_db_cluster(
-            DBClusterIdentifier=name, Engine="aurora-postgresql", EngineVersion="16.6",
-            MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
-            DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group],
-            Domain=directory_id, DomainIAMRoleName=name)["DBCluster"]["DBClusterIdentifier"]
+        cluster = poll(lambda: role_propagated(rds.create_db_cluster, DBClusterIdentifier=name, Engine="aurora-postgresql",
+                                               EngineVersion="16.6", MasterUsername=current["LAB_PG_MASTER_USER"],
+                                               MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
+                                               DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group],
+                                               Domain=directory_id, DomainIAMRoleName=name),
+                       timeout, "the new IAM role usable by RDS")["DBCluster"]["DBClusterIdentifier"]
         yield poll(lambda: next((c for c in rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"]
                                  if [m["Status"] for m in c["DomainMemberships"]] == ["kerberos-enabled"]), None),
                    timeout, "kerberos-enabled")
@@ -150,6 +151,19 @@ def current_env(env):
             key, dummy, value = line[len("export "):].partition("=")
             values[key] = shlex.split(value)[0] if value else ""
     return values
+
+
+def role_propagated(call, **kwargs):
+    """call(**kwargs), or None while RDS refuses the IAM role as not valid: a role made seconds ago has not
+    propagated yet (AWS_FACTS.md section 3; the lab's knob iam_propagation_seconds), as on AWS."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(**kwargs)
+    except ClientError as e:
+        if "IAM role provided is not valid" in e.response["Error"].get("Message", ""):
+            return None
+        raise
 
 
 def poll(probe, timeout, what):

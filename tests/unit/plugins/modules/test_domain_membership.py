@@ -328,6 +328,7 @@ def test_a_join_refused_at_once_is_diagnosed(aws):
                                 "IAM role provided is not valid, please check that the role exists and has the correct "
                                 "policies", expected_params={"DBClusterIdentifier": CLUSTER, "Domain": ID,
                                                              "DomainIAMRoleName": ROLE, "ApplyImmediately": True})
+    expect_role_created(aws, datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))  # old: not retried
     expect_preflight(aws, events=())
     result = run(**JOIN)
     assert result["failed"]
@@ -570,3 +571,75 @@ def test_a_leave_held_for_the_maintenance_window_is_accepted(aws):
     result = run(cluster_id=CLUSTER, state="absent", apply_immediately=False)
     assert result["changed"] is True and result["deferred"] is True
     assert "keep working until RDS applies it" in result["msg"]
+
+
+# --- IAM propagation ---------------------------------------------------------------------------------
+
+INVALID_ROLE = "IAM role provided is not valid, please check that the role exists and has the correct policies"
+
+
+def expect_role_created(aws, created):
+    aws["iam"].add_response("get_role", {"Role": {
+        "Path": "/", "RoleName": ROLE, "RoleId": "AROAEXAMPLEEXAMPLE123", "Arn": f"arn:aws:iam::123456789012:role/{ROLE}",
+        "CreateDate": created, "AssumeRolePolicyDocument": trust_policy("directoryservice.rds.amazonaws.com")}},
+        {"RoleName": ROLE})
+
+
+def refuse_role(aws):
+    aws["rds"].add_client_error("modify_db_cluster", "InvalidParameterCombination", INVALID_ROLE, 400,
+                                expected_params={"DBClusterIdentifier": CLUSTER, "Domain": ID, "DomainIAMRoleName": ROLE,
+                                                 "ApplyImmediately": True})
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """The module's pauses between tries, recorded instead of slept."""
+    slept = []
+    monkeypatch.setattr(module_under_test.time, "sleep", slept.append)
+    return slept
+
+
+def test_a_role_iam_has_not_propagated_yet_is_retried_until_rds_accepts_it(aws, pauses):
+    expect_read(aws, None, None)
+    refuse_role(aws)
+    expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=5))  # read once
+    refuse_role(aws)
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(**JOIN)
+    assert result["failed"] is False and result["changed"] is True
+    assert result["membership"]["status"] == "kerberos-enabled"
+    assert len(pauses) == 2 and all(0 < p <= 15 for p in pauses)  # poll_interval, within the 60 s
+
+
+def test_with_no_propagation_tolerance_a_new_role_fails_naming_the_cause(aws, pauses):
+    expect_read(aws, None, None)
+    refuse_role(aws)
+    expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=5))
+    expect_preflight(aws, events=())
+    result = run(iam_role_propagation_timeout=0, **JOIN)
+    assert result["failed"] and pauses == []
+    assert "InvalidParameterCombination: IAM role provided is not valid" in result["msg"]
+    assert f"The IAM role {ROLE} was created 5s ago: IAM is eventually consistent" in result["msg"]
+    assert "not retried (iam_role_propagation_timeout 0)" in result["msg"]
+    assert "cluster_iam_role_propagation_timeout" in result["msg"]
+
+
+def test_a_new_role_still_refused_after_the_tolerance_fails_naming_the_cause(aws, pauses, monkeypatch):
+    clock = iter(range(0, 1000, 30))  # every reading of the clock is 30 s later
+    monkeypatch.setattr(module_under_test.time, "monotonic", lambda: next(clock))
+    expect_read(aws, None, None)
+    refuse_role(aws)
+    expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=1))
+    refuse_role(aws)
+    expect_preflight(aws, events=())
+    result = run(iam_role_propagation_timeout=60, **JOIN)
+    assert result["failed"] and len(pauses) == 1
+    assert "retried for iam_role_propagation_timeout (60s)" in result["msg"]
+
+
+def test_a_negative_propagation_tolerance_is_refused_before_any_call(aws):
+    result = run(iam_role_propagation_timeout=-1, **JOIN)
+    assert result["failed"] and "iam_role_propagation_timeout must be 0 (no retry) or a positive" in result["msg"]
