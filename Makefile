@@ -36,7 +36,7 @@ test: setup sanity units lint integration ## everything CI runs: setup first, th
 sanity: setup ## ansible-test sanity in a private virtualenv (--venv)
 	rm -rf build/ansible_collections && mkdir -p $(SANITY_TREE)
 	# What galaxy.yml ships, plus tests/; the lab and the setup script are not collection content.
-	tar -c --exclude=./.venv --exclude=./.lab --exclude=./.lab-chain --exclude=./.git --exclude=./build --exclude=./collections \
+	tar -c --exclude=./.venv --exclude=./.lab --exclude='./.lab-*' --exclude=./.git --exclude=./build --exclude=./collections \
 	  --exclude=./lab --exclude=./scripts --exclude=./bench --exclude=./tests/output --exclude=__pycache__ . | tar -x -C $(SANITY_TREE)
 	# ansible-test finds dependencies beside the collection: link the ones the ansible package bundles.
 	for dep in amazon/aws community/postgresql; do mkdir -p build/ansible_collections/$${dep%/*}; \
