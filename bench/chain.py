@@ -185,8 +185,11 @@ def managed_resources(lab, names):
         rules = sum(count(groups[sg]["IpPermissions"], dir_sg) + count(groups[dir_sg]["IpPermissionsEgress"], sg)
                     for sg in db_sgs)
     cluster = clusters[0] if clusters else {}
+    # The cluster's custom parameter group (pg_ad_mapping for the inventory's group mappings), not its family's default.
+    parameter_groups = 0 if cluster.get("DBClusterParameterGroup", "default.").startswith("default.") else 1
     return {"directory": len(directories), "IAM role": len(roles), "security group rules (DB port, both ways)": rules,
-            "cluster": len(clusters), "cluster instances": len(cluster.get("DBClusterMembers", [])),
+            "cluster": len(clusters), "cluster parameter group": parameter_groups,
+            "cluster instances": len(cluster.get("DBClusterMembers", [])),
             "domain membership (kerberos-enabled)": sum(1 for m in cluster.get("DomainMemberships", [])
                                                         if m["Status"] == "kerberos-enabled")}
 

@@ -231,7 +231,8 @@ def main():
     name = params["name"] or (current_name if current_name and not current_name.startswith("default.")
                               else f"{cluster_id}-params")
 
-    group = cp.find_group(module, client, name)
+    # The cluster's own group exists and is of its family (AWS allows no other): no read needed on a converged run.
+    group = {"DBParameterGroupFamily": family} if cluster and name == current_name else cp.find_group(module, client, name)
     if group is not None and group["DBParameterGroupFamily"] != family:
         module.fail_json(msg=f"Refused before any change: parameter group {name} is of family "
                              f"{group['DBParameterGroupFamily']}, but cluster {cluster_id} needs {family}: name a "
@@ -279,8 +280,10 @@ def main():
         if module.check_mode:
             static = attached or any(created or cp.is_static(c, rows) for c in changes)
             pending = cp.members_writer_first(cluster) if static else cp.pending_members(cluster)
-        else:
+        elif created or changes or attached:
             pending = cp.pending_members(read_cluster(module, client, cluster_id) or {})
+        else:  # nothing written: the statuses read first still hold
+            pending = cp.pending_members(cluster)
         if params["reboot"] and pending:
             rebooted, pending = pending, []
             for instance_id in ([] if module.check_mode else rebooted):
