@@ -4,7 +4,6 @@ the lab endpoint and with psycopg2 against the lab PostgreSQL the API's endpoint
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import boto3
@@ -13,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import create_ad_user, delete_ad_user, kinit, lab_api, member_cluster, pg_connect, unique
+from labtools import create_ad_user, delete_ad_user, kinit, lab_api, member_cluster, pg_connect, poll, unique
 
 ENGINE = "aurora-postgresql"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -23,16 +22,6 @@ def error_of(call, **kwargs):
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
     return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
-
-
-def wait_for(predicate, timeout=20, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s")
 
 
 @pytest.fixture(scope="module")
@@ -163,12 +152,12 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
         assert "pg_ad_mapping" not in one(conn, "SHOW shared_preload_libraries")  # not before the reboot
     finally:
         conn.close()
-    wait_for(lambda: available(rds, f"{cluster_id}-1"))
+    poll(lambda: available(rds, f"{cluster_id}-1"), 20, "available")
     rebooted = rds.reboot_db_instance(DBInstanceIdentifier=f"{cluster_id}-1")["DBInstance"]
     assert rebooted["DBInstanceStatus"] == "rebooting"
     code, dummy = error_of(rds.reboot_db_instance, DBInstanceIdentifier=f"{cluster_id}-1")
     assert code == "InvalidDBInstanceState"
-    wait_for(lambda: available(rds, f"{cluster_id}-1"))
+    poll(lambda: available(rds, f"{cluster_id}-1"), 20, "available")
     assert members(rds, cluster_id) == (group, ["in-sync"])
     conn = login(lab, user, secret)
     try:
@@ -190,7 +179,7 @@ def test_krb_caseins_users_is_dynamic_and_reaches_the_postgresql_of_the_cluster_
         rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
             {"ParameterName": "krb_caseins_users", "ParameterValue": "1", "ApplyMethod": "immediate"}])
         assert members(rds, cluster_id) == (group, ["in-sync"])
-        assert wait_for(lambda: one(conn, "SHOW krb_caseins_users") == "on")
+        poll(lambda: one(conn, "SHOW krb_caseins_users") == "on", 20, "krb_caseins_users on")
     finally:
         conn.close()
 
@@ -222,7 +211,7 @@ def test_krb_caseins_users_in_the_group_lets_a_principal_in_another_case_log_in(
             for value, expected in (("1", login_name), ("0", "GSSAPI authentication failed")):
                 rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
                     {"ParameterName": "krb_caseins_users", "ParameterValue": value, "ApplyMethod": "immediate"}])
-                assert wait_for(lambda: expected in gss_login(), timeout=10)
+                poll(lambda: expected in gss_login(), 10, f"a login answering {expected}")
     finally:
         one(conn, f'DROP ROLE IF EXISTS "{login_name}"; SELECT 1')
         conn.close()
