@@ -1,51 +1,155 @@
-"""The network role with VPC peering: two VPCs peered (requested and accepted), a route to the other
-VPC's CIDR in each route table, the DB port opened between the groups; a rerun changes nothing;
-absent removes the rules, the routes and the peering, and a second absent changes nothing."""
+"""The network role across two peered VPCs, run by two cluster hosts at once that share the DB security group.
+
+What the chain makes carries its mark and goes on teardown: the peering (tag), the routes (recorded on their
+route tables), the rules (tag), among them the AD ports the domain controllers' group must admit from a DB in
+another VPC. What someone made before is used and never changed or removed: a rule on the same port and peer
+with another description, a peering of the two VPCs, a route to the directory's CIDR through another target
+(refused, naming both targets)."""
 
 import json
 
 import boto3
+import pytest
 
 from ansible_run import playbook, recap
 
 PLAYBOOK = "tests/integration/playbooks/network_peering.yml"
+HOSTS = "cluster_a,cluster_b,"  # two cluster hosts sharing the DB group, run side by side
+TAG = "aurora.kerberos:chain"
+DB_CIDR, DIRECTORY_CIDR = "10.75.0.0/16", "10.76.0.0/16"
+AD_PORTS = 13  # AWS_FACTS section 2, as roles/network/vars/main.yml lists them
 
 
-def test_the_network_role_peers_two_vpcs_and_walks_it_back(lab, tmp_path):
-    ec2 = boto3.client("ec2", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
-                       aws_access_key_id="lab", aws_secret_access_key="lab")
+@pytest.fixture
+def ec2(lab):
+    return boto3.client("ec2", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
+                        aws_access_key_id="lab", aws_secret_access_key="lab")
+
+
+@pytest.fixture
+def vpcs(ec2):
+    """Two VPCs, each with a security group and a route table; a DB subnet. Everything goes afterwards."""
+    made = {}
+    for side, cidr in (("db", DB_CIDR), ("directory", DIRECTORY_CIDR)):
+        vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        made[side] = dict(
+            vpc=vpc, group=ec2.create_security_group(GroupName=f"ak-peer-{side}", Description="peering test",
+                                                     VpcId=vpc)["GroupId"],
+            table=ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"])
+    made["db"]["subnet"] = ec2.create_subnet(VpcId=made["db"]["vpc"], CidrBlock="10.75.1.0/24")["Subnet"]["SubnetId"]
+    yield made
+    vpc_ids = [made[side]["vpc"] for side in ("db", "directory")]
+    for connection in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]:
+        if connection["RequesterVpcInfo"]["VpcId"] in vpc_ids and connection["Status"]["Code"] not in ("deleted", "deleting"):
+            ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=connection["VpcPeeringConnectionId"])
+    for side in ("db", "directory"):
+        group = made[side]["group"]
+        for rule in rules(ec2, group):
+            revoke = ec2.revoke_security_group_egress if rule["IsEgress"] else ec2.revoke_security_group_ingress
+            revoke(GroupId=group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])
+    for side in ("db", "directory"):
+        ec2.delete_route_table(RouteTableId=made[side]["table"])
+        ec2.delete_security_group(GroupId=made[side]["group"])
+    for gateway in made["db"].get("gateways", []):
+        ec2.detach_internet_gateway(InternetGatewayId=gateway, VpcId=made["db"]["vpc"])
+        ec2.delete_internet_gateway(InternetGatewayId=gateway)
+    ec2.delete_subnet(SubnetId=made["db"]["subnet"])
+    for vpc in vpc_ids:
+        ec2.delete_vpc(VpcId=vpc)
+
+
+def rules(ec2, group):
+    return [r for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+            if r["GroupId"] == group]
+
+
+def ingress(ec2, group):
+    return [r for r in rules(ec2, group) if not r["IsEgress"]]
+
+
+def tags(resource):
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
+
+
+def routes_to(ec2, table, cidr):
+    return [r for r in ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+            if r.get("DestinationCidrBlock") == cidr]
+
+
+def run(vpcs, output, state="present", **extra):
+    peer = dict(db_group=vpcs["db"]["group"], directory_group=vpcs["directory"]["group"],
+                db_tables=[vpcs["db"]["table"]], directory_tables=[vpcs["directory"]["table"]],
+                db_subnets=[vpcs["db"]["subnet"]])
+    return playbook(PLAYBOOK, "-i", HOSTS, "-f", "2", "-e", json.dumps(dict(
+        peer=peer, peer_state=state, peer_output_file=str(output), **extra)))
+
+
+def test_two_hosts_sharing_a_group_converge_and_tear_down_only_what_the_chain_made(ec2, vpcs, tmp_path):
+    db, directory, output = vpcs["db"]["group"], vpcs["directory"]["group"], tmp_path / "output.json"
+    # A DBA's rule on the same port and peer, with another description, made before the chain.
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": directory, "Description": "dba: existing path"}]}])
+    [theirs] = ingress(ec2, db)
+
+    first = run(vpcs, output)
+    assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
+    published = json.loads(output.read_text())
+    [connection] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[published["peering_id"]])["VpcPeeringConnections"]
+    assert connection["Status"]["Code"] == "active" and tags(connection)[TAG] == "aurora-kerberos"
+    assert published["peering_owned"] and published["directory_access_peers"] == [db]
+    for table, cidr in ((vpcs["db"]["table"], DIRECTORY_CIDR), (vpcs["directory"]["table"], DB_CIDR)):
+        assert [r.get("VpcPeeringConnectionId") for r in routes_to(ec2, table, cidr)] == [published["peering_id"]]
+    # The DBA's rule is used as it is: not rewritten, no second rule, no tag.
+    assert ingress(ec2, db) == [theirs]
+    [egress] = [r for r in rules(ec2, directory) if r["IsEgress"] and r.get("FromPort") == 5432]
+    assert tags(egress)[TAG] == "aurora-kerberos"
+    # The AD ports into the domain controllers' group from the DB's group, across the peering, each tagged.
+    opened = ingress(ec2, directory)
+    assert len(opened) == AD_PORTS and {r["ReferencedGroupInfo"]["GroupId"] for r in opened} == {db}
+    assert {tags(r)[TAG] for r in opened} == {"aurora-kerberos"}
+    assert ("udp", 88, 88) in {(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in opened}
+
+    again = run(vpcs, output)
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+
+    gone = run(vpcs, output, "absent")
+    assert gone.returncode == 0, gone.stdout[-6000:] + gone.stderr[-3000:]
+    assert ingress(ec2, db) == [theirs]
+    assert [r for r in rules(ec2, directory) if TAG in tags(r)] == [], "an orphan rule of the chain"
+    live = [c for c in ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[published["peering_id"]])["VpcPeeringConnections"]
+            if c["Status"]["Code"] not in ("deleted", "deleting")]
+    assert live == []
+    for table in (vpcs["db"]["table"], vpcs["directory"]["table"]):
+        [described] = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
+        assert [r for r in described["Routes"] if r.get("VpcPeeringConnectionId")] == []
+        assert [k for k in tags(described) if k.startswith("aurora.kerberos:")] == []
+
+
+def test_a_peering_and_a_route_made_outside_the_chain_are_never_changed(ec2, vpcs, tmp_path):
     output = tmp_path / "output.json"
-    run = [PLAYBOOK, "-e", f"peer_output_file={output}"]
-    try:
-        first = playbook(*run)
-        assert first.returncode == 0, first.stdout[-6000:] + first.stderr[-3000:]
-        published = json.loads(output.read_text())
-        peering = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[published["peering_id"]])
-        [connection] = peering["VpcPeeringConnections"]
-        assert connection["Status"]["Code"] == "active"
-        assert (connection["RequesterVpcInfo"]["VpcId"], connection["AccepterVpcInfo"]["VpcId"]) == \
-            (published["db_vpc_id"], published["directory_vpc_id"])
-        for table, cidr in ((published["db_route_table"], "10.76.0.0/16"), (published["directory_route_table"], "10.75.0.0/16")):
-            routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
-            assert [r.get("VpcPeeringConnectionId") for r in routes if r.get("DestinationCidrBlock") == cidr] == \
-                [published["peering_id"]]
-        db_group = ec2.describe_security_groups(GroupIds=[published["db_security_group_id"]])["SecurityGroups"][0]
-        assert [pair["GroupId"] for p in db_group["IpPermissions"] for pair in p["UserIdGroupPairs"]] == \
-            [published["directory_security_group_id"]]
+    # The network team's peering, requested from the directory's side, and their route to the directory's
+    # CIDR through an internet gateway in a table the role is given.
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpcs["directory"]["vpc"], PeerVpcId=vpcs["db"]["vpc"], TagSpecifications=[{
+        "ResourceType": "vpc-peering-connection", "Tags": [{"Key": "team", "Value": "network"}]}])["VpcPeeringConnection"]
+    pcx_id = pcx["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx_id)
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    vpcs["db"]["gateways"] = [gateway]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpcs["db"]["vpc"])
+    ec2.create_route(RouteTableId=vpcs["db"]["table"], DestinationCidrBlock=DIRECTORY_CIDR, GatewayId=gateway)
 
-        again = playbook(*run)
-        assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+    def peering():
+        [connection] = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx_id])["VpcPeeringConnections"]
+        return connection["Status"]["Code"], tags(connection)
 
-        gone = playbook(*run, "-e", "peer_state=absent")
-        assert gone.returncode == 0, gone.stdout[-6000:]
-        live = [c for c in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
-                if c["VpcPeeringConnectionId"] == published["peering_id"] and c["Status"]["Code"] not in ("deleted", "deleting")]
-        assert live == []
-        for table in (published["db_route_table"], published["directory_route_table"]):
-            routes = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
-            assert [r for r in routes if r.get("VpcPeeringConnectionId")] == []
-        again_gone = playbook(*run, "-e", "peer_state=absent")
-        assert again_gone.returncode == 0 and recap(again_gone.stdout)["changed"] == 0, again_gone.stdout[-6000:]
-    finally:
-        cleanup = playbook(*run, "-e", "peer_state=absent", "-e", "peer_cleanup=true")
-        assert cleanup.returncode == 0, cleanup.stdout[-6000:]
+    refused = run(vpcs, output)
+    assert refused.returncode != 0
+    assert gateway in refused.stdout and pcx_id in refused.stdout and "never replaced" in refused.stdout, refused.stdout[-4000:]
+    assert [r.get("GatewayId") for r in routes_to(ec2, vpcs["db"]["table"], DIRECTORY_CIDR)] == [gateway]
+    assert peering() == ("active", {"team": "network"})
+
+    gone = run(vpcs, output, "absent")
+    assert gone.returncode == 0, gone.stdout[-6000:] + gone.stderr[-3000:]
+    assert peering() == ("active", {"team": "network"})
+    assert [r.get("GatewayId") for r in routes_to(ec2, vpcs["db"]["table"], DIRECTORY_CIDR)] == [gateway]
