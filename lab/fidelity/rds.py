@@ -666,6 +666,14 @@ def _patch_backend():
         checked = None
         if domain and domain.lower() != "none":
             checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
+        busy = _LAB.faults.pop("cluster_busy_instances") if clustered else None
+        if busy:
+            # A cluster busy with another operation (its creation, the instance before) refuses a new instance
+            # (hashicorp/terraform-provider-aws#50115); the wording is [inferred].
+            if int(busy) > 1:
+                _LAB.faults.update({"cluster_busy_instances": int(busy) - 1})
+            raise _error("InvalidDBClusterStateFault",
+                         f"DB cluster {db_kwargs['db_cluster_identifier']} is busy with another operation: try again later.")
         database = original_create_instance(self, db_kwargs)
         database.lab_created = _LAB.now()
         database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])

@@ -277,6 +277,37 @@ def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, conve
     assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-db"]
 
 
+def test_instances_refused_by_a_busy_cluster_are_retried_and_the_cluster_goes_readers_first(lab, converged, tmp_path):
+    """Two instances right after the cluster: AWS may answer InvalidDBClusterStateFault (the lab's fault
+    cluster_busy_instances), which amazon.aws does not retry; the role retries and both come. Its deletion
+    (cluster_delete) then takes the reader, the writer, and the cluster, and the cluster had deletion protection."""
+    extra = tmp_path / "own.json"
+    extra.write_text(json.dumps({"own_cluster": "reports-busy", "own_master_password": "Own-" + secrets.token_hex(12)}))
+    rds = aws(lab, "rds")
+    lab_api(lab, "POST", "faults", {"cluster_busy_instances": 2})
+    lab_api(lab, "DELETE", "calls")
+    try:
+        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "cluster_instance_count=2")
+        assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]
+        creates = [c["status"] for c in lab_api(lab, "GET", "calls")["calls"] if c["operation"] == "CreateDBInstance"]
+        assert creates.count(400) == 2 and creates.count(200) == 2, creates
+        cluster = rds.describe_db_clusters(DBClusterIdentifier="reports-busy")["DBClusters"][0]
+        assert sorted(m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]) == ["reports-busy-1", "reports-busy-2"]
+        assert cluster["DeletionProtection"] and cluster["BackupRetentionPeriod"] == 7
+        assert {i["PubliclyAccessible"] for i in rds.describe_db_instances(
+            Filters=[{"Name": "db-cluster-id", "Values": ["reports-busy"]}])["DBInstances"]} == {False}
+    finally:
+        lab_api(lab, "DELETE", "faults")
+        lab_api(lab, "DELETE", "calls")
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+    writes = [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"] and c["service"] == "rds"]
+    deletes = [w for w in writes if w.startswith("Delete") or w == "ModifyDBCluster"]
+    # Domain none, protection off, then the instances, then the cluster.
+    assert deletes == ["ModifyDBCluster", "ModifyDBCluster", "DeleteDBInstance", "DeleteDBInstance", "DeleteDBCluster"], writes
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-busy"]
+
+
 def test_group_mappings_on_a_cluster_without_the_preloaded_library_fail_naming_the_fix(lab, converged, tmp_path):
     """The same mappings on a cluster whose writer runs without pg_ad_mapping preloaded (one on its family's
     default parameter group, never given to the cluster role): db_users fails before writing anything, naming
