@@ -28,7 +28,7 @@ description:
     it). C(GetCallerIdentity) answers even where the Region's STS is deactivated, so it only proves that the endpoint
     answers. In us-east-1 and the opt-in Regions, where STS cannot be deactivated, the check is V(ok). Elsewhere an
     IAM user (or the root user) calls C(GetSessionToken) on the regional endpoint, and the credentials it returns are
-    discarded at once: C(RegionDisabledException) fails. A role's session cannot call C(GetSessionToken): the check
+    discarded at once; C(RegionDisabledException) fails. A role's session cannot call C(GetSessionToken), so the check
     then warns "Not verifiable" and says where to look (IAM console, Account settings, Security Token Service (STS),
     Endpoints), never V(ok). Checked with O(iam_role_name), the role RDS assumes through it.
   - C(db_security_group_ingress) - a DB security group accepts the DB port from the directory's security group.
