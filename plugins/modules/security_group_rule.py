@@ -16,7 +16,7 @@ description:
   - A rule it adds carries the tag C(aurora.kerberos:chain=<chain>) (TagSpecifications with ResourceType
     C(security-group-rule) on AuthorizeSecurityGroupIngress or AuthorizeSecurityGroupEgress).
   - A rule with the same direction, protocol, ports and peer that does not carry that tag was there before (made by
-    someone else): it is reported as pre-existing and left alone. Its description is not rewritten, and
+    someone else), so it is reported as pre-existing and left alone. Its description is not rewritten, and
     O(state=absent) does not revoke it.
   - O(state=absent) revokes by C(SecurityGroupRuleId), and only the rule that carries this chain's tag.
   - Parallel runs converge. C(InvalidPermission.Duplicate) on authorize means another run has just added the rule.
