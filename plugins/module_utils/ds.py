@@ -691,17 +691,17 @@ class DSTrustShareWaiterFactory(WaiterFactory):
         )
 
 
-def _config(timeout):
+def _config(timeout, pause=15):
     from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
-    return custom_waiter_config(timeout=timeout, default_pause=5)
+    return custom_waiter_config(timeout=timeout, default_pause=pause)
 
 
-def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout):
+def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout, pause=15):
     """Wait for a trust; when it ends VerifyFailed (or any failed state) say what to check."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
-        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout))
+        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout, pause))
     except botocore.exceptions.WaiterError as e:
         trust = get_trust(client, directory_id, trust_id) or {}
         state = trust.get("TrustState", "unknown")
@@ -711,23 +711,23 @@ def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout)
                                     f"({waiter_name.replace('_', ' ')}); it is {state}", trust=normalize_trust(trust))
 
 
-def wait_for_verification_start(client, directory_id, trust_id, timeout=60):
+def wait_for_verification_start(client, directory_id, trust_id, timeout=60, pause=5):
     """Give a re-verified trust time to leave its old failed state. If it never does, the trust_verified
     waiter that follows reports the failure with its reason."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, "trust_verification_started")
     try:
-        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout))
+        waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout, pause))
     except botocore.exceptions.WaiterError:
         return False
     return True
 
 
-def wait_for_share(module, client, waiter_name, owner_directory_id, shared_directory_id, timeout):
+def wait_for_share(module, client, waiter_name, owner_directory_id, shared_directory_id, timeout, pause=15):
     """Wait for the owner's view of a share."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
         waiter.wait(OwnerDirectoryId=owner_directory_id, SharedDirectoryIds=[shared_directory_id],
-                    WaiterConfig=_config(timeout))
+                    WaiterConfig=_config(timeout, pause))
     except botocore.exceptions.WaiterError as e:
         found = describe_shared_directories(client, owner_directory_id, [shared_directory_id])
         share = found[0] if found else {}
@@ -735,11 +735,11 @@ def wait_for_share(module, client, waiter_name, owner_directory_id, shared_direc
                            normalize_share(share))
 
 
-def wait_for_consumer(module, client, waiter_name, shared_directory_id, timeout):
+def wait_for_consumer(module, client, waiter_name, shared_directory_id, timeout, pause=15):
     """Wait for the consumer's view of a share (its own directory id)."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
-        waiter.wait(DirectoryIds=[shared_directory_id], WaiterConfig=_config(timeout))
+        waiter.wait(DirectoryIds=[shared_directory_id], WaiterConfig=_config(timeout, pause))
     except botocore.exceptions.WaiterError as e:
         directory = get_directory(client, shared_directory_id) or {}
         _share_wait_failed(module, e, waiter_name, shared_directory_id, directory.get("ShareStatus"), timeout,

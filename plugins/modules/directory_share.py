@@ -90,6 +90,11 @@ options:
     description: Seconds to wait.
     type: int
     default: 600
+  poll_interval:
+    description:
+      - Seconds between status reads while waiting (the share's status).
+    type: int
+    default: 15
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
@@ -213,6 +218,8 @@ def validate(module):
     problems = []
     if p["wait_timeout"] <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {p['wait_timeout']})")
+    if p["poll_interval"] <= 0:
+        problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     if p["side"] == "owner":
         problems += [f"{k} is required with side=owner" for k in ("directory_id", "target_account_id") if not p[k]]
         if p["shared_directory_id"]:
@@ -281,7 +288,8 @@ def owner_present(module, client):
         if not p["wait"]:
             module.fail_json(msg=f"The share of {directory_id} with {account} is {share['ShareStatus']}: run again once "
                                  "it has ended, or with wait=true", share=ds.normalize_share(share))
-        ds.wait_for_share(module, client, "share_deleted", directory_id, share["SharedDirectoryId"], p["wait_timeout"])
+        ds.wait_for_share(module, client, "share_deleted", directory_id, share["SharedDirectoryId"], p["wait_timeout"],
+                          p["poll_interval"])
         share = None
     changed = False
     if share is None or share.get("ShareStatus") in ds.SHARE_STATUSES_ENDED + ds.SHARE_STATUSES_ENDING:
@@ -296,7 +304,8 @@ def owner_present(module, client):
             done(module, True, {}, {"before": before, "after": after})
         changed = True
         if p["wait"]:
-            ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"])
+            ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],
+                          p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif p["share_method"] and share.get("ShareMethod") != p["share_method"]:
         module.fail_json(msg=f"Directory {directory_id} is shared with {account} by {share.get('ShareMethod')}, not "
@@ -317,10 +326,12 @@ def owner_present(module, client):
             after = dict(brief(ds.normalize_share(share)), share_status="Shared")
             done(module, True, ds.normalize_share(share), {"before": before, "after": after})
         if p["wait"]:
-            ds.wait_for_share(module, client, "share_shared", directory_id, shared_id, p["wait_timeout"])
+            ds.wait_for_share(module, client, "share_shared", directory_id, shared_id, p["wait_timeout"],
+                          p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif share.get("ShareStatus") == "Sharing" and p["wait"] and not module.check_mode:
-        ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"])
+        ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],
+                          p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     result = ds.normalize_share(share)
     done(module, changed, result, {"before": before, "after": brief(result)})
@@ -336,7 +347,8 @@ def owner_absent(module, client):
         changed = ds.unshare_directory(client, module.check_mode, p["directory_id"], p["target_account_id"])
     if p["wait"] and not module.check_mode:
         ds.wait_for_share(module, client, "share_deleted", p["directory_id"], share["SharedDirectoryId"],
-                          p["wait_timeout"])
+                          p["wait_timeout"],
+                          p["poll_interval"])
     done(module, changed, {}, {"before": brief(ds.normalize_share(share)), "after": {}})
 
 
@@ -364,7 +376,8 @@ def consumer_present(module, client):
         if module.check_mode:
             done(module, True, share, {"before": brief(share), "after": dict(brief(share), share_status="Shared")})
     if (changed or status != "Shared") and p["wait"] and not module.check_mode:
-        ds.wait_for_consumer(module, client, "consumer_shared", directory["DirectoryId"], p["wait_timeout"])
+        ds.wait_for_consumer(module, client, "consumer_shared", directory["DirectoryId"], p["wait_timeout"],
+                             p["poll_interval"])
     if changed or status != "Shared":
         share = ds.normalize_consumer_directory(ds.get_directory(client, directory["DirectoryId"]))
     done(module, changed, share, {"before": brief(ds.normalize_consumer_directory(directory)), "after": brief(share)})
@@ -384,7 +397,8 @@ def consumer_absent(module, client):
     if status == "PendingAcceptance":
         changed = ds.reject_shared_directory(client, module.check_mode, directory["DirectoryId"])
     if p["wait"] and not module.check_mode:
-        ds.wait_for_consumer(module, client, "consumer_rejected", directory["DirectoryId"], p["wait_timeout"])
+        ds.wait_for_consumer(module, client, "consumer_rejected", directory["DirectoryId"], p["wait_timeout"],
+                             p["poll_interval"])
     done(module, changed, {}, {"before": brief(share), "after": {}})
 
 
@@ -403,6 +417,7 @@ def main():
         consumer_profile=dict(type="str"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
+        poll_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)

@@ -86,6 +86,11 @@ options:
     description: Seconds to wait.
     type: int
     default: 1200
+  poll_interval:
+    description:
+      - Seconds between status reads while waiting (the trust's state).
+    type: int
+    default: 15
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
@@ -214,6 +219,8 @@ def validate(module):
     problems = []
     if p["wait_timeout"] <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {p['wait_timeout']})")
+    if p["poll_interval"] <= 0:
+        problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     problems += ds.trust_input_problems(directory_id=p["directory_id"], remote_domain_name=p["remote_domain_name"],
                                         trust_password=p["trust_password"],
                                         conditional_forwarder_ip_addrs=p["conditional_forwarder_ip_addrs"])
@@ -235,7 +242,8 @@ def described(trust, forwarders=None):
 def wait_ready(module, client, trust_id):
     p = module.params
     if p["wait"] and not module.check_mode:
-        ds.wait_for_trust(module, client, "trust_verified", p["directory_id"], trust_id, p["wait_timeout"])
+        ds.wait_for_trust(module, client, "trust_verified", p["directory_id"], trust_id,
+                          p["wait_timeout"], p["poll_interval"])
     return ds.get_trust(client, p["directory_id"], trust_id)
 
 
@@ -263,7 +271,8 @@ def ensure_present(module, client):
         if not p["wait"]:
             module.fail_json(msg=f"Trust {trust['TrustId']} to {p['remote_domain_name']} is being deleted: run again "
                                  "once it is gone, or with wait=true", trust=ds.normalize_trust(trust))
-        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"], p["wait_timeout"])
+        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"],
+                          p["wait_timeout"], p["poll_interval"])
         trust = None
     if trust is None or trust.get("TrustState") == "Deleting":
         create(module, client)
@@ -304,7 +313,8 @@ def ensure_present(module, client):
     if module.check_mode:
         module.exit_json(changed=changed, trust=ds.normalize_trust(trust, forwarders), diff={"before": before, "after": after})
     if verified and p["wait"]:
-        ds.wait_for_verification_start(client, p["directory_id"], trust_id, min(60, p["wait_timeout"]))
+        ds.wait_for_verification_start(client, p["directory_id"], trust_id, min(60, p["wait_timeout"]),
+                                      min(5, p["poll_interval"]))
     if changed or trust.get("TrustState") not in ds.TRUST_STATES_READY:
         trust = wait_ready(module, client, trust_id)
     module.exit_json(changed=changed, trust=ds.normalize_trust(trust, forwarders),
@@ -320,7 +330,8 @@ def ensure_absent(module, client):
     if trust.get("TrustState") != "Deleting":
         changed = ds.delete_trust(client, module.check_mode, trust["TrustId"], p["delete_conditional_forwarder"])
     if p["wait"] and not module.check_mode:
-        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"], p["wait_timeout"])
+        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"],
+                          p["wait_timeout"], p["poll_interval"])
     module.exit_json(changed=changed, trust={}, diff={"before": described(trust), "after": {}})
 
 
@@ -338,6 +349,7 @@ def main():
         delete_conditional_forwarder=dict(type="bool", default=False),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1200),
+        poll_interval=dict(type="int", default=15),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     validate(module)

@@ -314,7 +314,7 @@ def test_verification_start_gives_up_quietly(client, monkeypatch):
     params = {"DirectoryId": "d-1234567890", "TrustIds": [TRUST_ID]}
     for _attempt in range(3):
         client.stubber.add_response("describe_trusts", {"Trusts": [trust("VerifyFailed")]}, params)
-    monkeypatch.setattr(ds, "_config", lambda timeout: {"Delay": 0, "MaxAttempts": 3})
+    monkeypatch.setattr(ds, "_config", lambda timeout, pause=15: {"Delay": 0, "MaxAttempts": 3})
     assert ds.wait_for_verification_start(client, "d-1234567890", TRUST_ID) is False
 
 

@@ -297,7 +297,7 @@ def test_the_consumer_sees_a_share_end_while_waiting(aws):
 def test_a_timeout_says_where_the_share_is(aws, monkeypatch):
     from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 
-    monkeypatch.setattr(ds, "_config", lambda timeout: {"Delay": 0, "MaxAttempts": 2})
+    monkeypatch.setattr(ds, "_config", lambda timeout, pause=15: {"Delay": 0, "MaxAttempts": 2})
     shares(aws["owner"])
     aws["owner"].add_response("share_directory", {"SharedDirectoryId": SHARED_ID}, SHARE_CALL)
     for _attempt in range(3):

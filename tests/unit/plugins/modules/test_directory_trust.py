@@ -242,7 +242,7 @@ def test_absent_on_nothing_changes_nothing(aws):
 def test_a_timeout_says_where_the_trust_is(aws, monkeypatch):
     from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 
-    monkeypatch.setattr(ds, "_config", lambda timeout: {"Delay": 0, "MaxAttempts": 2})
+    monkeypatch.setattr(ds, "_config", lambda timeout, pause=15: {"Delay": 0, "MaxAttempts": 2})
     trusts(aws)
     aws.add_response("create_trust", {"TrustId": TRUST}, None)
     for _attempt in range(3):
