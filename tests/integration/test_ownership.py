@@ -121,7 +121,6 @@ def gone_within(client, directory_id, seconds):
     raise AssertionError(f"{directory_id} still described after {seconds} s")
 
 
-
 # --- the role in other Regions and partitions (AWS_FACTS.md section 3) ----------------------------------------
 
 REGIONS_PLAYBOOK = "tests/integration/playbooks/iam_role_regions.yml"
