@@ -382,6 +382,58 @@ def _security_group_failure(resource, directory):
             f"security group {directory_sg}")
 
 
+# The AD ports a DB outside the directory's VPC needs into the domain controllers' SG (AWS_FACTS section 2;
+# the exact ports are inferred there): (protocol, from, to).
+CONTROLLER_PATH_PORTS = (("tcp", 53, 53), ("udp", 53, 53), ("tcp", 88, 88), ("udp", 88, 88), ("tcp", 464, 464),
+                         ("udp", 464, 464), ("tcp", 389, 389), ("udp", 389, 389), ("tcp", 445, 445),
+                         ("tcp", 135, 135), ("tcp", 636, 636), ("tcp", 3268, 3269), ("tcp", 1024, 65535))
+
+
+def _controller_path_failure(resource, directory):
+    """None when the DB is in the directory's VPC, or the domain controllers' SG admits it on every AD port:
+    from one of its security groups across an active peering of the two VPCs, or from a CIDR that holds all
+    of its subnets (AWS_FACTS section 2: the controllers' SG admits only the directory VPC's CIDR)."""
+    from moto.ec2.models import ec2_backends
+
+    directory = getattr(directory, "lab_owner", directory)
+    controllers_sg = getattr(directory, "security_group_id", None)
+    directory_vpc = (getattr(directory, "vpc_settings", None) or {}).get("VpcId")
+    name = resource.__dict__.get("db_subnet_group_name") or resource.__dict__.get("_db_subnet_group_name")
+    subnet_group = resource.backend.subnet_groups.get(name or "")
+    if not controllers_sg or not directory_vpc or subnet_group is None or subnet_group.vpc_id == directory_vpc:
+        return None
+    ec2 = ec2_backends[resource.account_id][resource.region]
+    group = ec2.get_security_group_from_id(controllers_sg)
+    if group is None:
+        return None
+    db_groups = set(resource.vpc_security_group_ids or [])
+    peered = any(
+        p._status.code == "active" and {p.vpc.id, p.peer_vpc.id} == {subnet_group.vpc_id, directory_vpc}
+        for p in ec2.vpc_pcxs.values())
+    db_networks = [ipaddress.ip_network(s.cidr_block) for s in subnet_group._subnets]
+
+    def covers(rule, protocol, low, high):
+        if rule.ip_protocol not in ("-1", protocol):
+            return False
+        return rule.ip_protocol == "-1" or (rule.from_port <= low and high <= rule.to_port)
+
+    def admits(protocol, low, high):
+        rules = [rule for rule in group.ingress_rules if covers(rule, protocol, low, high)]
+        if peered and any((rule.source_group or {}).get("GroupId") in db_groups for rule in rules):
+            return True
+        cidrs = [ipaddress.ip_network(rule.ip_range["CidrIp"], strict=False) for rule in rules
+                 if (rule.ip_range or {}).get("CidrIp")]
+        return bool(db_networks) and all(any(n.subnet_of(c) for c in cidrs) for n in db_networks)
+
+    missing = [f"{protocol}/{low}" + (f"-{high}" if high != low else "") for protocol, low, high in CONTROLLER_PATH_PORTS
+               if not admits(protocol, low, high)]
+    if not missing:
+        return None
+    dummy, noun = _kind(resource)
+    return (f"the {noun} in VPC {subnet_group.vpc_id} cannot reach the directory's domain controllers in VPC "
+            f"{directory_vpc}: their security group {controllers_sg} does not allow inbound traffic from the "
+            f"{noun}'s security groups or subnets on {', '.join(missing)}")
+
 def _start_join(resource, directory, role, role_name):
     cause = None
     if not _has_directory_permissions(role):
@@ -390,6 +442,8 @@ def _start_join(resource, directory, role, role_name):
                  f"({', '.join(RDS_DS_ACTIONS)})")
     if cause is None:
         cause = _security_group_failure(resource, directory)
+    if cause is None:
+        cause = _controller_path_failure(resource, directory)
     injected = _LAB.faults.pop("fail_next_join")
     if cause is None and injected:
         cause = injected if isinstance(injected, str) else "injected failure (fail_next_join)"

@@ -424,6 +424,57 @@ def test_security_groups_closed_to_the_directory_fail_the_join_then_a_retry_afte
         ec2.revoke_security_group_ingress(GroupId=sgs["closed"], IpPermissions=[permission])
 
 
+AD_PORTS = [("tcp", 53, 53), ("udp", 53, 53), ("tcp", 88, 88), ("udp", 88, 88), ("tcp", 464, 464), ("udp", 464, 464),
+            ("tcp", 389, 389), ("udp", 389, 389), ("tcp", 445, 445), ("tcp", 135, 135), ("tcp", 636, 636),
+            ("tcp", 3268, 3269), ("tcp", 1024, 65535)]
+
+
+@pytest.fixture
+def peered(net, ec2):
+    """A DB VPC peered (active) with the directory's, with a DB subnet group and a DB group open on 5432."""
+    n = 100 + next(_cidrs) + int(time.time()) % 40
+    vpc = ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{n}.{i}.0/24", AvailabilityZone=f"us-east-1{az}")
+               ["Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b"))]
+    group = unique("lab-rds-peered-")
+    boto3.client("rds").create_db_subnet_group(DBSubnetGroupName=group, DBSubnetGroupDescription="peered",
+                                               SubnetIds=subnets)
+    db_sg = ec2.create_security_group(GroupName=unique("lab-db-peered-"), Description="db", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db_sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": net["directory_sg"]}]}])
+    pcx = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=net["vpc"])["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    yield dict(net, subnet_group=group, db_sg=db_sg, cidrs=[f"10.{n}.1.0/24", f"10.{n}.2.0/24"])
+    ec2.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+
+
+def test_a_db_in_a_peered_vpc_fails_the_join_until_the_controllers_group_admits_it(lab, rds, ec2, peered, roles, made):
+    """AWS_FACTS section 2: the domain controllers' group admits the AD ports only from the directory's VPC."""
+    dummy, args = made.cluster(peered, peered["db_sg"], Domain=peered["directory"], DomainIAMRoleName=roles["good"])
+    cluster_id = args["DBClusterIdentifier"]
+    statuses_until(rds, cluster_id, "enable-kerberos-failed")
+    [message] = events(rds, cluster_id)
+    assert peered["directory_sg"] in message and "udp/88" in message and "tcp/1024-65535" in message, message
+    # From the DB subnets' CIDRs it works as well as by group: here one port short, then all of them.
+    permissions = [{"IpProtocol": p, "FromPort": low, "ToPort": high, "IpRanges": [{"CidrIp": cidr}]}
+                   for p, low, high in AD_PORTS for cidr in peered["cidrs"] if (p, low) != ("udp", 464)]
+    ec2.authorize_security_group_ingress(GroupId=peered["directory_sg"], IpPermissions=permissions)
+    by_group = [{"IpProtocol": "udp", "FromPort": 464, "ToPort": 464, "UserIdGroupPairs": [{"GroupId": peered["db_sg"]}]}]
+    try:
+        rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain=peered["directory"])
+        statuses_until(rds, cluster_id, "enable-kerberos-failed")
+        latest = [m for m in events(rds, cluster_id) if m != message]
+        assert len(latest) == 1 and "udp/464" in latest[0] and "udp/88" not in latest[0], latest
+        ec2.authorize_security_group_ingress(GroupId=peered["directory_sg"], IpPermissions=by_group)
+        rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain=peered["directory"])
+        statuses_until(rds, cluster_id, "kerberos-enabled")
+    finally:
+        for permission in permissions + by_group:
+            try:
+                ec2.revoke_security_group_ingress(GroupId=peered["directory_sg"], IpPermissions=[permission])
+            except ClientError:
+                pass  # not added: the test failed before
+
 def test_an_injected_failure_fails_only_the_next_join(lab, rds, net, roles, sgs, made):
     lab_api(lab, "POST", "faults", {"fail_next_join": "lab: the domain controllers did not answer"})
     dummy, args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
