@@ -434,6 +434,7 @@ def _controller_path_failure(resource, directory):
             f"{directory_vpc}: their security group {controllers_sg} does not allow inbound traffic from the "
             f"{noun}'s security groups or subnets on {', '.join(missing)}")
 
+
 def _start_join(resource, directory, role, role_name):
     cause = None
     if not _has_directory_permissions(role):
