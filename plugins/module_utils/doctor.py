@@ -359,9 +359,14 @@ def ad_findings(user, name, realm, state=None, backend="ldap", now=None):
                                 "Enable it: enabled: true in its directory_users entry (aurora.kerberos.ad_user), "
                                 "or ds reset-user-password, which sets a password and enables the user.")]
     found.append(finding("ad", "user_enabled", OK, f"{user['name']} is enabled."))
+    new_password = ("Set a new password: update_password: always with a new password in its directory_users entry "
+                    "(aurora.kerberos.ad_user), ds reset-user-password, or kpasswd/kinit at a terminal.")
     if not user.get("has_password", True):
-        return found + [finding("ad", "password", FAIL, f"{user['name']} has no password yet (pwdLastSet is 0).",
-                                "Set one: password in its directory_users entry, or ds reset-user-password.")]
+        # AD keeps pwdLastSet at 0 both before a password is set and when one must be changed at the next logon.
+        return found + [finding("ad", "password_not_expired", FAIL,
+                                f"{user['name']} has no usable password: pwdLastSet is 0 (never set, or it must be "
+                                "changed at the next logon). kinit fails (\"Password has expired\") and PostgreSQL "
+                                "cannot prompt for a new one.", new_password)]
     if state is not None:
         computed = int(state.get("msDS-User-Account-Control-Computed") or 0)
         if computed & UF_LOCKOUT:
@@ -372,15 +377,11 @@ def ad_findings(user, name, realm, state=None, backend="ldap", now=None):
                                     "Computers, Account: Unlock; or set lockoutTime to 0), and find the client that "
                                     "keeps sending an old password.")]
         found.append(finding("ad", "not_locked_out", OK, f"{user['name']} is not locked out."))
-        last_set = state.get("pwdLastSet")
-        never_set = last_set is not None and not isinstance(last_set, datetime.datetime) and int(last_set) == 0
-        if computed & UF_PASSWORD_EXPIRED or never_set:
-            why = "must change its password at next logon (pwdLastSet 0)" if never_set else "has an expired password"
+        if computed & UF_PASSWORD_EXPIRED:
             return found + [finding("ad", "password_not_expired", FAIL,
-                                    f"{user['name']} {why}: kinit fails (\"Password has expired\") and PostgreSQL cannot "
-                                    "prompt for a new one.",
-                                    "Set a new password: update_password: always with a new password in its "
-                                    "directory_users entry, ds reset-user-password, or kpasswd/kinit at a terminal.")]
+                                    f"{user['name']}'s password has expired under the domain's password policy: kinit "
+                                    "fails (\"Password has expired\") and PostgreSQL cannot prompt for a new one.",
+                                    new_password)]
         found.append(finding("ad", "password_not_expired", OK, f"The password of {user['name']} has not expired."))
         expires = state.get("accountExpires")
         expires_at = filetime_to_datetime(expires) if expires not in (None, "") else None
@@ -634,12 +635,18 @@ def krb5_conf_findings(conf, path, realm, host, directory_kdcs=()):
     # .rds.<the partition's DNS suffix> covers every endpoint of the Region (AWS_FACTS.md section 5)
     add = (f"[domain_realm] .rds.{host.split('.rds.', 1)[1]} = {realm}" if ".rds." in host
            else f"[domain_realm] {host} = {realm}")
-    if mapped is None:
+    default_realm = _first(libdefaults, "default_realm")
+    if mapped is None and default_realm == realm:
+        # MIT then asks the default realm's KDC with the referral realm, and AD answers for its own SPNs.
+        found.append(finding("client", "krb5_conf_domain_realm", WARN,
+                             f"No [domain_realm] entry of {path} covers {host}; it works only because the default "
+                             f"realm is {realm} (the KDC answers by referral). AWS documents the entry.",
+                             writes + add + "."))
+    elif mapped is None:
         found.append(finding("client", "krb5_conf_domain_realm", FAIL,
-                             f"No [domain_realm] entry of {path} covers {host}: the client does not know that "
-                             f"postgres/{host} belongs to {realm} and asks its default realm "
-                             f"({_first(libdefaults, 'default_realm', 'none')}) by referral, which AWS does not document "
-                             "to work.", writes + add + "."))
+                             f"No [domain_realm] entry of {path} covers {host}, and the default realm is "
+                             f"{default_realm or 'not set'}: the client asks that realm, not {realm}, for "
+                             f"postgres/{host}.", writes + add + "."))
     elif mapped != realm:
         found.append(finding("client", "krb5_conf_domain_realm", FAIL,
                              f"[domain_realm] {entry} = {mapped} in {path} maps {host} to {mapped}, not {realm}: the "
