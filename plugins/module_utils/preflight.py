@@ -21,12 +21,14 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_route_tables
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_security_groups
 from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_vpc_peering_connections
+from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_vpcs
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
 from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_policies
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import network
 from ansible_collections.aurora.kerberos.plugins.module_utils import partitions
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -444,6 +446,70 @@ def check_directory_egress(ec2, directory_sg_id, db_security_group_ids, port):
                                 "security groups.", fix)
 
 
+def _ad_port(permission, protocol, low, high):
+    """Whether an inbound permission admits protocol low-high (all traffic does)."""
+    given = network.normalize_protocol(permission.get("IpProtocol", ""))
+    if given == "-1":
+        return True
+    return given == protocol and permission.get("FromPort", 0) <= low and high <= permission.get("ToPort", 65535)
+
+
+def check_controllers_ingress(ec2, directory_sg_id, directory_vpc_id, db_vpc_id, db_security_group_ids):
+    """A DB in another VPC: the domain controllers' group admits the AD ports only from the directory VPC's CIDR
+    (AWS_FACTS section 2), so it must also admit the DB, by its security group across an active peering of the
+    two VPCs, or by CIDR (here: one that holds the DB VPC's CIDR is OK, a narrower one a warning)."""
+    check = "directory_controllers_ingress"
+    if not db_vpc_id or not directory_vpc_id:
+        return _not_checked(check, "the DB's or the directory's VPC is not known",
+                            "Give cluster_id (or db_vpc_id) and an Active directory_id.")
+    if db_vpc_id == directory_vpc_id:
+        return finding(check, OK, f"The DB is in the directory's VPC {db_vpc_id}, whose CIDR the domain controllers' "
+                                  "security group admits.")
+    if not directory_sg_id:
+        return _not_checked(check, "the directory's security group is not known", "Give an Active directory_id.")
+    groups = describe_security_groups(ec2, GroupIds=[directory_sg_id])
+    if not groups:
+        return _not_checked(check, f"the domain controllers' security group {directory_sg_id} is not visible to this "
+                                   "account (a shared directory's group lives in the owner's account)",
+                            f"In the owner's account, let {directory_sg_id} admit the DB's VPC on the AD ports.")
+    vpcs = [db_vpc_id, directory_vpc_id]
+    peered = any((p.get("Status") or {}).get("Code") == "active" and {
+        p.get("RequesterVpcInfo", {}).get("VpcId"), p.get("AccepterVpcInfo", {}).get("VpcId")} == set(vpcs)
+        for p in describe_vpc_peering_connections(ec2, Filters=[
+            {"Name": "requester-vpc-info.vpc-id", "Values": vpcs}, {"Name": "accepter-vpc-info.vpc-id", "Values": vpcs}]))
+    db_cidr = next((v.get("CidrBlock") for v in describe_vpcs(ec2, VpcIds=[db_vpc_id])), None)
+    db_network = ipaddress.ip_network(db_cidr) if db_cidr else None
+    db_groups = set(db_security_group_ids or [])
+    missing, partly = [], []
+    for protocol, low, high in network.DIRECTORY_ACCESS_PORTS:
+        permissions = [p for p in groups[0].get("IpPermissions") or [] if _ad_port(p, protocol, low, high)]
+        if peered and any(g.get("GroupId") in db_groups for p in permissions for g in p.get("UserIdGroupPairs") or []):
+            continue
+        networks = [ipaddress.ip_network(c, strict=False) for p in permissions for c in _cidrs(p)]
+        if db_network and any(db_network.subnet_of(n) for n in networks if n.version == db_network.version):
+            continue
+        name = f"{protocol}/{low}" + (f"-{high}" if high != low else "")
+        if db_network and any(n.overlaps(db_network) for n in networks if n.version == db_network.version):
+            partly.append(name)
+        else:
+            missing.append(name)
+    how = (f"from the DB security group ({', '.join(sorted(db_groups)) or 'its id'}), which the active peering allows"
+           if peered else f"from the DB subnets' CIDRs (no active peering of {db_vpc_id} and {directory_vpc_id} "
+                          "allows a security group reference)")
+    fix = (f"Let {directory_sg_id} admit the DB {how} on TCP and UDP 53, 88, 464, 389 and TCP 445, 135, 636, "
+           "3268-3269, 1024-65535: the network role does it (network_directory_access, network_db_subnet_ids).")
+    if missing:
+        return finding(check, FAIL, f"The DB's VPC {db_vpc_id} is not the directory's {directory_vpc_id}, and the domain "
+                                    f"controllers' security group {directory_sg_id} does not admit the DB on "
+                                    f"{', '.join(missing)}: the join would end in enable-kerberos-failed.", fix)
+    if partly:
+        return finding(check, WARN, f"The domain controllers' security group {directory_sg_id} admits only part of the "
+                                    f"DB's VPC {db_vpc_id} ({db_cidr}) on {', '.join(partly)}; make sure that covers "
+                                    "the DB subnets.", fix)
+    return finding(check, OK, f"The domain controllers' security group {directory_sg_id} admits the DB's VPC {db_vpc_id} "
+                              "on every AD port.")
+
+
 # --- VPCs -----------------------------------------------------------------------------------------
 
 def _routes_via(ec2, vpc_id, peering_id):
@@ -558,6 +624,9 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
         findings.append(_guarded("directory_security_group_egress", check_directory_egress, ec2,
                                  vpc_settings.get("SecurityGroupId"), sg_ids, port))
         findings.append(_guarded("vpc_connectivity", check_vpc, ec2, target.get("vpc_id"), vpc_settings.get("VpcId")))
+        findings.append(_guarded("directory_controllers_ingress", check_controllers_ingress, ec2,
+                                 vpc_settings.get("SecurityGroupId"), vpc_settings.get("VpcId"), target.get("vpc_id"),
+                                 sg_ids))
     return findings
 
 

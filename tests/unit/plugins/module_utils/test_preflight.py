@@ -740,7 +740,7 @@ def test_run_checks_runs_every_check(aws):
     assert [(f["check"], f["status"]) for f in findings] == [
         ("engine_support", "ok"), ("directory", "ok"), ("iam_role_trust", "ok"), ("iam_role_policy", "ok"),
         ("sts_regional_endpoint", "ok"), ("db_security_group_ingress", "ok"),
-        ("directory_security_group_egress", "ok"), ("vpc_connectivity", "ok")]
+        ("directory_security_group_egress", "ok"), ("vpc_connectivity", "ok"), ("directory_controllers_ingress", "ok")]
 
 
 def test_run_checks_without_directory_or_role_checks_the_engine_only(aws):
@@ -773,3 +773,73 @@ def test_guarded_turns_a_raw_client_error_into_a_warning():
         raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Describe")
 
     assert preflight._guarded("x", broken)["status"] == "warn"
+
+
+# --- the domain controllers' group admits a DB in another VPC (AWS_FACTS section 2) -----------------------
+
+AD_PORTS = [("tcp", 53, 53), ("udp", 53, 53), ("tcp", 88, 88), ("udp", 88, 88), ("tcp", 464, 464), ("udp", 464, 464),
+            ("tcp", 389, 389), ("udp", 389, 389), ("tcp", 445, 445), ("tcp", 135, 135), ("tcp", 636, 636),
+            ("tcp", 3268, 3269), ("tcp", 1024, 65535)]
+
+
+def ad_rules(group=None, cidr=None, skip=()):
+    rules = []
+    for protocol, low, high in AD_PORTS:
+        if (protocol, low) in skip:
+            continue
+        rule = {"IpProtocol": protocol, "FromPort": low, "ToPort": high}
+        if group:
+            rule["UserIdGroupPairs"] = [{"GroupId": group}]
+        else:
+            rule["IpRanges"] = [{"CidrIp": cidr}]
+        rules.append(rule)
+    return rules
+
+
+def controllers(ec2, ingress, peerings=(peering(),), db_cidr="10.75.0.0/16"):
+    client, ec2 = ec2
+    sgs_answer(ec2, [DIR_SG], sg(DIR_SG, ingress=[tcp(0, 65535, cidr="10.76.0.0/16")] + ingress))
+    peerings_answer(ec2, *peerings)
+    ec2.add_response("describe_vpcs", {"Vpcs": [{"VpcId": DB_VPC, "CidrBlock": db_cidr}]}, {"VpcIds": [DB_VPC]})
+    return preflight.check_controllers_ingress(client, DIR_SG, DIR_VPC, DB_VPC, [DB_SG])
+
+
+def test_the_network_roles_ad_ports_are_the_ones_checked():
+    from pathlib import Path
+
+    import yaml
+
+    from ansible_collections.aurora.kerberos.plugins.module_utils import network
+
+    repo = Path(__file__).resolve().parents[4]
+    listed = yaml.safe_load((repo / "roles/network/vars/main.yml").read_text())["__network_directory_ports"]
+    assert [(r["protocol"], r["from_port"], r["to_port"]) for r in listed] == list(network.DIRECTORY_ACCESS_PORTS) == AD_PORTS
+
+
+def test_same_vpc_needs_nothing_more(ec2):
+    assert preflight.check_controllers_ingress(ec2[0], DIR_SG, DB_VPC, DB_VPC, [DB_SG])["status"] == "ok"
+
+
+def test_a_peered_db_admitted_by_group_on_every_ad_port_is_ok(ec2):
+    assert controllers(ec2, ad_rules(group=DB_SG))["status"] == "ok"
+
+
+def test_only_the_directory_vpc_cidr_fails_naming_the_group_and_the_ports(ec2):
+    result = controllers(ec2, [])
+    assert result["status"] == "fail" and DIR_SG in result["message"] and "udp/88" in result["message"]
+    assert "network_directory_access" in result["fix"]
+
+
+def test_a_group_reference_without_an_active_peering_does_not_count(ec2):
+    result = controllers(ec2, ad_rules(group=DB_SG), peerings=(peering(status="pending-acceptance"),))
+    assert result["status"] == "fail" and "CIDRs" in result["fix"]
+
+
+def test_one_port_short_fails_naming_it(ec2):
+    result = controllers(ec2, ad_rules(group=DB_SG, skip=[("udp", 464)]))
+    assert result["status"] == "fail" and "udp/464" in result["message"] and "udp/88" not in result["message"]
+
+
+def test_cidrs_holding_the_db_vpc_are_ok_and_narrower_ones_warn(ec2):
+    assert controllers(ec2, ad_rules(cidr="10.75.0.0/16"), peerings=())["status"] == "ok"
+    assert controllers(ec2, ad_rules(cidr="10.75.1.0/24"), peerings=())["status"] == "warn"

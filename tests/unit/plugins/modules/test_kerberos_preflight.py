@@ -65,7 +65,7 @@ def test_everything_in_order_is_ok(aws):
     expect_checks(aws)
     result = run(**EXPLICIT)
     assert result["failed"] is False and result["changed"] is False and result["ok"] is True
-    assert len(result["findings"]) == 8 and {f["status"] for f in result["findings"]} == {"ok"}
+    assert len(result["findings"]) == 9 and {f["status"] for f in result["findings"]} == {"ok"}
 
 
 def test_check_mode_runs_the_same_reads(aws):
