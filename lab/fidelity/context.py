@@ -82,6 +82,8 @@ class LabContext:
             "cluster_seconds": float(env.get("LAB_CLUSTER_SECONDS", "2")),
             # IAM is eventually consistent: a role RDS is given this soon after CreateRole is "not valid" yet.
             "iam_propagation_seconds": float(env.get("LAB_IAM_PROPAGATION_SECONDS", "3")),
+            # ModifyDBCluster Domain with ApplyImmediately=false waits this long for "the maintenance window".
+            "maintenance_window_seconds": float(env.get("LAB_MAINTENANCE_WINDOW_SECONDS", "3600")),
         }
         self.faults = Faults(_json(env.get("LAB_FAULTS")))
         self.calls = CallLog()

@@ -468,7 +468,7 @@ def _start_leave(resource):
     if membership is None:
         return
     membership = dict(membership, action="disable", started=_LAB.now(), seconds=float(_LAB.knobs["join_seconds"]),
-                      status=DISABLE_STAGES[0])
+                      status=DISABLE_STAGES[0], held_since=None)
     resource._lab_membership = membership
     _wake(resource)
 
@@ -487,6 +487,13 @@ def _refresh(resource):
         membership = resource.__dict__.get("_lab_membership")
         if membership is None:
             return None
+        held = membership.get("held_since")
+        if held is not None:
+            opens = held + float(_LAB.knobs.get("maintenance_window_seconds", 3600))
+            if _LAB.now() < opens:
+                membership["status"] = f"pending-maintenance-{membership['action']}-kerberos"
+                return membership
+            membership.update(held_since=None, started=opens)  # the window: the change runs as usual
         if membership["action"] == "enable":
             final = "enable-kerberos-failed" if membership["failure"] else "kerberos-enabled"
             status = _LAB.progress(membership["started"], membership["seconds"], [*ENABLE_STAGES, final])
@@ -513,6 +520,18 @@ def _refresh(resource):
             return None
         membership["status"] = status
         return membership
+
+
+def _hold_for_window(resource):
+    """ApplyImmediately=false: RDS holds the join (or leave) for the maintenance window, and the membership reads
+    pending-maintenance-enable-kerberos (-disable-) until then (AWS_FACTS section 4). The lab's window opens
+    knob maintenance_window_seconds after the request (read when the membership is read); the change then runs as
+    usual [inferred: AWS applies it in the window]. An omitted ApplyImmediately is applied at once here, unlike
+    AWS, whose default is false [lab leniency]."""
+    membership = resource.__dict__.get("_lab_membership")
+    if membership is not None:
+        resource._lab_membership = dict(membership, held_since=_LAB.now(),
+                                        status=f"pending-maintenance-{membership['action']}-kerberos")
 
 
 def _plan_domain(resource, domain, role_name, disable=False):
@@ -700,11 +719,14 @@ def _patch_backend():
             _validate_master(kwargs, creating=False)
         domain, role_name = kwargs.pop("domain", None), kwargs.pop("domain_iam_role_name", None)
         change = _plan_domain(cluster, domain, role_name)  # raises before moto changes anything
+        later = str(kwargs.get("apply_immediately")).lower() == "false"
         password = kwargs.get("master_user_password")
         managed = kwargs.get("manage_master_user_password")
         result = original_modify_cluster(self, kwargs)
         if change is not None:
             change(cluster)
+            if later:
+                _hold_for_window(cluster)
             result.__dict__["_lab_membership"] = cluster.__dict__.get("_lab_membership")
             kerberos.sync()  # a join that replaces a joined one takes the old keys away
         if password or managed is not None:

@@ -2,20 +2,15 @@
 given within the knob iam_propagation_seconds of CreateRole is refused as "IAM role provided is not valid",
 and the same call succeeds once the role has propagated."""
 
-import json
-
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import current_env, lab_api, poll, unique
+from labtools import current_env, lab_api, unique
 
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 INVALID = "IAM role provided is not valid, please check that the role exists and has the correct policies"
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-    "Service": ["directoryservice.rds.amazonaws.com", "rds.amazonaws.com"]}}]}
-POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
 
 
 @pytest.fixture
@@ -26,45 +21,14 @@ def propagation(lab):
     lab_api(lab, "POST", "knobs", {"iam_propagation_seconds": 0})
 
 
-@pytest.fixture
-def directory(lab):
-    ds = boto3.client("ds")
-    subnets = lab["LAB_SUBNET_IDS"].split(",")
-    directory_id = ds.create_microsoft_ad(Name=lab["LAB_AD_DOMAIN"], Password=current_env(lab)["LAB_AD_ADMIN_PASSWORD"],
-                                          Edition="Standard",
-                                          VpcSettings={"VpcId": lab["LAB_VPC_ID"], "SubnetIds": subnets})["DirectoryId"]
-    poll(lambda: ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]["Stage"] == "Active",
-         60, "Active")
-    yield directory_id
-    ds.delete_directory(DirectoryId=directory_id)
-
-
-@pytest.fixture
-def role(lab):
-    iam = boto3.client("iam")
-    made = []
-
-    def make():
-        name = unique("lab-prop-")
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
-        iam.attach_role_policy(RoleName=name, PolicyArn=POLICY)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        iam.detach_role_policy(RoleName=name, PolicyArn=POLICY)
-        iam.delete_role(RoleName=name)
-
-
-def test_a_new_role_is_not_valid_for_rds_until_it_has_propagated(lab, directory, role, propagation):
+def test_a_new_role_is_not_valid_for_rds_until_it_has_propagated(lab, fresh_directory, new_role, propagation):
     rds = boto3.client("rds", config=NO_RETRY)
-    name = role()
+    name = new_role()
     cluster_id = unique("lab-prop-")
     master = current_env(lab)  # the contract's master user, with the password it has now: nothing changes
     args = dict(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
                 MasterUsername=master["LAB_PG_MASTER_USER"], MasterUserPassword=master["LAB_PG_MASTER_PASSWORD"],
-                DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], Domain=directory, DomainIAMRoleName=name)
+                DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], Domain=fresh_directory, DomainIAMRoleName=name)
     with pytest.raises(ClientError) as caught:
         rds.create_db_cluster(**args)
     assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
