@@ -7,13 +7,18 @@ with another description, a peering of the two VPCs, a route to the directory's 
 (refused, naming both targets)."""
 
 import json
+import secrets
+import time
 
 import boto3
 import pytest
 
 from ansible_run import playbook, recap
+from labtools import unique
 
 PLAYBOOK = "tests/integration/playbooks/network_peering.yml"
+JOIN_PLAYBOOK = "tests/integration/playbooks/network_peered_join.yml"
+POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"
 HOSTS = "cluster_a,cluster_b,"  # two cluster hosts sharing the DB group, run side by side
 TAG = "aurora.kerberos:chain"
 DB_CIDR, DIRECTORY_CIDR = "10.75.0.0/16", "10.76.0.0/16"
@@ -153,3 +158,82 @@ def test_a_peering_and_a_route_made_outside_the_chain_are_never_changed(ec2, vpc
     assert gone.returncode == 0, gone.stdout[-6000:] + gone.stderr[-3000:]
     assert peering() == ("active", {"team": "network"})
     assert [r.get("GatewayId") for r in routes_to(ec2, vpcs["db"]["table"], DIRECTORY_CIDR)] == [gateway]
+
+
+@pytest.fixture
+def peered_domain(lab, ec2, vpcs):
+    """The test VPCs made ready for a join: two subnets each (two AZs), a directory in the directory VPC (the lab
+    gives its controllers' group AWS's rules: the AD ports from that VPC's CIDR only), a DB subnet group, an IAM
+    role RDS can use, and a DB group the directory may reach on the DB port."""
+    session = dict(endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
+                   aws_access_key_id="lab", aws_secret_access_key="lab")
+    ds, rds, iam = (boto3.client(s, **session) for s in ("ds", "rds", "iam"))
+    db_second = ec2.create_subnet(VpcId=vpcs["db"]["vpc"], CidrBlock="10.75.2.0/24",
+                                  AvailabilityZone=f"{lab['AWS_REGION']}b")["Subnet"]["SubnetId"]
+    directory_subnets = [ec2.create_subnet(VpcId=vpcs["directory"]["vpc"], CidrBlock=f"10.76.{i}.0/24",
+                                           AvailabilityZone=f"{lab['AWS_REGION']}{az}")["Subnet"]["SubnetId"]
+                         for i, az in ((1, "a"), (2, "b"))]
+    name = unique("ak-peered-")
+    rds.create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription="peered",
+                               SubnetIds=[vpcs["db"]["subnet"], db_second])
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"Service": ["directoryservice.rds.amazonaws.com", "rds.amazonaws.com"]}}]}))
+    iam.attach_role_policy(RoleName=name, PolicyArn=POLICY)
+    directory_id = ds.create_microsoft_ad(Name=lab["LAB_AD_DOMAIN"], Password=lab["LAB_AD_ADMIN_PASSWORD"],
+                                          VpcSettings={"VpcId": vpcs["directory"]["vpc"], "SubnetIds": directory_subnets},
+                                          Edition="Standard")["DirectoryId"]
+    deadline = time.monotonic() + 60
+    while (described := ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0])["Stage"] != "Active":
+        assert time.monotonic() < deadline, described["Stage"]
+        time.sleep(0.5)
+    join = dict(db_group=vpcs["db"]["group"], directory_group=described["VpcSettings"]["SecurityGroupId"],
+                db_table=vpcs["db"]["table"], directory_table=vpcs["directory"]["table"], cluster_id=name,
+                directory_id=directory_id, role=name, dns_ips=described["DnsIpAddrs"], subnet_group=name,
+                master_password="Pw-" + secrets.token_hex(12))
+    yield join
+    for cluster in rds.describe_db_clusters()["DBClusters"]:
+        if cluster["DBClusterIdentifier"] == name:  # a failed test's leftover
+            for member in cluster["DBClusterMembers"]:
+                rds.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+            rds.modify_db_cluster(DBClusterIdentifier=name, DeletionProtection=False, Domain="", ApplyImmediately=True)
+            rds.delete_db_cluster(DBClusterIdentifier=name, SkipFinalSnapshot=True)
+    ds.delete_directory(DirectoryId=directory_id)
+    iam.detach_role_policy(RoleName=name, PolicyArn=POLICY)
+    iam.delete_role(RoleName=name)
+    rds.delete_db_subnet_group(DBSubnetGroupName=name)
+    for subnet in [db_second, *directory_subnets]:
+        ec2.delete_subnet(SubnetId=subnet)
+
+
+def test_a_db_in_a_peered_vpc_joins_only_because_the_role_opened_the_controllers_group(lab, ec2, peered_domain, tmp_path):
+    """AWS_FACTS section 2: the controllers' group admits the AD ports only from the directory VPC's CIDR."""
+    join = peered_domain
+    extra = tmp_path / "join.json"
+    extra.write_text(json.dumps({"join": join}))
+    rds = boto3.client("rds", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+
+    def membership():
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=join["cluster_id"])["DBClusters"][0]
+        return [m["Status"] for m in cluster.get("DomainMemberships") or []]
+
+    try:
+        closed = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}", "-e", "peer_directory_access=false")
+        assert closed.returncode != 0 and "enable-kerberos-failed" in closed.stdout, closed.stdout[-6000:]
+        assert membership() == ["enable-kerberos-failed"]
+        assert join["directory_group"] in closed.stdout, closed.stdout[-6000:]
+        events = [e["Message"] for e in rds.describe_events(SourceIdentifier=join["cluster_id"],
+                                                            SourceType="db-cluster")["Events"]]
+        assert any(join["directory_group"] in e and "udp/88" in e for e in events), events
+        assert [r for r in ingress(ec2, join["directory_group"]) if TAG in tags(r)] == []
+
+        opened = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}")
+        assert opened.returncode == 0, opened.stdout[-6000:] + opened.stderr[-3000:]
+        assert membership() == ["kerberos-enabled"]
+        ours = [r for r in ingress(ec2, join["directory_group"]) if TAG in tags(r)]
+        assert len(ours) == AD_PORTS and {r["ReferencedGroupInfo"]["GroupId"] for r in ours} == {join["db_group"]}
+    finally:
+        gone = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}", "-e", "peer_state=absent")
+    assert gone.returncode == 0, gone.stdout[-6000:] + gone.stderr[-3000:]
+    assert [r for r in rules(ec2, join["directory_group"]) if TAG in tags(r)] == []
