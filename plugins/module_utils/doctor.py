@@ -272,7 +272,7 @@ def dc_ingress_finding(dc_group, db_group_ids, db_cidrs):
     """The DCs' security group accepts the AD ports from the DB (by group, or a CIDR that covers the DB's
     subnets). AWS makes it accept them from the directory VPC's CIDR only (AWS_FACTS.md section 2)."""
     if dc_group is None:
-        return finding("aws", "dc_security_group_ingress", WARN,
+        return finding("aws", "directory_controllers_ingress", WARN,
                        "Not checked: the domain controllers' security group is not visible to this account (a shared "
                        "directory's group lives in the owner's account).",
                        "In the owner's account, see that it accepts 53, 88, 464 and 389 from the DB.")
@@ -290,29 +290,36 @@ def dc_ingress_finding(dc_group, db_group_ids, db_cidrs):
         if not allowed:
             missing.append(port)
     if not db_cidrs and missing:
-        return finding("aws", "dc_security_group_ingress", WARN,
+        return finding("aws", "directory_controllers_ingress", WARN,
                        f"Not checked by address: the DB subnets' CIDRs are not known, and {group_id} names none of the "
                        f"DB security groups for TCP {', '.join(map(str, missing))}.",
                        "Give cluster_id of a cluster with a DB subnet group.")
     if missing:
-        return finding("aws", "dc_security_group_ingress", FAIL,
+        return finding("aws", "directory_controllers_ingress", FAIL,
                        f"The domain controllers' security group {group_id} does not accept TCP "
                        f"{', '.join(map(str, missing))} from the DB (groups {', '.join(db_group_ids) or 'none'}, subnets "
                        f"{', '.join(db_cidrs)}): AWS opens it to the directory VPC's CIDR only.",
                        f"Open {group_id} to the DB security group (TCP and UDP 53, 88, 464, 389; TCP 445, 135, 636, "
                        "3268-3269, 1024-65535): the network role does it for a DB in another VPC.")
-    return finding("aws", "dc_security_group_ingress", OK,
+    return finding("aws", "directory_controllers_ingress", OK,
                    f"The domain controllers' security group {group_id} accepts TCP "
                    f"{', '.join(map(str, DC_PORTS_FROM_DB))} from the DB.")
 
 
-def security_group_findings(ec2, describe_security_groups, directory, db_group_ids, port, db_cidrs):
-    """Both ways: the DB's group from the directory's group, the DCs' group from the DB (and its egress)."""
+def security_group_findings(ec2, describe_security_groups, directory, db_group_ids, port, db_cidrs, db_vpc_id=None):
+    """Both ways: the DB's group from the directory's group, the DCs' group from the DB (and its egress).
+
+    A DB in another VPC is the preflight's check (peering, the DB VPC's CIDR, every AD port); in the directory's
+    VPC the rules AWS made are read again: TCP 53, 88, 464 and 389 from a CIDR that holds the DB's subnets."""
     vpc = preflight.directory_vpc_settings(directory)
     dc_group_id = vpc.get("SecurityGroupId")
     dc_addresses = (directory or {}).get("DnsIpAddrs") or []
     found = [_from_preflight("aws", preflight.check_db_ingress(ec2, db_group_ids, dc_group_id, port, dc_addresses)),
              _from_preflight("aws", preflight.check_directory_egress(ec2, dc_group_id, db_group_ids, port))]
+    if db_vpc_id and vpc.get("VpcId") and db_vpc_id != vpc["VpcId"]:
+        found.append(_from_preflight("aws", preflight.check_controllers_ingress(ec2, dc_group_id, vpc["VpcId"], db_vpc_id,
+                                                                               db_group_ids)))
+        return found
     groups = describe_security_groups(ec2, GroupIds=[dc_group_id]) if dc_group_id else []
     found.append(dc_ingress_finding(groups[0] if groups else None, db_group_ids, db_cidrs))
     return found

@@ -15,7 +15,7 @@ description:
     endpoint (C(endpoint)); every instance behind it is C(kerberos-enabled) (C(instance_membership)); the DB security
     group accepts the DB port from the directory's group (C(db_security_group_ingress)), the directory's group may send
     to it (C(directory_security_group_egress)), and the domain controllers' group accepts TCP 53, 88, 464 and 389 from
-    the DB (C(dc_security_group_ingress)).
+    the DB (C(directory_controllers_ingress)).
   - B(AD), over LDAPS (O(backend=ldap)) or the Directory Service Data API (O(backend=ds_data)) - the user exists
     (C(user_exists)), is enabled (C(user_enabled)), has a password (C(password)), is not locked out (C(not_locked_out)),
     its password has not expired (C(password_not_expired)), the account has not expired (C(account_not_expired)),
@@ -253,7 +253,7 @@ def aws_link(module, walk, clients):
     target = preflight.target_from_cluster(rds, cluster, instances)
     port = p["login_port"] or target["port"]
     walk.add(*doctor.security_group_findings(ec2, describe_security_groups, directory, target["security_group_ids"],
-                                             port, db_subnet_cidrs(rds, ec2, cluster)))
+                                             port, db_subnet_cidrs(rds, ec2, cluster), target["vpc_id"]))
     return directory, cluster, endpoint, port
 
 

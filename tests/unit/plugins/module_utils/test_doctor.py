@@ -518,9 +518,8 @@ def test_the_directory_is_found_by_id_or_by_name_and_must_be_active():
     stub.assert_no_pending_responses()
 
 
-def test_the_security_groups_both_ways():
-    from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_security_groups
-
+def ec2_with_the_groups():
+    """An EC2 client that answers the DB group (open to the DCs' group), then the DCs' group twice (AWS's rules)."""
     client, stub = stubbed("ec2")
     db = dict(GroupId="sg-0db", IpPermissions=[dict(IpProtocol="tcp", FromPort=5432, ToPort=5432,
                                                     UserIdGroupPairs=[{"GroupId": "sg-0dc"}])])
@@ -529,9 +528,16 @@ def test_the_security_groups_both_ways():
     stub.add_response("describe_security_groups", {"SecurityGroups": [db]}, {"GroupIds": ["sg-0db"]})
     stub.add_response("describe_security_groups", {"SecurityGroups": [dc]}, {"GroupIds": ["sg-0dc"]})
     stub.add_response("describe_security_groups", {"SecurityGroups": [dc]}, {"GroupIds": ["sg-0dc"]})
+    return client, stub
+
+
+def test_the_security_groups_both_ways():
+    from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_security_groups
+
+    client, stub = ec2_with_the_groups()
     found = doctor.security_group_findings(client, describe_security_groups, ACTIVE, ["sg-0db"], 5432, ["10.0.1.0/24"])
     assert statuses(found) == [("db_security_group_ingress", "ok"), ("directory_security_group_egress", "ok"),
-                               ("dc_security_group_ingress", "ok")]
+                               ("directory_controllers_ingress", "ok")]
     stub.assert_no_pending_responses()
 
 
@@ -580,3 +586,15 @@ def test_probe_kdc_speaks_tcp_with_a_length_prefix_and_udp_without():
         udp.close()
     assert received == {"tcp": message, "udp": message}
     assert doctor.tcp_open("127.0.0.1", port, timeout=1) is not None  # closed now: the reason is returned
+
+
+def test_a_db_in_another_vpc_is_the_preflights_controllers_check():
+    from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_security_groups
+
+    client, stub = ec2_with_the_groups()
+    stub.add_response("describe_vpc_peering_connections", {"VpcPeeringConnections": []})
+    stub.add_response("describe_vpcs", {"Vpcs": [dict(VpcId="vpc-0ccccccccccccccc0", CidrBlock="10.1.0.0/16")]})
+    found = doctor.security_group_findings(client, describe_security_groups, ACTIVE, ["sg-0db"], 5432, ["10.1.1.0/24"],
+                                           db_vpc_id="vpc-0ccccccccccccccc0")
+    assert statuses(found)[-1] == ("directory_controllers_ingress", doctor.FAIL), found
+    assert "sg-0dc" in found[-1]["evidence"] and "network role" in found[-1]["fix"]
