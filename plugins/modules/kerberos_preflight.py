@@ -36,7 +36,7 @@ description:
     reference, or all traffic).
   - C(vpc_connectivity) - the cluster and the directory share a VPC, or an active VPC peering connects them with
     routes both ways.
-  - C(directory_controllers_ingress) - a DB in another VPC than the directory: the domain controllers' security group
+  - C(directory_controllers_ingress) - a DB in another VPC than the directory, the domain controllers' security group
     (which admits the AD ports only from the directory VPC's CIDR) admits the DB on every AD port (TCP and UDP 53,
     88, 464, 389; TCP 445, 135, 636, 3268-3269, 1024-65535). It does so by the DB's security group across an active
     peering, or by a CIDR that holds the DB's VPC. A narrower CIDR warns.
