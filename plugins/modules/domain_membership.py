@@ -233,7 +233,7 @@ deferred:
   description:
     - Whether RDS holds the change for the cluster's maintenance window (O(apply_immediately=false) and a
       C(pending-maintenance-*) status). RV(msg) then says which window and what it means.
-  returned: when not in check mode and the cluster exists
+  returned: when a change was sent or waited for (not in check mode)
   type: bool
   sample: false
 msg:
