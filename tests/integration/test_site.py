@@ -299,9 +299,15 @@ def test_instances_refused_by_a_busy_cluster_are_retried_and_the_cluster_goes_re
     finally:
         lab_api(lab, "DELETE", "faults")
         lab_api(lab, "DELETE", "calls")
-        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        # With the final snapshot the role defaults to: DeleteDBCluster takes it, and the role prints its name.
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent",
+                        "-e", "cluster_skip_final_snapshot=false")
         assert gone.returncode == 0, gone.stdout[-6000:]
+    assert "Took the final snapshot reports-busy-final of cluster reports-busy" in gone.stdout
     writes = [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"] and c["service"] == "rds"]
+    snapshot = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="reports-busy-final")["DBClusterSnapshots"][0]
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="reports-busy-final")
+    assert (snapshot["DBClusterIdentifier"], snapshot["SnapshotType"]) == ("reports-busy", "manual")
     deletes = [w for w in writes if w.startswith("Delete") or w == "ModifyDBCluster"]
     # Domain none, protection off, then the instances, then the cluster.
     assert deletes == ["ModifyDBCluster", "ModifyDBCluster", "DeleteDBInstance", "DeleteDBInstance", "DeleteDBCluster"], writes
