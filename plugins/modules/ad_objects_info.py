@@ -19,6 +19,8 @@ description:
     groups the domain controllers make (C(DnsAdmins), C(DnsUpdateProxy)), AWS's C(Admin) account and C(AWS_*)
     service accounts, and AWS's C(AWS Delegated *) and C(AWS Reserved *) groups. Accounts whose name ends with
     C($) are machine or service accounts and are not counted.
+  - It writes nothing, so O(enable_data_access) is not used; with O(backend=ds_data) directory data access must
+    already be enabled (the directory role enables it for C(directory_users_backend=ds_data)).
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 requirements:
