@@ -94,6 +94,8 @@ CASES = [
      ["cluster_vpc_security_group_ids", "not CIDRs"]),
     ("cluster-timeout-negative", "cluster", {"cluster_wait_timeout": -1}, ["cluster_wait_timeout", "use e.g. 3600"]),
     ("cluster-poll-zero", "cluster", {"cluster_poll_interval": 0}, ["cluster_poll_interval", "use e.g. 5"]),
+    ("cluster-propagation-negative", "cluster", {"cluster_iam_role_propagation_timeout": -5},
+     ["cluster_iam_role_propagation_timeout", "use e.g. 60"]),
     ("cluster-state", "cluster", {"cluster_state": "joined"}, ["cluster_state", "present, absent"]),
     ("cluster-id", "cluster", {"cluster_id": "Orders_Prod"}, ["cluster_id", "use e.g. orders-prod"]),
     # 61 characters: the instance id <cluster_id>-1 would be 63+ and fail after the cluster exists.
