@@ -365,6 +365,8 @@ def test_the_pre_april_2025_trap_disables_and_enables_kerberos_with_the_opt_in(l
         "vars": {"cluster_id": "reports-2024", "cluster_directory_id": directory_id,
                  "cluster_iam_role_name": "aurkrb-lab-rds-directory", "cluster_realm": lab["LAB_AD_REALM"],
                  "cluster_engine_version": "16.6", "cluster_port": lab["LAB_PG_PORT"],
+                 "cluster_db_subnet_group_name": lab["LAB_DB_SUBNET_GROUP"],
+                 "cluster_vpc_security_group_ids": [lab["LAB_DB_SECURITY_GROUP_ID"]],
                  "cluster_master_username": "reports_admin", "cluster_master_password": master_password,
                  "cluster_pg_ad_mapping": True, "cluster_pg_ad_mapping_rejoin": True, "cluster_poll_interval": 1,
                  "cluster_krb5_conf_path": str(tmp_path / "krb5.conf")}}]}]))
