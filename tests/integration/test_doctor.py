@@ -135,12 +135,22 @@ def leave():
     poll(lambda: membership_statuses() == [], 60, "out of the domain")
 
 
-def db_ingress_from_directory():
-    """(the DB group's inbound permissions as described, the ids of its rules that reference another group)."""
+def db_rules_from_the_directory():
+    """The DB group's inbound rules that reference the directory's group, as EC2 describes them (tags included)."""
     ec2, group = aws("ec2"), os.environ["LAB_DB_SECURITY_GROUP_ID"]
-    permissions = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    dc_group = directory()["VpcSettings"]["SecurityGroupId"]
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
-    return permissions, [r["SecurityGroupRuleId"] for r in rules if not r["IsEgress"] and r.get("ReferencedGroupInfo")]
+    return [r for r in rules if not r["IsEgress"] and (r.get("ReferencedGroupInfo") or {}).get("GroupId") == dc_group]
+
+
+def restore_rule(rule):
+    """The rule again, with its description and tags, so the network role still knows it as its own."""
+    pair = {"GroupId": rule["ReferencedGroupInfo"]["GroupId"]}
+    if rule.get("Description"):
+        pair["Description"] = rule["Description"]
+    tags = {"TagSpecifications": [{"ResourceType": "security-group-rule", "Tags": rule["Tags"]}]} if rule.get("Tags") else {}
+    aws("ec2").authorize_security_group_ingress(GroupId=rule["GroupId"], IpPermissions=[dict(
+        IpProtocol=rule["IpProtocol"], FromPort=rule["FromPort"], ToPort=rule["ToPort"], UserIdGroupPairs=[pair])], **tags)
 
 
 KERBEROS_FROM_VPC = [dict(IpProtocol="tcp", FromPort=88, ToPort=88, IpRanges=[{"CidrIp": "10.0.0.0/16"}])]
@@ -219,15 +229,17 @@ def test_join_failed(chain):
 
 
 def test_db_security_group_closed_to_the_directory(chain):
-    permissions, rule_ids = db_ingress_from_directory()
-    assert rule_ids
-    aws("ec2").revoke_security_group_ingress(GroupId=os.environ["LAB_DB_SECURITY_GROUP_ID"], SecurityGroupRuleIds=rule_ids)
+    rules = db_rules_from_the_directory()
+    assert rules
+    aws("ec2").revoke_security_group_ingress(GroupId=os.environ["LAB_DB_SECURITY_GROUP_ID"],
+                                             SecurityGroupRuleIds=[r["SecurityGroupRuleId"] for r in rules])
     try:
         item = broken(doctor())
         assert (item["link"], item["check"]) == ("aws", "db_security_group_ingress"), item
         assert directory()["VpcSettings"]["SecurityGroupId"] in item["fix"]
     finally:
-        aws("ec2").authorize_security_group_ingress(GroupId=os.environ["LAB_DB_SECURITY_GROUP_ID"], IpPermissions=permissions)
+        for rule in rules:
+            restore_rule(rule)
     holds(doctor())
 
 
@@ -269,19 +281,35 @@ def test_ad_user_state(chain, check, change, fix):
     holds(doctor())
 
 
-@pytest.mark.parametrize("check, inject, cleanup", [
-    ("login_role", ['DROP ROLE "alice@{realm}"'], []),
-    ("login_role", ['ALTER ROLE "alice@{realm}" RENAME TO "Alice@{realm}"'], []),
-    ("rds_ad", ['REVOKE rds_ad FROM "alice@{realm}"'], []),
-    ("no_rds_iam", ['GRANT rds_iam TO "alice@{realm}"'], []),
+@pytest.mark.parametrize("check, inject", [
+    ("login_role", ['DROP ROLE "alice@{realm}"']),
+    ("login_role", ['ALTER ROLE "alice@{realm}" RENAME TO "Alice@{realm}"']),
+    ("rds_ad", ['REVOKE rds_ad FROM "alice@{realm}"']),
+    ("no_rds_iam", ['GRANT rds_iam TO "alice@{realm}"']),
 ], ids=["no_login_role", "wrong_case", "no_rds_ad", "also_rds_iam"])
-def test_database_role(chain, check, inject, cleanup):
+def test_database_role(chain, check, inject):
     realm = os.environ["LAB_AD_REALM"]
     run_sql(*(s.format(realm=realm) for s in inject))
-    item = broken(doctor())
-    assert (item["link"], item["check"]) == ("database", check), item
-    fix_sql(item)
-    holds(doctor())
+    try:
+        item = broken(doctor())
+        assert (item["link"], item["check"]) == ("database", check), item
+        fix_sql(item)
+        holds(doctor())
+    finally:
+        alice_as_db_users_made_her()
+
+
+def alice_as_db_users_made_her():
+    """alice's login as the db_users role makes it, whatever a failed test left (a no-op after a good fix)."""
+    login = principal()
+    run_sql(f"""DO $$ BEGIN
+                  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'Alice@{os.environ['LAB_AD_REALM']}') THEN
+                    ALTER ROLE "Alice@{os.environ['LAB_AD_REALM']}" RENAME TO "{login}";
+                  END IF;
+                  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN
+                    CREATE ROLE "{login}" LOGIN;
+                  END IF;
+                END $$""", f'GRANT rds_ad TO "{login}"', f'REVOKE rds_iam FROM "{login}"')
 
 
 def test_no_connect_on_the_database(chain):
