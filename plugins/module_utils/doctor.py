@@ -317,8 +317,8 @@ def security_group_findings(ec2, describe_security_groups, directory, db_group_i
     found = [_from_preflight("aws", preflight.check_db_ingress(ec2, db_group_ids, dc_group_id, port, dc_addresses)),
              _from_preflight("aws", preflight.check_directory_egress(ec2, dc_group_id, db_group_ids, port))]
     if db_vpc_id and vpc.get("VpcId") and db_vpc_id != vpc["VpcId"]:
-        found.append(_from_preflight("aws", preflight.check_controllers_ingress(ec2, dc_group_id, vpc["VpcId"], db_vpc_id,
-                                                                               db_group_ids)))
+        controllers = preflight.check_controllers_ingress(ec2, dc_group_id, vpc["VpcId"], db_vpc_id, db_group_ids)
+        found.append(_from_preflight("aws", controllers))
         return found
     groups = describe_security_groups(ec2, GroupIds=[dc_group_id]) if dc_group_id else []
     found.append(dc_ingress_finding(groups[0] if groups else None, db_group_ids, db_cidrs))

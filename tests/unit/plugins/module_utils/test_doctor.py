@@ -306,7 +306,7 @@ def test_a_krb5_conf_that_holds():
 
 
 def test_a_krb5_conf_without_the_realm_is_broken_unless_dns_finds_the_kdcs():
-    no_realm = KRB5.split("[realms]")[0]
+    no_realm = KRB5.split("[realms]", maxsplit=1)[0]
     found = doctor.krb5_conf_findings(doctor.parse_krb5_conf(no_realm), "k.conf", REALM, ENDPOINT, ["10.0.1.10"])[0]
     assert statuses(found) == [("krb5_conf_realm", doctor.FAIL)] and "kdc = 10.0.1.10" in found[0]["fix"]
     with_dns = no_realm.replace("dns_lookup_kdc = false", "dns_lookup_kdc = true")
@@ -315,7 +315,7 @@ def test_a_krb5_conf_without_the_realm_is_broken_unless_dns_finds_the_kdcs():
 
 
 def test_domain_realm_missing_or_wrong():
-    no_mapping = KRB5.split("[domain_realm]")[0]
+    no_mapping = KRB5.split("[domain_realm]", maxsplit=1)[0]
     found = doctor.krb5_conf_findings(doctor.parse_krb5_conf(no_mapping), "k.conf", REALM, ENDPOINT)[0]
     # The default realm is the directory's: the KDC answers by referral, a warning.
     assert statuses(found)[1] == ("krb5_conf_domain_realm", doctor.WARN)
@@ -481,7 +481,7 @@ def stubbed(service):
     from botocore.stub import Stubber
 
     client = boto3.session.Session().client(service, region_name="us-east-1", aws_access_key_id="x",
-                                             aws_secret_access_key="x")
+                                            aws_secret_access_key="x")
     stub = Stubber(client)
     stub.activate()
     return client, stub
