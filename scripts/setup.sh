@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2 gcc)
+# libfaketime: tests/integration/test_doctor.py runs the doctor with the client's clock 10 minutes off.
+APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2 gcc libfaketime)
 
 say() { printf 'setup: %s\n' "$*"; }
 

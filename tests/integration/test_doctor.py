@@ -4,8 +4,8 @@ API, LDAP or SQL call, fails the doctor at its link with the evidence and a fix,
 it pass again. The chain is converged once (site.yml) and torn down at the end.
 
 Not injected here: a KDC port blocked in the DC's namespace (these machines have no iptables/nft and no tc
-actions; the same check is shown with a KDC address that does not answer) and a client clock 10 minutes off
-(no libfaketime; the clock check is unit-tested with a fake clock).
+actions; the same check is shown with a KDC address that does not answer). The client's clock is set 10
+minutes back with libfaketime (make setup installs it) for the whole doctor run.
 """
 
 import json
@@ -58,7 +58,7 @@ def principal():
     return f"alice@{os.environ['LAB_AD_REALM']}"
 
 
-def doctor(*args, **variables):
+def doctor(*args, env=None, **variables):
     """doctor.yml for alice (her password comes from the inventory's verify_logins), with extra variables."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
         json.dump(dict({"doctor_principal": principal()}, **variables), extra)
@@ -66,7 +66,7 @@ def doctor(*args, **variables):
     try:
         # One JSON line per result, so the failed task's result can be read back.
         run = playbook(*INVENTORY, "playbooks/doctor.yml", "-e", f"@{extra.name}", *args,
-                       extra_env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"})
+                       extra_env=dict(env or {}, ANSIBLE_CALLBACK_RESULT_FORMAT="json"))
     finally:
         os.unlink(extra.name)
     # Reported, not asserted (pytest -rP shows it): the doctor's wall time for this run.
@@ -189,6 +189,12 @@ def test_a_working_login_holds_in_check_mode_too_writes_nothing_and_prints_no_se
     for words in ("kerberos-enabled in d-", "exists.", "-> rds_ad", "got a ticket", "over GSSAPI"):
         assert words in run.stdout, words
     assert run.stdout.index("kerberos-enabled in d-") < run.stdout.index("-> rds_ad") < run.stdout.index("over GSSAPI")
+
+
+def test_a_principal_without_a_realm_is_refused_before_anything_is_read(chain):
+    run = playbook(*INVENTORY, "playbooks/doctor.yml", "-e", "doctor_principal=alice")
+    assert run.returncode != 0 and "doctor_principal" in run.stdout, run.stdout[-3000:]
+    assert "AWS, AD and database links" not in run.stdout
 
 
 # --- the faults, one at a time ---------------------------------------------------------------------
@@ -359,3 +365,15 @@ def test_no_kdc_answers(chain, tmp_path):
     assert (item["link"], item["check"]) == ("client", "kdc_reachable"), item
     assert "88 and 464" in item["fix"]
     holds(doctor(doctor_krb5_config=os.environ["KRB5_CONFIG"]))
+
+
+def test_a_client_clock_ten_minutes_off(chain):
+    library = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
+    assert library, "libfaketime is missing: make setup installs it (scripts/setup.sh)"
+    item = broken(doctor(env={"LD_PRELOAD": str(library), "FAKETIME": "-10m"}))
+    assert (item["link"], item["check"]) == ("client", "clock"), item
+    behind = re.search(r"clock is (\d+) s behind the KDC's", item["evidence"])
+    assert behind and 590 <= int(behind.group(1)) <= 610, item["evidence"]
+    assert "Time Sync" in item["fix"]
+    # The fix: the client's clock in time again.
+    holds(doctor())
