@@ -287,6 +287,38 @@ def _purge(backend):
                     pass
             backend.tagger.delete_all_tags_for_resource(directory_id)
             backend.directories.pop(directory_id, None)
+            if not any(not isinstance(d, SharedDirectoryView) for d in backend.directories.values()):
+                _forget_directory_objects(directory.__dict__.get("_lab_created_at"),
+                                          directory.__dict__.get("_lab_deleting_since"))
+
+
+def _forget_directory_objects(since, until):
+    """Deleting a directory deletes every user and group in it, for good (AWS_FACTS section 1: AWS keeps no
+    way back). The lab has one real AD for all its directories, so when the last one is gone it deletes the
+    users and groups made in the delegated OU while that directory existed (whenCreated from its creation to
+    the DeleteDirectory call), Admin excepted: the next directory starts as empty as a new Managed AD. Objects
+    made outside that window (by a test, straight over LDAP) stay. [inferred: the lab's stand-in for a
+    directory's own AD]"""
+    if since is None or until is None:
+        return
+    import datetime
+
+    import ldap3
+
+    def stamp(epoch):
+        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y%m%d%H%M%S.0Z")
+
+    base = f"OU={LAB.ad_netbios},{LAB.ad_base_dn}"
+    try:
+        with LAB.ldap_administrator() as conn:
+            conn.search(base, f"(&(|(objectClass=user)(objectClass=group))(whenCreated>={stamp(since)})"
+                              f"(!(whenCreated>={stamp(until + 1)}))"
+                              f"(!(objectClass=computer))(!(sAMAccountName={LAB.ad_admin_user})))",
+                        search_scope=ldap3.SUBTREE, attributes=["sAMAccountName"])
+            for entry in list(conn.entries):
+                conn.delete(entry.entry_dn)
+    except Exception:  # the DC is down (a test stops it): nothing to forget that a later directory would see
+        pass
 
 
 # --- passwords in the real AD (AWS_FACTS sections 1 and 7) ---------------------------------------
@@ -366,6 +398,7 @@ def _patch_backend(orig):
         directory_id = orig["create_microsoft_ad"](self, region, name, short_name or LAB.ad_netbios, password,
                                                    description, vpc_settings, edition or "Enterprise", tags)
         directory = self.directories[directory_id]
+        directory.__dict__["_lab_created_at"] = LAB.now()
         directory.dns_ip_addrs = [LAB.dc_ip]  # the Samba DC is the directory's DNS and KDC
         _controller_rules(directory)
         try:

@@ -70,6 +70,12 @@ options:
   description:
     description: A description of the directory (used at creation).
     type: str
+  tags_on_create:
+    description:
+      - Tags given only to a directory this module creates, with O(tags), in the same CreateMicrosoftAD call. A
+        directory that already exists never gets them, so a tag here tells a directory you created from one you
+        found (the directory role marks its own with C(aurora.kerberos:chain)).
+    type: dict
   data_access:
     description:
       - Directory data access (the Directory Service Data API that M(aurora.kerberos.ad_user) and
@@ -373,7 +379,7 @@ def ensure_present(module, client):
         check_subnets(module)
         directory_id = ds.create_microsoft_ad(client, module.check_mode, p["name"], p["password"], p["vpc_id"],
                                               p["subnet_ids"], p["short_name"], p["description"], p["edition"],
-                                              p["tags"])
+                                              dict(p["tags"] or {}, **(p["tags_on_create"] or {})))
         if module.check_mode:
             module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
         if p["wait"]:
@@ -471,6 +477,7 @@ def main():
         subnet_ids=dict(type="list", elements="str"),
         description=dict(type="str"),
         tags=dict(type="dict", aliases=["resource_tags"]),
+        tags_on_create=dict(type="dict"),
         purge_tags=dict(type="bool", default=True),
         data_access=dict(type="bool"),
         force=dict(type="bool", default=False),

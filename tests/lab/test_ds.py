@@ -339,6 +339,38 @@ def test_delete_directory_goes_through_deleting_then_is_gone(lab, ds, ec2, make_
     assert error_of(ec2.describe_security_groups, GroupIds=[group_id])[0] == "InvalidGroup.NotFound"
 
 
+def test_deleting_the_last_directory_deletes_the_users_and_groups_made_in_it(lab, ds, make_directory, knobs):
+    """A new Managed AD holds no user of yours; deleting one deletes its users for good (AWS_FACTS section 1).
+    The lab's one real AD forgets what was made in the directory's lifetime, and keeps what was made before."""
+    def exists(name):
+        with ldap_admin(lab) as conn:
+            conn.search(lab["LAB_AD_BASE_DN"], f"(sAMAccountName={name})")
+            return bool(conn.entries)
+
+    def add(name, classes):
+        with ldap_admin(lab) as conn:
+            conn.add(f"CN={name},{lab['LAB_AD_USERS_OU']}", classes, {"sAMAccountName": name})
+
+    before = unique("keep")
+    add(before, ["top", "person", "organizationalPerson", "user"])
+    try:
+        time.sleep(1.1)  # whenCreated has a resolution of one second: the directory is made in a later one
+        directory_id = make_directory()
+        active(ds, directory_id)
+        user, group = unique("gone"), unique("gone-grp")
+        add(user, ["top", "person", "organizationalPerson", "user"])
+        add(group, ["top", "group"])
+        assert exists(user) and exists(group)
+        knobs(directory_delete_seconds=0)
+        ds.delete_directory(DirectoryId=directory_id)
+        wait_for(lambda: code_of(ds.describe_directories, DirectoryIds=[directory_id]) == "EntityDoesNotExistException")
+        assert not exists(user) and not exists(group)
+        assert exists(before) and exists(lab["LAB_AD_ADMIN_USER"])
+    finally:
+        with ldap_admin(lab) as conn:
+            conn.delete(f"CN={before},{lab['LAB_AD_USERS_OU']}")
+
+
 def test_describe_regions_shows_the_primary_region_only(ds, make_directory):
     """DescribeRegions, which the directory module reads for replicas before deleting; the lab has no AddRegion."""
     directory_id = make_directory()

@@ -79,6 +79,30 @@ def test_existing_directory_is_found_by_name_and_left_alone(aws):
     assert result["changed"] is False and result["directory"]["id"] == ID
 
 
+def test_tags_on_create_go_only_to_a_directory_the_module_creates(aws):
+    """The ownership tag reaches CreateMicrosoftAD with the other tags; a directory found by name never gets it."""
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, {
+        "Name": "corp.example.com", "Password": PASSWORD, "Edition": "Standard",
+        "VpcSettings": {"VpcId": VPC, "SubnetIds": SUBNETS},
+        "Tags": [{"Key": "team", "Value": "db"}, {"Key": "aurora.kerberos:chain", "Value": "prod"}]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "team", "Value": "db"},
+                                                               {"Key": "aurora.kerberos:chain", "Value": "prod"}]}, {"ResourceId": ID})
+    result = run(wait=False, tags={"team": "db"}, purge_tags=False,
+                 tags_on_create={"aurora.kerberos:chain": "prod"}, **CREATE)
+    assert result["changed"] is True, result
+    # Found by name: only the tags of O(tags) are added, never tags_on_create's.
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "cost-center", "Value": "42"}]}, {"ResourceId": ID})
+    aws["ds"].add_response("add_tags_to_resource", {}, {"ResourceId": ID, "Tags": [{"Key": "team", "Value": "db"}]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "cost-center", "Value": "42"}, {"Key": "team", "Value": "db"}]},
+                           {"ResourceId": ID})
+    result = run(tags={"team": "db"}, purge_tags=False, tags_on_create={"aurora.kerberos:chain": "prod"}, **CREATE)
+    assert result["changed"] is True and result["directory"]["tags"] == {"cost-center": "42", "team": "db"}
+
+
 def test_failed_directory_reports_the_stage_reason(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
     aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
