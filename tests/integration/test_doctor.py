@@ -1,7 +1,8 @@
 """playbooks/doctor.yml on a converged chain (issue 14): a working login passes ("all links hold"), in check
 mode too, writing nothing and printing no secret; then each fault, injected one at a time with a direct
 API, LDAP or SQL call, fails the doctor at its link with the evidence and a fix, and the fix applied makes
-it pass again. The chain is converged once (site.yml) and torn down at the end.
+it pass again. On the same chain, psql and psycopg log in with the client kit's files alone
+(playbooks/client_kit.yml). The chain is converged once (site.yml) and torn down at the end.
 
 Not injected here: a KDC port blocked in the DC's namespace (these machines have no iptables/nft and no tc
 actions; the same check is shown with a KDC address that does not answer). The client's clock is set 10
@@ -11,6 +12,8 @@ minutes back with libfaketime (make setup installs it) for the whole doctor run.
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -377,3 +380,40 @@ def test_a_client_clock_ten_minutes_off(chain):
     assert "Time Sync" in item["fix"]
     # The fix: the client's clock in time again.
     holds(doctor())
+
+
+# --- the client kit (issue 14 item 2) --------------------------------------------------------------
+
+def kit(directory_path, *args):
+    return playbook(*INVENTORY, "playbooks/client_kit.yml", "-e", f"client_kit_dir={directory_path}",
+                    "-e", f"client_kit_hostaddr={os.environ['LAB_PG_HOSTADDR']}", *args)
+
+
+def test_psql_and_psycopg_log_in_with_the_kits_files_alone(chain, tmp_path):
+    check = kit(tmp_path / "kit", "--check")
+    assert check.returncode == 0 and not (tmp_path / "kit").exists(), check.stdout[-3000:]
+    first = kit(tmp_path / "kit")
+    assert first.returncode == 0, first.stdout[-3000:]
+    again = kit(tmp_path / "kit")
+    assert again.returncode == 0 and "changed=0" in again.stdout, again.stdout[-3000:]
+    files = sorted(p.name for p in (tmp_path / "kit").iterdir())
+    assert files == ["README.txt", "jaas.conf", "jdbc.txt", "krb5.conf", "krb5.ini", "pg_service.conf", "servers.json"]
+    # Only the kit: no lab variable that would point a client at the lab by itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5"))}
+    env.update(KRB5_CONFIG=str(tmp_path / "kit" / "krb5.conf"), KRB5CCNAME=f"FILE:{tmp_path / 'cc'}",
+               PGSERVICEFILE=str(tmp_path / "kit" / "pg_service.conf"))
+    got = subprocess.run(["kinit", principal()], input=os.environ["LAB_USER_PASSWORD"] + "\n", env=env,
+                         capture_output=True, text=True, check=False)
+    assert got.returncode == 0, got.stderr
+    query = "SELECT current_user, gss_authenticated FROM pg_stat_gssapi WHERE pid = pg_backend_pid()"
+    service = f"service={CLUSTER_ID} user={principal()}"
+    psql = subprocess.run(["psql", service, "-Atc", query], env=env, capture_output=True, text=True, check=False)
+    assert psql.stdout.strip() == f"{principal()}|t", psql.stdout + psql.stderr
+    psycopg = subprocess.run([sys.executable, "-c", "import sys, psycopg2; cursor = psycopg2.connect(sys.argv[1]).cursor(); "
+                              "cursor.execute(sys.argv[2]); print(*cursor.fetchone())", service, query],
+                             env=env, capture_output=True, text=True, check=False)
+    assert psycopg.stdout.strip() == f"{principal()} True", psycopg.stdout + psycopg.stderr
+    # pgAdmin is not installed here: its file is checked for the keys pgAdmin's load-servers reads.
+    servers = json.loads((tmp_path / "kit" / "servers.json").read_text())["Servers"]
+    assert servers["1"]["KerberosAuthentication"] is True and servers["1"]["Host"] == os.environ["LAB_PG_HOST"]
+    assert (tmp_path / "kit" / "krb5.ini").read_bytes().count(b"\r\n") > 10
