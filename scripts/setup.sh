@@ -60,7 +60,7 @@ else
     exit 1
   fi
   echo "$want" > .venv/.requirements.sha256
-  say ".venv ready: $(.venv/bin/ansible --version | head -1)"
+  say ".venv ready: $(.venv/bin/ansible --version | sed -n 1p)"
 fi
 
 # 3. ansible-test bootstrap -----------------------------------------------------------------

@@ -61,7 +61,7 @@ options:
     description:
       - Host name or IP address of a domain controller that answers LDAPS.
       - For AWS Managed Microsoft AD, one of the directory's DNS IP addresses. A new Managed AD does not
-        serve LDAPS: server-side LDAPS must be set up first (a certificate from an enterprise CA on its
+        serve LDAPS until server-side LDAPS is set up (a certificate from an enterprise CA on its
         domain controllers); EnableLDAPS Type=Client is the client side only. O(backend=ds_data) needs
         neither.
       - Required with O(backend=ldap).
