@@ -68,8 +68,8 @@ def admin_password_problem(password):
         return "must be 8 to 64 characters long"
     if "admin" in password.lower():
         return 'must not contain the word "admin"'
-    if sum(1 for _, pattern in PASSWORD_CLASSES if pattern.search(password)) < 3:
-        return "must use 3 of: " + ", ".join(label for label, _ in PASSWORD_CLASSES)
+    if sum(1 for dummy, pattern in PASSWORD_CLASSES if pattern.search(password)) < 3:
+        return "must use 3 of: " + ", ".join(label for label, dummy in PASSWORD_CLASSES)
     return None
 
 

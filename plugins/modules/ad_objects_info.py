@@ -29,11 +29,15 @@ requirements:
 extends_documentation_fragment:
   - aurora.kerberos.ad_directory
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
 attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
   platform:
     platforms: posix
 options:

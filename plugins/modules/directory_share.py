@@ -305,7 +305,7 @@ def owner_present(module, client):
         changed = True
         if p["wait"]:
             ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],
-                          p["poll_interval"])
+                              p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif p["share_method"] and share.get("ShareMethod") != p["share_method"]:
         module.fail_json(msg=f"Directory {directory_id} is shared with {account} by {share.get('ShareMethod')}, not "
@@ -327,7 +327,7 @@ def owner_present(module, client):
             done(module, True, ds.normalize_share(share), {"before": before, "after": after})
         if p["wait"]:
             ds.wait_for_share(module, client, "share_shared", directory_id, shared_id, p["wait_timeout"],
-                          p["poll_interval"])
+                              p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif share.get("ShareStatus") == "Sharing" and p["wait"] and not module.check_mode:
         ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],

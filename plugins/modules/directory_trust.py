@@ -314,7 +314,7 @@ def ensure_present(module, client):
         module.exit_json(changed=changed, trust=ds.normalize_trust(trust, forwarders), diff={"before": before, "after": after})
     if verified and p["wait"]:
         ds.wait_for_verification_start(client, p["directory_id"], trust_id, min(60, p["wait_timeout"]),
-                                      min(5, p["poll_interval"]))
+                                       min(5, p["poll_interval"]))
     if changed or trust.get("TrustState") not in ds.TRUST_STATES_READY:
         trust = wait_ready(module, client, trust_id)
     module.exit_json(changed=changed, trust=ds.normalize_trust(trust, forwarders),

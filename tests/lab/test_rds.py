@@ -475,6 +475,7 @@ def test_a_db_in_a_peered_vpc_fails_the_join_until_the_controllers_group_admits_
             except ClientError:
                 pass  # not added: the test failed before
 
+
 def test_an_injected_failure_fails_only_the_next_join(lab, rds, net, roles, sgs, made):
     lab_api(lab, "POST", "faults", {"fail_next_join": "lab: the domain controllers did not answer"})
     dummy, args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
@@ -659,7 +660,7 @@ def test_a_gssapi_login_works_only_while_the_cluster_is_a_member(lab, rds, net, 
     assert [aes for dummy, aes in accounts] == [24] and accounts[0][0].startswith("RDS")
     assert keytab_enctypes(lab) == {"aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"}
     joined_cache = gss_user.ticket()
-    for name in {endpoint, answer["ReaderEndpoint"]}:  # PostgreSQL was not restarted: it reads the keytab per login
+    for name in sorted({endpoint, answer["ReaderEndpoint"]}):  # PostgreSQL was not restarted: it reads the keytab per login
         assert gss_login(lab, gss_user.principal, joined_cache, name) == (
             None, (gss_user.principal, True, gss_user.principal))
 
