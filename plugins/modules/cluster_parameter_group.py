@@ -56,6 +56,11 @@ options:
   description:
     description: The description of a group the module creates.
     type: str
+  tags_on_create:
+    description:
+      - Tags given to a group the module creates, in the CreateDBClusterParameterGroup call. An existing group never
+        gets them (the cluster role marks its own groups with C(aurora.kerberos:chain)).
+    type: dict
   preload_libraries:
     description:
       - Libraries that C(shared_preload_libraries) must hold, e.g. C([pg_ad_mapping]). Added after the ones already
@@ -202,6 +207,7 @@ def main():
             name=dict(type="str"),
             engine_version=dict(type="str"),
             description=dict(type="str"),
+            tags_on_create=dict(type="dict"),
             preload_libraries=dict(type="list", elements="str", default=[]),
             parameters=dict(type="dict", default={}),
             reboot=dict(type="bool", default=True),
@@ -242,7 +248,9 @@ def main():
         try:
             jittered_backoff()(client.create_db_cluster_parameter_group)(
                 DBClusterParameterGroupName=name, DBParameterGroupFamily=family,
-                Description=params["description"] or f"aurora.kerberos: {cluster_id} ({family})")
+                Description=params["description"] or f"aurora.kerberos: {cluster_id} ({family})",
+                **({"Tags": [{"Key": k, "Value": v} for k, v in params["tags_on_create"].items()]}
+                   if params["tags_on_create"] else {}))
         except errors as e:
             module.fail_json_aws(e, msg=f"Cannot create DB cluster parameter group {name}")
 

@@ -139,6 +139,16 @@ def test_the_first_run_builds_the_chain_and_prints_no_secret(lab, converged):
     assert state["roles"] == ["aurkrb-lab-rds-directory"]
     assert state["db_group_rules"][0]["UserIdGroupPairs"][0]["GroupId"] == \
         state["directories"][0]["VpcSettings"]["SecurityGroupId"]
+    # What the chain made carries its ownership tag: the directory, the cluster (copied to its snapshots) and
+    # its parameter group.
+    owned = {"Key": "aurora.kerberos:chain", "Value": "aurora-kerberos"}
+    directory_id = state["directories"][0]["DirectoryId"]
+    assert owned in aws(lab, "ds").list_tags_for_resource(ResourceId=directory_id)["Tags"]
+    cluster = state["clusters"][0]
+    assert owned in cluster["TagList"] and cluster["CopyTagsToSnapshot"] is True
+    group = aws(lab, "rds").describe_db_cluster_parameter_groups(
+        DBClusterParameterGroupName=cluster["DBClusterParameterGroup"])["DBClusterParameterGroups"][0]
+    assert owned in aws(lab, "rds").list_tags_for_resource(ResourceName=group["DBClusterParameterGroupArn"])["TagList"]
     for secret in secrets_of(lab):
         assert secret not in converged.stdout and secret not in converged.stderr
 

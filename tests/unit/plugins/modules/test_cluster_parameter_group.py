@@ -141,11 +141,13 @@ def test_for_a_cluster_not_created_yet_only_the_group_is_made(monkeypatch):
     expect_group(rds, False, name="orders-params")
     rds.add_response("create_db_cluster_parameter_group", {"DBClusterParameterGroup": group_row("orders-params")},
                      {"DBClusterParameterGroupName": "orders-params", "DBParameterGroupFamily": "aurora-postgresql17",
-                      "Description": "aurora.kerberos: orders (aurora-postgresql17)"})
+                      "Description": "aurora.kerberos: orders (aurora-postgresql17)",
+                      "Tags": [{"Key": "aurora.kerberos:chain", "Value": "prod"}]})
     expect_rows(rds, [PRELOAD_ROW], name="orders-params")
     rds.add_response("modify_db_cluster_parameter_group", {"DBClusterParameterGroupName": "orders-params"},
                      {"DBClusterParameterGroupName": "orders-params", "Parameters": [PRELOAD_CHANGE]})
-    result = run(cluster_parameter_group.main, cluster_id="orders", engine_version="17.5", preload_libraries=["pg_ad_mapping"])
+    result = run(cluster_parameter_group.main, cluster_id="orders", engine_version="17.5", preload_libraries=["pg_ad_mapping"],
+                 tags_on_create={"aurora.kerberos:chain": "prod"})
     assert_all_used({"rds": rds})
     assert not result["cluster_exists"] and not result["attached"] and result["rebooted"] == []
 
