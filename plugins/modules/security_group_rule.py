@@ -62,11 +62,34 @@ options:
     type: str
   rules:
     description:
-      - Several rules of O(group_id) in O(direction), instead of O(protocol) and the options after it. Each entry
-        takes O(protocol), O(from_port), O(to_port), one of O(peer_group_id), O(cidr_ip) and O(cidr_ipv6), and
-        O(peer_owner_id).
+      - Several rules of O(group_id) in O(direction), instead of O(protocol) and the options after it. The group is
+        read once; each rule is still added or revoked on its own. Each entry takes one of O(rules[].peer_group_id),
+        O(rules[].cidr_ip) and O(rules[].cidr_ipv6).
     type: list
     elements: dict
+    suboptions:
+      protocol:
+        description: As O(protocol).
+        type: str
+        required: true
+      from_port:
+        description: As O(from_port).
+        type: int
+      to_port:
+        description: As O(to_port).
+        type: int
+      peer_group_id:
+        description: As O(peer_group_id).
+        type: str
+      peer_owner_id:
+        description: As O(peer_owner_id).
+        type: str
+      cidr_ip:
+        description: As O(cidr_ip).
+        type: str
+      cidr_ipv6:
+        description: As O(cidr_ipv6).
+        type: str
   description:
     description:
       - Description of the rule. It is written only on a rule this module adds, or updates one that carries this
