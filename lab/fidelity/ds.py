@@ -288,31 +288,39 @@ def _purge(backend):
             backend.tagger.delete_all_tags_for_resource(directory_id)
             backend.directories.pop(directory_id, None)
             if not any(not isinstance(d, SharedDirectoryView) for d in backend.directories.values()):
-                _forget_directory_objects(directory.__dict__.get("_lab_created_at"),
-                                          directory.__dict__.get("_lab_deleting_since"))
+                _forget_directory_objects(directory.__dict__.get("_lab_usn_created"),
+                                          directory.__dict__.get("_lab_usn_deleting"))
+
+
+def _highest_usn():
+    """The DC's highestCommittedUSN: every object made later has a greater uSNCreated. Ordering by USN, not by
+    whenCreated (one-second resolution), leaves no race between a directory's end and the next test's objects."""
+    try:
+        with LAB.ldap_administrator() as conn:
+            # The rootDSE's attributes are not in the schema ldap3 checks names against: ask for all of them.
+            conn.search("", "(objectClass=*)", search_scope="BASE", attributes=["*"])
+            value = conn.response[0]["attributes"]["highestCommittedUSN"]
+            return int(value[0] if isinstance(value, list) else value)
+    except Exception:  # the DC is down (a test stops it): nothing will be forgotten for this directory
+        return None
 
 
 def _forget_directory_objects(since, until):
     """Deleting a directory deletes every user and group in it, for good (AWS_FACTS section 1: AWS keeps no
     way back). The lab has one real AD for all its directories, so when the last one is gone it deletes the
-    users and groups made in the delegated OU while that directory existed (whenCreated from its creation to
-    the DeleteDirectory call), Admin excepted: the next directory starts as empty as a new Managed AD. Objects
-    made outside that window (by a test, straight over LDAP) stay. [inferred: the lab's stand-in for a
-    directory's own AD]"""
+    users and groups made in the delegated OU while that directory existed (uSNCreated after the DC's
+    highest USN at CreateMicrosoftAD, up to its highest USN at DeleteDirectory), Admin excepted: the next
+    directory starts as empty as a new Managed AD. Objects made outside that window (by a test, straight over
+    LDAP) stay. [inferred: the lab's stand-in for a directory's own AD]"""
     if since is None or until is None:
         return
-    import datetime
-
     import ldap3
-
-    def stamp(epoch):
-        return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime("%Y%m%d%H%M%S.0Z")
 
     base = f"OU={LAB.ad_netbios},{LAB.ad_base_dn}"
     try:
         with LAB.ldap_administrator() as conn:
-            conn.search(base, f"(&(|(objectClass=user)(objectClass=group))(whenCreated>={stamp(since)})"
-                              f"(!(whenCreated>={stamp(until + 1)}))"
+            conn.search(base, f"(&(|(objectClass=user)(objectClass=group))(uSNCreated>={since + 1})"
+                              f"(uSNCreated<={until})"
                               f"(!(objectClass=computer))(!(sAMAccountName={LAB.ad_admin_user})))",
                         search_scope=ldap3.SUBTREE, attributes=["sAMAccountName"])
             for entry in list(conn.entries):
@@ -398,7 +406,6 @@ def _patch_backend(orig):
         directory_id = orig["create_microsoft_ad"](self, region, name, short_name or LAB.ad_netbios, password,
                                                    description, vpc_settings, edition or "Enterprise", tags)
         directory = self.directories[directory_id]
-        directory.__dict__["_lab_created_at"] = LAB.now()
         directory.dns_ip_addrs = [LAB.dc_ip]  # the Samba DC is the directory's DNS and KDC
         _controller_rules(directory)
         try:
@@ -407,6 +414,7 @@ def _patch_backend(orig):
             orig["delete_directory"](self, directory_id)
             raise ClientException(f"The directory's Admin password could not be set: {exc}") from None
         LAB.save_admin_password(password)
+        directory.__dict__["_lab_usn_created"] = _highest_usn()
         return directory_id
 
     def delete_directory(self, directory_id):
@@ -426,6 +434,7 @@ def _patch_backend(orig):
         if members or shared:
             raise ClientException(AUTHORIZED_APPLICATIONS)
         directory.__dict__["_lab_deleting_since"] = LAB.now()
+        directory.__dict__["_lab_usn_deleting"] = _highest_usn()
         return directory_id
 
     def describe_directories(self, *args, **kwargs):

@@ -341,7 +341,7 @@ def test_delete_directory_goes_through_deleting_then_is_gone(lab, ds, ec2, make_
 
 def test_deleting_the_last_directory_deletes_the_users_and_groups_made_in_it(lab, ds, make_directory, knobs):
     """A new Managed AD holds no user of yours; deleting one deletes its users for good (AWS_FACTS section 1).
-    The lab's one real AD forgets what was made in the directory's lifetime, and keeps what was made before."""
+    The lab's one real AD forgets what was made in the directory's lifetime, and keeps what was made before and after."""
     def exists(name):
         with ldap_admin(lab) as conn:
             conn.search(lab["LAB_AD_BASE_DN"], f"(sAMAccountName={name})")
@@ -354,7 +354,6 @@ def test_deleting_the_last_directory_deletes_the_users_and_groups_made_in_it(lab
     before = unique("keep")
     add(before, ["top", "person", "organizationalPerson", "user"])
     try:
-        time.sleep(1.1)  # whenCreated has a resolution of one second: the directory is made in a later one
         directory_id = make_directory()
         active(ds, directory_id)
         user, group = unique("gone"), unique("gone-grp")
@@ -363,12 +362,16 @@ def test_deleting_the_last_directory_deletes_the_users_and_groups_made_in_it(lab
         assert exists(user) and exists(group)
         knobs(directory_delete_seconds=0)
         ds.delete_directory(DirectoryId=directory_id)
+        after = unique("next")  # made once the deletion started: the next test's, not the directory's
+        add(after, ["top", "person", "organizationalPerson", "user"])
         wait_for(lambda: code_of(ds.describe_directories, DirectoryIds=[directory_id]) == "EntityDoesNotExistException")
         assert not exists(user) and not exists(group)
-        assert exists(before) and exists(lab["LAB_AD_ADMIN_USER"])
+        assert exists(before) and exists(after) and exists(lab["LAB_AD_ADMIN_USER"])
     finally:
         with ldap_admin(lab) as conn:
-            conn.delete(f"CN={before},{lab['LAB_AD_USERS_OU']}")
+            for name in (before, locals().get("after")):
+                if name:
+                    conn.delete(f"CN={name},{lab['LAB_AD_USERS_OU']}")
 
 
 def test_describe_regions_shows_the_primary_region_only(ds, make_directory):
