@@ -87,9 +87,9 @@ ee-context: setup ## the execution environment's build context in build/ee (ansi
 	$(BIN)/ansible-builder create -f execution-environment.yml -c build/ee --output-filename Containerfile
 
 .PHONY: bench bench-logins bench-chain
-bench: setup bench-logins bench-chain ## benchmarks on the lab: bench-logins prints its ratios, bench-chain fails on a missed goal
+bench: setup bench-logins bench-chain ## benchmarks on the lab, each fails on a missed goal
 
-bench-logins: lab-up ## 1,000 Kerberos logins: kerberos_logins vs a community.postgresql loop (BENCH_N, BENCH_SAMPLE)
+bench-logins: lab-up ## P1: kerberos_logins for 1,000 and 10,000 logins against a psql floor, fails on a missed goal (BENCH_NS, BENCH_REPEAT, BENCH_SAMPLE)
 	$(PY) bench/logins.py
 
 bench-chain: setup ## site.yml figures with goals: P2 converged rerun, P3 critical path, P4 fan-out (tears the chain down; BENCH_FANOUT, BENCH_FORKS)
