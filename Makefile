@@ -60,7 +60,7 @@ INTEGRATION_LAB := tests/lab tests/integration/test_lab.py tests/integration/tes
   tests/integration/test_ownership.py
 INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_reliability.py \
   tests/integration/test_bad_input.py tests/integration/test_awx.py tests/integration/test_molecule.py \
-  tests/integration/test_doctor.py
+  tests/integration/test_doctor.py tests/integration/test_iam_policy.py
 # The chain stream's lab: its own state folder, namespace, ports and addresses (lab/CONTRACT.md).
 CHAIN_LAB := LAB_STATE_DIR=$(CURDIR)/.lab-chain LAB_NETNS=aurkrb-chain LAB_AWS_PORT=15031 LAB_PG_PORT=15433 \
   LAB_HOST_IP=198.18.0.1 LAB_DC_IP=198.18.0.2
