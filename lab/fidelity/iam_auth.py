@@ -60,7 +60,7 @@ _RDS_ALSO = {"CreateDBCluster": ("DBSubnetGroupName", "DBClusterParameterGroupNa
 def _listed(value):
     if value is None:
         return []
-    return [value] if isinstance(value, str) else list(value)
+    return [value] if isinstance(value, (str, dict)) else list(value)  # one statement may stand alone
 
 
 def _matches(pattern, value, fold=False):
