@@ -89,15 +89,20 @@ def doctor(*args, env=None, **variables):
     return run
 
 
-def broken(run):
-    """The broken finding the failed task reports (its JSON result)."""
+def failed_result(run):
+    """The failed task's JSON result."""
     assert run.returncode != 0, run.stdout[-4000:]
     for line in run.stdout.splitlines():
         if line.startswith("fatal:") and "=> " in line:
             result = json.loads(line.split("=> ", 1)[1])
             assert "broken" in result, line
-            return result["broken"]
+            return result
     raise AssertionError("no failed task in:\n" + run.stdout[-4000:])
+
+
+def broken(run):
+    """The broken finding the failed task reports (its JSON result)."""
+    return failed_result(run)["broken"]
 
 
 def holds(run):
@@ -412,10 +417,10 @@ def test_kpasswd_blocked_on_tcp_and_udp_is_named_and_the_login_still_holds(chain
     assert "kpasswd answers on TCP and UDP 464" in fixed and f"{dc}:464" not in fixed
 
 
-def ad_group(name, change):
-    """Add alice to the AD group name (MODIFY_ADD) or take her out (MODIFY_DELETE); the group's SID."""
+def ad_group(name, change, user="alice"):
+    """Add the user to the AD group name (MODIFY_ADD) or take it out (MODIFY_DELETE); the group's SID."""
     with ldap_admin(current_env(os.environ)) as conn:
-        conn.search(os.environ["LAB_AD_BASE_DN"], "(sAMAccountName=alice)")
+        conn.search(os.environ["LAB_AD_BASE_DN"], f"(sAMAccountName={user})")
         alice = conn.entries[0].entry_dn
         conn.search(os.environ["LAB_AD_BASE_DN"], f"(sAMAccountName={name})", attributes=["objectSid"])
         group = conn.entries[0]
@@ -442,6 +447,28 @@ def test_a_group_member_whose_group_has_no_mapping(chain):
                       END IF;
                     END $$""")
         ad_group("db-readers", MODIFY_DELETE)
+
+
+def test_a_user_without_a_login_role_is_checked_through_the_mappings_of_its_groups(chain):
+    """bob has no login role (inventories/lab). Without a group he is broken at login_role; once in db-readers the
+    Database link goes through the group's mapping (read from his tokenGroups) and holds. The lab PostgreSQL keeps
+    mappings but cannot log a group member in (lab/README.md), so the walk ends at the client's login here."""
+    bob = dict(doctor_principal=f"bob@{os.environ['LAB_AD_REALM']}", doctor_password=os.environ["LAB_USER_PASSWORD"])
+    item = broken(doctor(**bob))
+    assert (item["link"], item["check"]) == ("database", "login_role"), item
+    sid = ad_group("db-readers", MODIFY_ADD, "bob")
+    try:
+        run = doctor("-v", **bob)  # -v: the server links' task result, which held, is printed too
+    finally:
+        ad_group("db-readers", MODIFY_DELETE, "bob")
+    result = failed_result(run)
+    held = next(json.loads(line.split("=> ", 1)[1]) for line in run.stdout.splitlines()
+                if line.startswith("ok: [localhost] => ") and '"links"' in line)
+    found = {(f["link"], f["check"]): f for f in held["links"] + result["links"]}
+    assert found[("database", "ad_group_mapping")]["status"] == "ok", held["links"]
+    assert f"db-readers ({sid}) to db_readers" in found[("database", "ad_group_mapping")]["evidence"]
+    assert found[("database", "mapped_role")]["status"] == "ok" and ("database", "login_role") not in found
+    assert (result["broken"]["link"], result["broken"]["check"]) == ("client", "gssapi_login"), result["broken"]
 
 
 def test_a_client_clock_ten_minutes_off(chain):
