@@ -9,6 +9,7 @@ directory's documented rate (Standard 4 write / 8 read TPS, Enterprise 8 / 16) i
 client, and ThrottlingException is retried with jittered backoff on every call.
 """
 
+import threading
 import time
 import uuid
 
@@ -72,13 +73,15 @@ class DSDataErrorHandler(AWSErrorHandler):
 
 
 class RateLimiter:
-    """Spaces calls at least 1/rate seconds apart: one bucket for writes, one for reads."""
+    """Spaces calls at least 1/rate seconds apart: one bucket for writes, one for reads. Thread-safe: callers
+    that send side by side (ad_users) still start their calls one interval apart."""
 
     def __init__(self, write_tps, read_tps, clock=time.monotonic, sleep=time.sleep):
         self.intervals = {True: 1.0 / write_tps, False: 1.0 / read_tps}
         self.last = {True: None, False: None}
         self.clock = clock
         self.sleep = sleep
+        self._locks = {True: threading.Lock(), False: threading.Lock()}
 
     @classmethod
     def for_edition(cls, edition):
@@ -86,6 +89,10 @@ class RateLimiter:
         return cls(write_tps, read_tps)
 
     def wait(self, writes):
+        with self._locks[writes]:
+            self._wait(writes)
+
+    def _wait(self, writes):
         now = self.clock()
         last = self.last[writes]
         if last is not None and now - last < self.intervals[writes]:

@@ -186,12 +186,14 @@ diff:
 """
 
 import os
-import re
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
 
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import GROUP_NAME
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import GROUP_OPTIONS
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_group
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
@@ -207,19 +209,9 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import Ans
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
-# the ds-data model's pattern for a group's SAMAccountName, which AD's own rules include
-GROUP_NAME = re.compile(r'^[^:;|=+"*?<>/\\,\[\]@]{1,64}$')
-PUBLIC_GROUP_KEYS = ("name", "dn", "sid", "group_type", "group_scope", "description", "members")
-
 ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    group_type=dict(type="str", choices=["Security", "Distribution"]),
-    group_scope=dict(type="str", choices=["DomainLocal", "Global", "Universal"]),
-    description=dict(type="str"),
-    members=dict(type="list", elements="str"),
-    purge_members=dict(type="bool", default=False),
     ou=dict(type="str"),
+    **GROUP_OPTIONS,
     **DIRECTORY_ARGUMENT_SPEC,
 )
 
@@ -262,80 +254,13 @@ def settings_from(module):
     return dict(realm=domain.upper(), base_dn=base_dn, ou=ou)
 
 
-def public(group):
-    return {key: group.get(key) for key in PUBLIC_GROUP_KEYS} if group else {}
-
-
-def member_changes(current, wanted, purge):
-    """(to_add, to_remove) by sAMAccountName, case-insensitively as AD compares them."""
-    if wanted is None:
-        return [], []
-    have = {name.lower() for name in current}
-    want = {name.lower() for name in wanted}
-    to_add = sorted({name for name in wanted if name.lower() not in have}, key=str.lower)
-    to_remove = sorted(name for name in current if name.lower() not in want) if purge else []
-    return to_add, to_remove
-
-
-def expected(group, params, to_add, to_remove):
-    after = dict(group)
-    for key in ("group_type", "group_scope"):
-        after[key] = params[key] or group.get(key)
-    if params["description"] is not None:
-        after["description"] = params["description"] or None
-    removed = {name.lower() for name in to_remove}
-    after["members"] = sorted([name for name in group.get("members", []) if name.lower() not in removed] + to_add,
-                              key=str.lower)
-    return after
-
-
-def run(module, directory, settings, readable=True):
-    """directory is an LdapGroupDirectory or a ds_data DirectoryData; both read and change groups alike."""
-    params = module.params
-    check_mode = module.check_mode
-    name = params["name"]
-    find = directory.find_group if isinstance(directory, LdapGroupDirectory) else directory.describe_group
-    before = find(name) if readable else None
-    if params["state"] == "absent":
-        if before is None:
-            return dict(changed=False, group={}, diff=dict(before={}, after={}))
-        directory.delete_group(before, check_mode)
-        return dict(changed=True, group={}, diff=dict(before=public(before), after={}))
-
-    if before is None:
-        group_type = params["group_type"] or "Security"
-        group_scope = params["group_scope"] or "Global"
-        if isinstance(directory, LdapGroupDirectory):
-            directory.create_group(name, settings["ou"], group_type, group_scope, params["description"], check_mode)
-        else:
-            directory.create_group(name, group_type, group_scope, params["description"], check_mode)
-        template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=None, group_type=group_type,
-                        group_scope=group_scope, description=params["description"] or None, members=[],
-                        member_dns={})
-        to_add = member_changes([], params["members"], False)[0]
-        if check_mode:
-            return dict(changed=True, group=public(expected(template, params, to_add, [])),
-                        diff=dict(before={}, after=public(expected(template, params, to_add, []))))
-        group = find(name)
-        directory.change_members(group, to_add, [], check_mode)
-        after = find(name) if to_add else group
-        return dict(changed=True, group=public(after), diff=dict(before={}, after=public(after)))
-
-    changed = bool(directory.update_group(before, params["group_type"], params["group_scope"], params["description"],
-                                          check_mode))
-    to_add, to_remove = member_changes(before["members"], params["members"], params["purge_members"])
-    changed = directory.change_members(before, to_add, to_remove, check_mode) or changed
-    after = find(name) if changed and not check_mode else expected(before, params, to_add, to_remove)
-    return dict(changed=changed, group=public(after), diff=dict(before=public(before), after=public(after)))
-
-
 def main_ds_data(module, settings):
     if not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3 and botocore"))
     try:
         data, access_changed, readable = open_directory_data(
             module, module.params["directory_id"], module.params["enable_data_access"])
-        result = run(module, data, settings, readable)
+        result = run_group(module, data, settings, readable)
     except AnsibleDSDataError as e:
         module.fail_json_aws_error(e)
     result["changed"] = result["changed"] or access_changed
@@ -349,7 +274,7 @@ def main_ldap(module, settings):
     try:
         directory = LdapGroupDirectory(ldap_connection(params, settings["realm"]), settings["base_dn"])
         try:
-            result = run(module, directory, settings)
+            result = run_group(module, directory, settings)
         finally:
             directory.close()
     except AdLdapError as e:

@@ -293,16 +293,18 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
 
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import NETBIOS_FORBIDDEN
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import USER_OPTIONS
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user_ds_data
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import sam_account_name_problem
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import ENCRYPTION_TYPE_BITS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import PUBLIC_USER_KEYS
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import STRING_ATTRIBUTES
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
@@ -311,44 +313,11 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import Ans
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
-# sAMAccountName rules: at most 20 characters, none of these (MS-ADTS 3.1.1.5.2.4 and the AD docs)
-SAM_ACCOUNT_NAME_FORBIDDEN = set('"/\\[]:;|=,+*?<>@\'')
-NETBIOS_FORBIDDEN = set('\\/:*?"<>|. ')
-
 ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
-    password=dict(type="str", no_log=True),
-    update_password=dict(type="str", choices=["on_create", "always"], default="on_create", no_log=False),
-    enabled=dict(type="bool", default=True),
-    given_name=dict(type="str"),
-    surname=dict(type="str"),
-    email_address=dict(type="str"),
-    user_principal_name=dict(type="str"),
     ou=dict(type="str"),
-    supported_encryption_types=dict(
-        type="list", elements="str", choices=list(ENCRYPTION_TYPE_BITS), default=["aes128", "aes256"]
-    ),
+    **USER_OPTIONS,
     **DIRECTORY_ARGUMENT_SPEC,
 )
-
-
-def sam_account_name_problem(name):
-    """Why name cannot be a sAMAccountName, or None."""
-    if not 1 <= len(name) <= 20:
-        return f"must be 1 to 20 characters long, not {len(name)}"
-    forbidden = sorted(set(name) & SAM_ACCOUNT_NAME_FORBIDDEN)
-    if forbidden:
-        return f"must not contain {' '.join(forbidden)}"
-    if any(ord(char) < 32 for char in name):
-        return "must not contain control characters"
-    if not name.strip(". "):
-        return "must not be only periods and spaces"
-    if name.endswith("."):
-        return "must not end with a period"
-    if name != name.strip():
-        return "must not start or end with a space"
-    return None
 
 
 def directory_settings(module):
@@ -410,150 +379,13 @@ def open_directory(module, settings):
     return LdapUserDirectory(ldap_connection(module.params, settings["realm"]), settings["base_dn"])
 
 
-def public(user):
-    return {key: user.get(key) for key in PUBLIC_USER_KEYS} if user else {}
-
-
-def wanted_attributes(params):
-    wanted = {key: params[key] for key in STRING_ATTRIBUTES}
-    chosen = params["supported_encryption_types"]
-    wanted["supported_encryption_types"] = [name for name in ENCRYPTION_TYPE_BITS if name in chosen]
-    return wanted
-
-
-def expected(user, wanted, enabled):
-    """The user as it will be once wanted and enabled are applied (what check mode returns)."""
-    after = dict(user)
-    for key, value in wanted.items():
-        if value is None:
-            continue
-        # "" clears a string attribute, which then reads back as None
-        after[key] = (value or None) if key in STRING_ATTRIBUTES else value
-    after["enabled"] = enabled
-    return after
-
-
-def create(module, directory, settings, wanted):
-    params = module.params
-    wanted["user_principal_name"] = wanted["user_principal_name"] or f"{params['name']}@{settings['realm']}"
-    enabled = params["enabled"]
-    if enabled and params["password"] is None:
-        module.warn(
-            f"Creating {params['name']} disabled because no password was given: AD refuses to enable "
-            "an account without a password. A later run that gives password enables it."
-        )
-        enabled = False
-    dn = directory.create_user(params["name"], settings["ou"], wanted, params["password"], enabled, module.check_mode)
-    if module.check_mode:
-        return expected(dict(name=params["name"], dn=dn, sid=None), wanted, enabled)
-    return directory.find_user(params["name"])
-
-
-def update(module, directory, user, wanted):
-    """Attributes, then the password, then enabled: AD enables only a user with a password."""
-    params = module.params
-    check_mode = module.check_mode
-    changed = bool(directory.update_attributes(user, wanted, check_mode))
-
-    password = params["password"]
-    password_set = False
-    if password is not None and (
-        not user["has_password"]
-        or (params["update_password"] == "always" and not directory.password_works(user, password))
-    ):
-        password_set = directory.set_password(user, password, check_mode)
-
-    enabled = params["enabled"]
-    if enabled and not user["enabled"] and not (user["has_password"] or password_set):
-        module.warn(f"{params['name']} has no password, so it stays disabled: give password to enable it.")
-        enabled = False
-    changed = directory.set_enabled(user, enabled, check_mode) or password_set or changed
-
-    if changed and not check_mode:
-        return changed, directory.find_user(params["name"])
-    return changed, expected(user, wanted, enabled)
-
-
-def run(module, directory, settings):
-    params = module.params
-    before = directory.find_user(params["name"])
-    if params["state"] == "absent":
-        if before is None:
-            return dict(changed=False, user={}, diff=dict(before={}, after={}))
-        directory.delete_user(before, module.check_mode)
-        return dict(changed=True, user={}, diff=dict(before=public(before), after={}))
-
-    wanted = wanted_attributes(params)
-    if before is None:
-        changed, after = True, create(module, directory, settings, wanted)
-    else:
-        changed, after = update(module, directory, before, wanted)
-    return dict(changed=changed, user=public(after), diff=dict(before=public(before), after=public(after)))
-
-
-def run_ds_data(module, data, settings, readable):
-    """The ds_data backend: CreateUser makes a disabled user without a password; ResetUserPassword
-    sets the password and enables it, the only way the API enables a user."""
-    params = module.params
-    name = params["name"]
-    check_mode = module.check_mode
-    before = data.describe_user(name) if readable else None
-    if params["state"] == "absent":
-        if before is None:
-            return dict(changed=False, user={}, diff=dict(before={}, after={}))
-        data.delete_user(name, check_mode)
-        return dict(changed=True, user={}, diff=dict(before=public(before), after={}))
-
-    wanted = wanted_attributes(params)
-    wanted["user_principal_name"] = None
-    password = params["password"]
-    enabled = params["enabled"]
-    if before is None:
-        sid = data.create_user(name, wanted, check_mode)
-        if password is not None:
-            data.set_password(name, password, check_mode)
-            if not enabled:
-                data.disable_user(name, check_mode)
-        elif enabled:
-            module.warn(f"Created {name} disabled because no password was given: the directory enables a user "
-                        "only when its password is set. A later run that gives password enables it.")
-            enabled = False
-        if check_mode:
-            template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=sid,
-                            user_principal_name=f"{name}@{settings['realm']}")
-            after = expected(template, wanted, enabled)
-        else:
-            after = data.describe_user(name)
-        return dict(changed=True, user=public(after), diff=dict(before={}, after=public(after)))
-
-    changed = bool(data.update_user(before, wanted, check_mode))
-    password_set = False
-    if password is not None and (
-        not before["has_password"] or params["update_password"] == "always" or (enabled and not before["enabled"])
-    ):
-        password_set = data.set_password(name, password, check_mode)
-    is_enabled = before["enabled"] or password_set
-    if enabled and not is_enabled:
-        module.warn(f"{name} is disabled and stays so: the Directory Service Data API enables a user only by "
-                    "setting its password, so give password to enable it.")
-    if not enabled and is_enabled:
-        changed = data.disable_user(name, check_mode)
-    changed = changed or password_set
-    final_enabled = enabled and is_enabled
-    if changed and not check_mode:
-        after = data.describe_user(name)
-    else:
-        after = expected(before, wanted, final_enabled)
-    return dict(changed=changed, user=public(after), diff=dict(before=public(before), after=public(after)))
-
-
 def main_ds_data(module, settings):
     if not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3 and botocore"))
     try:
         data, access_changed, readable = open_directory_data(
             module, module.params["directory_id"], module.params["enable_data_access"])
-        result = run_ds_data(module, data, settings, readable)
+        result = run_user_ds_data(module, data, settings, readable)
     except AnsibleDSDataError as e:
         module.fail_json_aws_error(e)
     result["changed"] = result["changed"] or access_changed
@@ -577,7 +409,7 @@ def main():
     try:
         directory = open_directory(module, settings)
         try:
-            result = run(module, directory, settings)
+            result = run_user(module, directory, settings)
         finally:
             directory.close()
     except AdLdapError as e:
