@@ -13,7 +13,7 @@ import json
 import boto3
 import pytest
 
-from ansible_run import playbook
+from ansible_run import playbook, recap
 from labtools import lab_api, master, sql
 
 INVENTORY = ["-i", "inventories/lab"]
@@ -269,4 +269,45 @@ def test_site_refuses_a_late_steps_bad_input_before_the_first_write(lab, refused
     text = " ".join(run.stdout.split()).lower()
     for fragment in fragments:
         assert fragment.lower() in text, f"{case_id}: {fragment!r} not in {run.stdout[-3000:]}"
+    assert [c["operation"] for c in calls if c["mutating"]] == []
+
+
+# The interpreter trap: an inventory that only names localhost (-i localhost,) sets neither the connection nor the
+# interpreter. The playbooks' host_vars/localhost.yml runs localhost's modules in ansible-playbook's own Python
+# (the one with boto3); without it the run connects over SSH, or with -c local discovers a Python without boto3
+# ("No start of json char found").
+INTERPRETER_ROLE = "aurkrb-interpreter-trap"
+
+
+def delete_iam_role(iam, name):
+    for policy in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    iam.delete_role(RoleName=name)
+
+
+def test_a_localhost_only_inventory_runs_in_ansible_playbooks_python(lab):
+    iam = boto3.client("iam", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"])
+    extra = json.dumps({"aurora_kerberos_steps": ["iam_role"], "iam_role_name": INTERPRETER_ROLE})
+    try:
+        first = playbook("-i", "localhost,", "site.yml", "-e", extra)
+        assert first.returncode == 0, first.stdout[-4000:]
+        assert iam.get_role(RoleName=INTERPRETER_ROLE)["Role"]["RoleName"] == INTERPRETER_ROLE
+        # -c local alone used to discover the machine's Python; the rerun converges with nothing to change.
+        again = playbook("-i", "localhost,", "-c", "local", "site.yml", "-e", extra)
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert recap(again.stdout)["changed"] == 0, again.stdout[-4000:]
+    finally:
+        if [r for r in iam.list_roles()["Roles"] if r["RoleName"] == INTERPRETER_ROLE]:
+            delete_iam_role(iam, INTERPRETER_ROLE)
+
+
+def test_a_localhost_only_inventory_without_variables_stops_at_once_naming_them(lab):
+    lab_api(lab, "DELETE", "calls")
+    run = playbook("-i", "localhost,", "site.yml")
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    assert run.returncode != 0
+    assert "No start of json char" not in run.stdout and "UNREACHABLE" not in run.stdout, run.stdout[-3000:]
+    assert "missing required arguments: directory_name" in run.stdout, run.stdout[-3000:]
     assert [c["operation"] for c in calls if c["mutating"]] == []
