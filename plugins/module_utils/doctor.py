@@ -559,7 +559,9 @@ def mapping_findings(mappings, groups, catalog, database, connectable, meant_sid
     covering = [m for m in mappings if m["sid"] in groups]
     if meant_sid and not any(m["sid"] == meant_sid for m in covering):
         name = groups.get(meant_sid, meant_sid)
-        listed = ", ".join(f"{m['ad_group']} -> {m['role']}" for m in mappings) or "none"
+        listed = ", ".join(f"{m['ad_group']} -> {m['role']}" for m in mappings[:10]) or "none"
+        if len(mappings) > 10:
+            listed += f" ({len(mappings)} in all)"
         return [finding("database", "ad_group_mapping", FAIL,
                         f"No pg_ad_mapping entry covers {name} (SID {meant_sid}); the cluster's mappings: {listed}.",
                         f"Map it: db_users_group_mappings: [{{ad_group: {name}, sid: {meant_sid}, role: <role>, "

@@ -331,7 +331,8 @@ def ad_link(module, walk, directory, name, realm):
     if not p["group"]:
         return {sid: sid for sid in token_sids}, None
     walk.add(*doctor.ad_group_findings(group, p["group"], user["name"], token_sids))
-    return {group["sid"]: group["name"]}, group["sid"]
+    # All the user's groups: another group's mapping of a higher weight would win over the one meant.
+    return dict({sid: sid for sid in token_sids}, **{group["sid"]: group["name"]}), group["sid"]
 
 
 def database_link(module, walk, endpoint, port, database, groups, meant_sid):

@@ -271,6 +271,9 @@ def test_a_group_meant_without_its_mapping_is_broken_with_the_mapping_to_set():
                                     READERS_SID)
     assert statuses(found) == [("ad_group_mapping", doctor.FAIL)]
     assert "db-writers -> db_readers" in found[0]["evidence"]
+    many = doctor.mapping_findings([mapping(sid=f"S-1-5-21-9-{n}") for n in range(12)], groups, roles, "postgres", {},
+                                   READERS_SID)
+    assert many[0]["evidence"].count(" -> ") == 10 and "(12 in all)" in many[0]["evidence"]
     assert f"SELECT pgadmap_set_mapping('db-readers', '<role>', '{READERS_SID}', 10)" in found[0]["fix"]
     assert "db_users_group_mappings" in found[0]["fix"]
     missing = doctor.mapping_findings(None, groups, roles, "postgres", {}, READERS_SID)
