@@ -9,7 +9,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SANITY_TREE := build/ansible_collections/aurora/kerberos
 LAB_ENV := . .lab/env
 
-.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration integration-lab integration-chain build ee-context molecule docs clean
+.PHONY: help setup lab-up lab-down lab-status demo test sanity units lint integration integration-lab integration-chain build ee-context molecule docs role-docs clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -80,6 +80,13 @@ build: setup ## ansible-galaxy collection build into build/
 molecule: lab-up ## molecule test: the roles on the lab (converge, idempotence, verify with a Kerberos login)
 	# molecule finds ansible-playbook on PATH; the lab's env is the one lab.py acts on (LAB_STATE_DIR).
 	. $${LAB_STATE_DIR:-.lab}/env && PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/molecule test
+
+docs: setup ## the HTML site of every module and role in build/docs/html (the built collection: antsibull-docs lint, sphinx-init, sphinx-build)
+	$(PY) scripts/docs.py lint
+	$(PY) scripts/docs.py site build/docs
+
+role-docs: setup ## write the variables table of each roles/*/README.md from its meta/argument_specs.yml
+	$(PY) scripts/docs.py role-docs
 
 ee-context: setup ## the execution environment's build context in build/ee (ansible-builder create; build it with podman or docker)
 	rm -rf build/ee build/ee-collection
