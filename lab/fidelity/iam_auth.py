@@ -120,12 +120,9 @@ def signer(environ):
     if not match:
         return None
     key_id = match.group(1)
-    for account_id, account in list(_iam_backends().items()):
-        for partition in ("aws", "aws-cn", "aws-us-gov"):
-            try:
-                backend = account[partition]
-            except KeyError:
-                continue
+    # Only the backends that exist: moto's dicts would make (and load the managed policies of) any other.
+    for account in list(dict.values(_iam_backends())):
+        for backend in list(dict.values(account)):
             key = backend.access_keys.get(key_id)
             if key is None or getattr(key, "role_arn", None) or not getattr(key, "user_name", None):
                 continue
@@ -209,9 +206,9 @@ def _rds_resources(operation, params, base):
 
 def _role_arn(name, path, account, partition):
     try:
-        backend = _iam_backends()[account][partition]
+        backend = dict.get(dict.get(_iam_backends(), account) or {}, partition)
         return backend.get_role(name).arn
-    except Exception:  # not made yet (CreateRole) or gone
+    except Exception:  # no such backend, or the role is not made yet (CreateRole) or gone
         return f"arn:{partition}:iam::{account}:role{path or '/'}{name}"
 
 

@@ -155,7 +155,7 @@ class LabMiddleware:
             result = self.throttling_error(service)
             self.lab.calls.record(service, operation, result[0], throttled=True)
             return self._send(start_response, *result)
-        refused = next(filter(None, (check(Request(environ, body, service, operation)) for check in self.authorizers)), None)
+        refused = self._refused(Request(environ, body, service, operation))
         if refused:
             self.lab.calls.record(service, operation, refused[0], denied=True)
             return self._send(start_response, *refused)
@@ -176,6 +176,14 @@ class LabMiddleware:
         response = self.app(environ, recording_start_response)
         self.lab.calls.record(service, operation, statuses[0] if statuses else 0)
         return response
+
+    def _refused(self, request):
+        """The first authorizer's refusal, or None (iam_auth.py refuses what an IAM user's policies do not allow)."""
+        for check in self.authorizers:
+            answer = check(request)
+            if answer:
+                return answer
+        return None
 
     def _throttled(self, service):
         percent = (self.lab.faults.get("throttle") or {}).get(service, 0)

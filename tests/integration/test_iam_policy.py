@@ -8,7 +8,6 @@ names the missing permission, rds:ModifyDBCluster, in AWS's words.
 """
 
 import json
-from pathlib import Path
 
 import boto3
 import pytest
@@ -47,8 +46,16 @@ def use_policy(lab, controller, document):
                                           SetAsDefault=True)
 
 
-def test_the_chain_runs_with_exactly_the_policy_and_fails_naming_a_missing_permission(lab, controller):
+@pytest.fixture
+def chain_removed(lab):
+    """Nothing of the chain before the test, and nothing left after it, even when it fails half-way."""
     fresh(lab)
+    yield
+    if chain_state(lab)["directories"] or chain_state(lab)["clusters"]:
+        fresh(lab)
+
+
+def test_the_chain_runs_with_exactly_the_policy_and_fails_naming_a_missing_permission(lab, controller, chain_removed):
     keys = controller["env"]
     # The keys are held to the policy: a call it does not allow is refused.
     as_controller = boto3.client("iam", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"],
@@ -100,4 +107,5 @@ def test_the_chain_runs_with_exactly_the_policy_and_fails_naming_a_missing_permi
     assert [c for c in lab_api(lab, "GET", "calls")["calls"] if c["denied"]] == []
     state = chain_state(lab)
     assert (state["directories"], state["clusters"], state["roles"], state["db_group_rules"]) == ([], [], [], [])
-    assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == CLUSTER_ID]
+    clusters = aws(lab, "rds").describe_db_clusters()["DBClusters"]
+    assert CLUSTER_ID not in [c["DBClusterIdentifier"] for c in clusters]

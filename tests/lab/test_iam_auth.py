@@ -77,7 +77,8 @@ def refused(call):
 
 def implicit(arn, action, resource=None):
     on = f" on resource: {resource}" if resource else ""
-    return f"User: {arn} is not authorized to perform: {action}{on} because no identity-based policy allows the {action} action"
+    return (f"User: {arn} is not authorized to perform: {action}{on} "
+            f"because no identity-based policy allows the {action} action")
 
 
 def test_a_policy_allows_its_actions_and_nothing_else(lab, user):
@@ -98,11 +99,13 @@ def test_each_protocol_refuses_in_its_own_shape(lab, user):
     # ec2: UnauthorizedOperation, HTTP 403, no Type
     error, status = refused(lambda: session.client("ec2").describe_subnets())
     assert (error["Code"], status, "Type" in error) == ("UnauthorizedOperation", 403, False)
-    assert error["Message"] == "You are not authorized to perform this operation. " + implicit(arn, "ec2:DescribeSubnets")
+    assert error["Message"] == ("You are not authorized to perform this operation. "
+                                + implicit(arn, "ec2:DescribeSubnets"))
     # JSON (ds, secretsmanager): AccessDeniedException, HTTP 400
     error, status = refused(lambda: session.client("ds").delete_directory(DirectoryId="d-1234567890"))
     assert (error["Code"], status) == ("AccessDeniedException", 400)
-    assert error["Message"] == implicit(arn, "ds:DeleteDirectory", f"arn:aws:ds:{region}:{ACCOUNT}:directory/d-1234567890")
+    assert error["Message"] == implicit(arn, "ds:DeleteDirectory",
+                                        f"arn:aws:ds:{region}:{ACCOUNT}:directory/d-1234567890")
     error, status = refused(lambda: session.client("secretsmanager").get_secret_value(SecretId="rds!cluster-x"))
     assert (error["Code"], status) == ("AccessDeniedException", 400)
     assert error["Message"] == implicit(arn, "secretsmanager:GetSecretValue",
@@ -154,7 +157,8 @@ def test_resources_are_scoped_by_arn_and_every_resource_of_the_call_counts(lab, 
     assert error["Message"] == implicit(arn, "rds:CreateDBCluster", f"arn:aws:rds:{region}:{ACCOUNT}:cluster:other-1")
     error, status = refused(lambda: rds.create_db_cluster(DBClusterIdentifier=unique("scoped-"),
                                                           DBSubnetGroupName="another-group", **args))
-    assert error["Message"] == implicit(arn, "rds:CreateDBCluster", f"arn:aws:rds:{region}:{ACCOUNT}:subgrp:another-group")
+    assert error["Message"] == implicit(arn, "rds:CreateDBCluster",
+                                        f"arn:aws:rds:{region}:{ACCOUNT}:subgrp:another-group")
 
 
 def test_the_default_keys_stay_all_powerful_and_get_caller_identity_needs_no_permission(lab, user):

@@ -27,7 +27,8 @@ CLIENT = re.compile(r"""(?:\.client|get_client)\(\s*["']([a-z0-9-]+)["']""")
 NAMES = re.compile(r"""\.([a-z][a-z0-9_]+)\b|["']([a-z][a-z0-9_]+)["']""")
 AMAZON_AWS = re.compile(r"from ansible_collections\.amazon\.aws\.plugins\.module_utils\.(\w+) import (\w+)")
 # In amazon.aws's helpers only calls count (their docstrings show other operations in examples).
-HELPER_CALLS = re.compile(r"""get_paginator\(\s*["']([a-z][a-z0-9_]+)|(?:client|connection)\.(?!get_paginator)([a-z][a-z0-9_]+)\(""")
+HELPER_CALLS = re.compile(r"""get_paginator\(\s*["']([a-z][a-z0-9_]+)"""
+                          r"""|(?:client|connection)\.(?!get_paginator)([a-z][a-z0-9_]+)\(""")
 OWN_UTILS = re.compile(r"from ansible_collections\.aurora\.kerberos\.plugins\.module_utils\.(\w+) import")
 
 
