@@ -1,5 +1,6 @@
 """What every fidelity extension shares: knobs, faults, the call log, and the way to AD and PostgreSQL."""
 
+import contextlib
 import os
 import ssl
 import threading
@@ -101,6 +102,8 @@ class LabContext:
         self.ad_admin_user = env.get("LAB_AD_ADMIN_USER", "Admin")
         self.ad_admin_password = env.get("LAB_AD_ADMIN_PASSWORD")
         self.administrator_password = env.get("LAB_AD_ADMINISTRATOR_PASSWORD")  # the lab's own, for outside OU=CORP
+        self._administrator_pool = []  # idle LDAPS connections as Administrator (ldap_administrator)
+        self._administrator_lock = threading.Lock()
         self.state_dir = env.get("LAB_STATE_DIR")
         self.pg_host = env.get("LAB_PG_HOST")
         self.pg_hostaddr = env.get("LAB_PG_HOSTADDR", "127.0.0.1")
@@ -133,9 +136,30 @@ class LabContext:
         return ldap3.Connection(server, user=f"{user or self.ad_admin_user}@{self.ad_realm}",
                                 password=password or self.ad_admin_password, auto_bind=True, raise_exceptions=True)
 
+    @contextlib.contextmanager
     def ldap_administrator(self):
-        """As the domain's Administrator: only for what AWS itself does outside OU=CORP."""
-        return self.ldap("Administrator", self.administrator_password)
+        """As the domain's Administrator: only for what AWS itself does outside OU=CORP. A connection serves one
+        caller at a time and is kept for the next: a new one costs a TLS handshake and a bind, which made up most
+        of a ResetUserPassword (lab mechanism). One that failed is dropped."""
+        with self._administrator_lock:
+            conn = self._administrator_pool.pop() if self._administrator_pool else None
+        if conn is not None:
+            try:  # the DC may have been restarted since (tests stop it): a kept connection is checked first
+                conn.search("", "(objectClass=*)", search_scope="BASE")
+            except Exception:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+                conn = None
+        if conn is None:
+            conn = self.ldap("Administrator", self.administrator_password)
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.unbind()
+            raise
+        with self._administrator_lock:
+            self._administrator_pool.append(conn)
 
     def save_admin_password(self, password):
         """Admin's password changed in AD through the API: keep secrets.json and .lab/env in step."""

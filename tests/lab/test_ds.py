@@ -292,6 +292,32 @@ def test_reset_user_password_sets_the_password_and_enables_the_user(lab, ds, mak
     assert result.returncode == 0, result.stderr
 
 
+def test_reset_user_password_side_by_side_sets_each_users_own_password(lab, ds, make_directory, tmp_path):
+    """The lab keeps its Administrator connections for the next call: calls side by side must each get one of
+    their own (ad_users sends four at a time)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    directory_id = make_directory()
+    active(ds, directory_id)
+    names = [unique("rupx") for _ in range(6)]
+    passwords = {name: "Lab-" + unique("Pw") + "x9!" for name in names}
+    with ldap_admin(lab) as conn:
+        for name in names:
+            conn.add(f"CN={name},{lab['LAB_AD_USERS_OU']}", ["top", "person", "organizationalPerson", "user"],
+                     {"sAMAccountName": name, "userPrincipalName": f"{name}@{lab['LAB_AD_REALM']}"})
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda n: ds.reset_user_password(DirectoryId=directory_id, UserName=n,
+                                                           NewPassword=passwords[n]), names))
+        for name in (names[0], names[-1]):
+            result = kinit(lab, f"{name}@{lab['LAB_AD_REALM']}", passwords[name], tmp_path / name)
+            assert result.returncode == 0, result.stderr
+    finally:
+        with ldap_admin(lab) as conn:
+            for name in names:
+                conn.delete(f"CN={name},{lab['LAB_AD_USERS_OU']}")
+
+
 def test_reset_user_password_errors(lab, ds, make_directory, faults):
     directory_id = make_directory()
     active(ds, directory_id)
