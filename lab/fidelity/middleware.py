@@ -1,5 +1,6 @@
 """A WSGI layer in front of moto: the call log, injected throttling, the admin API, and services
-moto lacks entirely (ds-data), which extensions register as handlers.
+moto lacks entirely (ds-data), which extensions register as handlers. Authorizers (iam_auth.py) may refuse a
+call before any handler or moto sees it.
 
 Admin API (JSON):
   GET    /lab-api/calls    every call answered since the last reset (throttled: true for injected throttling,
