@@ -1,8 +1,11 @@
 """The least-privilege controller policy (docs/iam-policy.json) against the lab's IAM authorization.
 
 An IAM user holding exactly that policy, as one managed policy, runs site.yml, verify.yml, the doctor and
-teardown.yml with its own access keys: all pass. The lab refuses every call those keys make that the policy
-does not allow (lab/README.md, "IAM authorization"), so a policy that lacks a permission fails the run:
+teardown.yml with its own access keys: all pass. The directory's users go through the Directory Service Data API
+(the directory role's default backend, which the lab inventory replaces by LDAPS for test_site), so the
+statements for data access, passwords and ds-data are proven too. The lab refuses every call those keys make
+that the policy does not allow (lab/README.md, "IAM authorization"), so a policy that lacks a permission fails
+the run:
 with the statement ClusterWrite removed, teardown stops at the cluster's Domain none, and the failure output
 names the missing permission, rds:ModifyDBCluster, in AWS's words.
 """
@@ -18,6 +21,7 @@ from test_site import CLUSTER_ID, INVENTORY, aws, chain_state, confirm_all, fres
 
 POLICY = ROOT / "docs" / "iam-policy.json"
 REMOVED = "ClusterWrite"  # the statement that allows rds:ModifyDBCluster
+DS_DATA = ("-e", "directory_users_backend=ds_data")
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +52,13 @@ def use_policy(lab, controller, document):
 
 @pytest.fixture
 def chain_removed(lab):
-    """Nothing of the chain before the test, and nothing left after it, even when it fails half-way."""
+    """Nothing of the chain before the test, and nothing left after it, even when it fails half-way. ds-data's
+    consistency delay after data access is enabled is shortened meanwhile (the lab's knob, 3 s by default)."""
     fresh(lab)
+    saved = lab_api(lab, "GET", "knobs")["dsdata_consistency_delay"]
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": 0.5})
     yield
+    lab_api(lab, "POST", "knobs", {"dsdata_consistency_delay": saved})
     if chain_state(lab)["directories"] or chain_state(lab)["clusters"]:
         fresh(lab)
 
@@ -66,10 +74,12 @@ def test_the_chain_runs_with_exactly_the_policy_and_fails_naming_a_missing_permi
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
     lab_api(lab, "DELETE", "calls")
-    site = playbook(*INVENTORY, "site.yml", extra_env=keys)
+    site = playbook(*INVENTORY, "site.yml", *DS_DATA, extra_env=keys)
     assert site.returncode == 0, site.stdout[-6000:] + site.stderr[-3000:]
     state = chain_state(lab)
     assert [m["Status"] for m in state["memberships"]] == ["kerberos-enabled"]
+    used = {(c["service"], c["operation"]) for c in lab_api(lab, "GET", "calls")["calls"]}
+    assert {("ds", "EnableDirectoryDataAccess"), ("ds-data", "CreateUser"), ("ds", "ResetUserPassword")} <= used
 
     verify = playbook(*INVENTORY, "playbooks/verify.yml", extra_env=keys)
     assert verify.returncode == 0, verify.stdout[-6000:]
@@ -88,7 +98,7 @@ def test_the_chain_runs_with_exactly_the_policy_and_fails_naming_a_missing_permi
     full = json.loads(POLICY.read_text())
     assert REMOVED in [s["Sid"] for s in full["Statement"]]
     use_policy(lab, controller, dict(full, Statement=[s for s in full["Statement"] if s["Sid"] != REMOVED]))
-    teardown = ("playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab))
+    teardown = ("playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab), *DS_DATA)
     lab_api(lab, "DELETE", "calls")
     short = playbook(*INVENTORY, *teardown, extra_env=keys)
     assert short.returncode != 0, short.stdout[-6000:]
