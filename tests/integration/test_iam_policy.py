@@ -5,9 +5,8 @@ teardown.yml with its own access keys: all pass. The directory's users go throug
 (the directory role's default backend, which the lab inventory replaces by LDAPS for test_site), so the
 statements for data access, passwords and ds-data are proven too. The lab refuses every call those keys make
 that the policy does not allow (lab/README.md, "IAM authorization"), so a policy that lacks a permission fails
-the run:
-with the statement ClusterWrite removed, teardown stops at the cluster's Domain none, and the failure output
-names the missing permission, rds:ModifyDBCluster, in AWS's words.
+the run: with the statement ClusterWrite removed, teardown stops at the cluster's Domain none, and the failure
+output names the missing permission, rds:ModifyDBCluster, in AWS's words.
 """
 
 import json
