@@ -76,9 +76,9 @@ def admin_password_problem(password):
 def directory_name_problem(name):
     """What AWS refuses in a directory's DNS name (AWS_FACTS.md section 1), or None."""
     if name.endswith("."):
-        return f"{name!r} ends with a dot: AWS takes the name without it, e.g. {name.rstrip('.')!r}"
+        return f"{name!r} ends with a dot: AWS takes the name without it: use it without a trailing dot, {name.rstrip('.')!r}"
     if not _FQDN.match(name):
-        return f"{name!r} must be the directory's fully qualified DNS name, e.g. corp.example.com"
+        return f"{name!r} must be the directory's fully qualified DNS name: use e.g. corp.example.com"
     if name.rsplit(".", 1)[-1].lower() in RESERVED_DOMAINS:
         return (f"{name!r} is in a domain AWS reserves (*.example, *.invalid, *.localhost): use a domain "
                 "you own, e.g. corp.example.com")

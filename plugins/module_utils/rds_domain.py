@@ -41,6 +41,35 @@ _DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
 # RDS: 1-63 letters, digits or hyphens; a letter first; no trailing or doubled hyphen.
 _CLUSTER_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# The role's own rule for the ids it names: RDS stores identifiers in lower case (rds model, DBClusterIdentifier),
+# so the role asks for them in lower case and compares them with what RDS returns.
+_LOWER_ID = re.compile(r"^[a-z](-?[a-z0-9])*$")
+RDS_ID_MAX = 63
+# Aurora PostgreSQL's master user name (Amazon Aurora User Guide, "Naming constraints in Amazon Aurora": 1-63
+# letters, digits or underscores, a letter first; rds model CreateDBCluster.MasterUsername: "Can't be a reserved
+# word for the chosen database engine").
+_MASTER_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+# The reserved words: Aurora's own roles (the Aurora User Guide, "Understanding PostgreSQL roles and permissions"),
+# role names PostgreSQL itself refuses (CREATE ROLE: public, none and the current_* / session_user keywords), and
+# PostgreSQL's reserved key words (PostgreSQL documentation, Appendix C "SQL Key Words": reserved, and reserved
+# that can be a function or type name; pg_get_keywords() catcode R and T of PostgreSQL 15).
+AURORA_RESERVED_ROLES = frozenset((
+    "rdsadmin", "rdsrepladmin", "rdstopmgr", "rds_superuser", "rds_ad", "rds_iam", "rds_password", "rds_replication",
+    "public", "none"))
+POSTGRESQL_RESERVED_WORDS = frozenset("""
+    all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate collation
+    column concurrently constraint create cross current_catalog current_date current_role current_schema current_time
+    current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign freeze
+    from full grant group having ilike in initially inner intersect into is isnull join lateral leading left like
+    limit localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
+    references returning right select session_user similar some symmetric table tablesample then to trailing true
+    union unique user using variadic verbose when where window with""".split())
+# CreateDBCluster.MasterUserPassword (rds model): 8-41 characters, any printable ASCII except / " and @; the Aurora
+# User Guide's naming constraints exclude ' and the space too.
+MASTER_PASSWORD_LENGTH = (8, 41)
+MASTER_PASSWORD_EXCLUDED = "/\"@' "
+# DBInstanceClass (rds model: "for example db.m5.large"; Aurora Serverless v2 is db.serverless).
+_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+(\.[a-z0-9]+)?$")
 
 
 class AnsibleRDSDomainError(AnsibleAWSError):
@@ -76,6 +105,55 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
     if wait_timeout is not None and wait_timeout <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {wait_timeout})")
     return problems
+
+
+def rds_id_problem(value, variable, room=0, example="orders-prod"):
+    """What RDS refuses in a DB cluster, instance or snapshot identifier (DBClusterIdentifier and
+    DBInstanceIdentifier of the rds model), in lower case; room keeps characters free for a suffix the role adds
+    (the instance ids <cluster_id>-N). The message names variable and the fix; None when the value passes."""
+    limit = RDS_ID_MAX - room
+    if isinstance(value, str) and _LOWER_ID.match(value) and len(value) <= limit:
+        return None
+    shown = value if isinstance(value, str) else repr(value)
+    length = f", {len(value)} characters" if isinstance(value, str) else ""
+    why = (f", at most {limit} characters so that the instance ids <{variable}>-N fit RDS's {RDS_ID_MAX}" if room
+           else f", at most {RDS_ID_MAX} characters")
+    return (f"{variable} must be lower-case letters, digits and single hyphens, starting with a letter and not ending "
+            f"with a hyphen{why} (got {shown}{length}): use e.g. {example}")
+
+
+def master_username_problem(value, variable):
+    """What Aurora PostgreSQL refuses as the master user name, or None."""
+    if not isinstance(value, str) or not _MASTER_USERNAME.match(value):
+        return (f"{variable} must be 1-63 letters, digits or underscores, starting with a letter (got {value!r}): "
+                "use e.g. postgres or dbadmin")
+    if value.lower() in AURORA_RESERVED_ROLES or value.lower().startswith("pg_"):
+        return (f"{variable} {value!r} is a name Aurora or PostgreSQL keeps for its own roles "
+                f"({', '.join(sorted(AURORA_RESERVED_ROLES))}, pg_*): "
+                "use e.g. postgres or dbadmin")
+    if value.lower() in POSTGRESQL_RESERVED_WORDS:
+        return (f"{variable} {value!r} is a reserved word of PostgreSQL, which RDS refuses as the master user name: "
+                "use e.g. postgres or dbadmin")
+    return None
+
+
+def master_password_problem(value, variable):
+    """What RDS refuses in a master password, or None. The password is never part of the message."""
+    low, high = MASTER_PASSWORD_LENGTH
+    if (isinstance(value, str) and low <= len(value) <= high
+            and all(32 <= ord(c) < 127 and c not in MASTER_PASSWORD_EXCLUDED for c in value)):
+        return None
+    return (f"{variable} must be {low}-{high} printable ASCII characters without / \" @ ' or a space (RDS's rules "
+            "for the master password of an Aurora cluster): choose another password")
+
+
+def instance_class_problem(value, variable):
+    """An instance class not in RDS's db.<family>.<size> form, or None."""
+    if isinstance(value, str) and _INSTANCE_CLASS.match(value):
+        return None
+    hint = f"db.{value}" if isinstance(value, str) and re.match(r"^[a-z0-9]+\.[a-z0-9]+$", value) else "db.r6g.large"
+    return (f"{variable} must be an RDS DB instance class, db.<family>.<size> or db.serverless (got {value!r}): "
+            f"use e.g. {hint}")
 
 
 # --- reads ------------------------------------------------------------------------------------

@@ -164,6 +164,8 @@ def validate(module):
     p = module.params
     problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
                                          iam_role_name=p["iam_role_name"])
+    if p["instance_class"] is not None:
+        problems += [m for m in [rds_domain.instance_class_problem(p["instance_class"], "instance_class")] if m]
     if p["port"] is not None and not 1 <= p["port"] <= 65535:
         problems.append(f"port must be 1-65535 (got {p['port']})")
     bad = [g for g in p["db_security_group_ids"] or [] if not g.startswith("sg-")]

@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""AWS's naming rules (module_utils rds_domain and ds) as the roles' validation runs them through the filter
+aurora.kerberos.input_problems: each refusal names the variable and the fix, and never shows a password."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aurora.kerberos.plugins.filter.input_problems import FilterModule, input_problems
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+
+REFUSED = [
+    # DB cluster identifiers (rds model DBClusterIdentifier), lower case; room for the instance ids <cluster_id>-N.
+    ("rds_id", "Orders_Prod", {}, ["lower-case", "use e.g. orders-prod"]),
+    ("rds_id", "1orders", {}, ["starting with a letter"]),
+    ("rds_id", "orders-", {}, ["not ending with a hyphen"]),
+    ("rds_id", "orders--prod", {}, ["single hyphens"]),
+    ("rds_id", "a" * 64, {}, ["at most 63"]),
+    ("rds_id", "a" * 61, {"room": 3}, ["at most 60", "<the_role_variable>-N"]),
+    ("rds_id", None, {}, ["got None"]),
+    # Aurora PostgreSQL's master user name.
+    ("master_username", "user", {}, ["reserved word of PostgreSQL", "use e.g. postgres"]),
+    ("master_username", "SELECT", {}, ["reserved word"]),
+    ("master_username", "rdsadmin", {}, ["keeps for its own roles"]),
+    ("master_username", "rds_superuser", {}, ["keeps for its own roles"]),
+    ("master_username", "pg_monitor", {}, ["pg_*"]),
+    ("master_username", "public", {}, ["keeps for its own roles"]),
+    ("master_username", "1admin", {}, ["starting with a letter"]),
+    ("master_username", "db-admin", {}, ["letters, digits or underscores"]),
+    ("master_username", "a" * 64, {}, ["1-63"]),
+    ("master_username", "", {}, ["1-63"]),
+    # The master password: 8-41 printable ASCII without / " @ ' or a space.
+    ("master_password", "short1!", {}, ["8-41"]),
+    ("master_password", "x" * 42, {}, ["8-41"]),
+    ("master_password", "pass/word1", {}, ["choose another password"]),
+    ("master_password", 'pass"word1', {}, ["choose another password"]),
+    ("master_password", "pass@word1", {}, ["choose another password"]),
+    ("master_password", "pass'word1", {}, ["choose another password"]),
+    ("master_password", "pass word1", {}, ["choose another password"]),
+    ("master_password", "pässword1x", {}, ["printable ASCII"]),
+    # Instance classes.
+    ("instance_class", "r6g.large", {}, ["db.<family>.<size>", "use e.g. db.r6g.large"]),
+    ("instance_class", "DB.R6G.LARGE", {}, ["db.<family>.<size>"]),
+    ("instance_class", "db.r6g.large ", {}, ["db.<family>.<size>"]),
+    ("instance_class", "large", {}, ["use e.g. db.r6g.large"]),
+    # Directory names (AWS_FACTS.md section 1).
+    ("directory_name", "corp.example", {}, ["reserves", "use a domain you own"]),
+    ("directory_name", "ad.corp.INVALID", {}, ["reserves"]),
+    ("directory_name", "dc.localhost", {}, ["reserves"]),
+    ("directory_name", "corp.example.com.", {}, ["without a trailing dot", "'corp.example.com'"]),
+    ("directory_name", "corp", {}, ["fully qualified", "use e.g. corp.example.com"]),
+    ("directory_name", None, {}, ["fully qualified"]),
+    ("directory_short_name", ".CORP", {}, ["period", "use e.g. CORP"]),
+    ("directory_short_name", "CORPORATE-NETBIOS", {}, ["1-15"]),
+    ("directory_admin_password", "", {}, ["is missing", "set it from a vault"]),
+    ("directory_admin_password", "MyAdmin#2024x", {}, ['must not contain the word "admin"']),
+    ("directory_admin_password", "abcdefgh 1x", {}, ["3 of", "a space is not one"]),
+]
+ACCEPTED = [
+    ("rds_id", "orders-prod", {"room": 3}),
+    ("rds_id", "a" * 63, {}),
+    ("rds_id", "a" * 60, {"room": 3}),
+    ("master_username", "postgres", {}),
+    ("master_username", "db_admin1", {}),
+    ("master_username", "a" * 63, {}),
+    ("master_password", "Passw0rd-ok!", {}),
+    ("master_password", "x" * 41, {}),
+    ("master_password", "12345678", {}),
+    ("instance_class", "db.r6g.large", {}),
+    ("instance_class", "db.serverless", {}),
+    ("instance_class", "db.r7i.48xlarge", {}),
+    ("directory_name", "corp.example.com", {}),
+    ("directory_name", "ad.corp.example.co.uk", {}),
+    ("directory_short_name", "CORP", {}),
+    ("directory_admin_password", "Sup3r-Secret", {}),
+]
+
+
+@pytest.mark.parametrize("rule,value,options,fragments", REFUSED, ids=[f"{r[0]}-{r[1]!r}"[:60] for r in REFUSED])
+def test_a_value_aws_refuses_is_refused_naming_the_variable_and_the_fix(rule, value, options, fragments):
+    problems = input_problems([[rule, "the_role_variable", value, options]])
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("the_role_variable "), problems[0]
+    for fragment in fragments:
+        assert fragment in problems[0], problems[0]
+    assert any(word in problems[0] for word in ("use ", "set ", "choose ")), problems[0]
+    if "password" in rule and value:
+        assert value not in problems[0]
+
+
+@pytest.mark.parametrize("rule,value,options", ACCEPTED, ids=[f"{r[0]}-{r[1]!r}"[:60] for r in ACCEPTED])
+def test_a_value_aws_takes_passes(rule, value, options):
+    assert input_problems([[rule, "v", value, options]]) == []
+
+
+def test_every_problem_of_a_list_is_reported_in_order():
+    problems = input_problems([["rds_id", "cluster_id", "A"], ["master_username", "cluster_master_username", "postgres"],
+                               ["instance_class", "cluster_instance_class", "r6g.large"]])
+    assert [p.split()[0] for p in problems] == ["cluster_id", "cluster_instance_class"]
+
+
+def test_an_unknown_rule_is_an_error_naming_the_rules():
+    with pytest.raises(AnsibleFilterError, match="no rule 'nope'.*master_username"):
+        input_problems([["nope", "x", "y"]])
+    assert FilterModule().filters()["input_problems"] is input_problems
+
+
+def test_every_postgresql_reserved_word_is_refused_and_is_lower_case():
+    assert len(rds_domain.POSTGRESQL_RESERVED_WORDS) == 100
+    for word in rds_domain.POSTGRESQL_RESERVED_WORDS:
+        assert word == word.lower()
+        assert rds_domain.master_username_problem(word, "v")
