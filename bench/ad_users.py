@@ -16,9 +16,9 @@ P5 ldap     BENCH_AD_LDAP_N (1000) users with passwords over LDAPS (one connecti
                 loop(N) = start-up + (loop(sample) - start-up) * N / sample
             (start-up: an empty play). Goal: loop(N) / ad_users(N) at least 50.
 
-The directory: the lab directory named LAB_AD_DOMAIN when one exists (then left as found), else one
-made with CreateMicrosoftAD (edition BENCH_AD_EDITION, default Enterprise) and deleted at the end; data
-access is enabled when off. Faults are put back as found. The bench's users are removed over LDAP
+The directory: the lab directory named LAB_AD_DOMAIN when one exists (then left as found: data access
+the bench enabled is disabled again), else one made with CreateMicrosoftAD (edition BENCH_AD_EDITION,
+default Enterprise) and deleted at the end. Faults are put back as found. The bench's users are removed over LDAP
 at the end (untimed). Prints every figure with its goal; exits 1 on a miss, 2 when a run fails.
 """
 
@@ -81,7 +81,8 @@ class Directory:
             )["DirectoryId"]
             self.edition = EDITION
         wait("directory Active", lambda: self._describe()["Stage"] == "Active")
-        if self.ds.describe_directory_data_access(DirectoryId=self.id)["DataAccessStatus"] != "Enabled":
+        self.enabled_access = self.ds.describe_directory_data_access(DirectoryId=self.id)["DataAccessStatus"] != "Enabled"
+        if self.enabled_access:
             self.ds.enable_directory_data_access(DirectoryId=self.id)
             wait("data access Enabled",
                  lambda: self.ds.describe_directory_data_access(DirectoryId=self.id)["DataAccessStatus"] == "Enabled")
@@ -92,6 +93,8 @@ class Directory:
     def close(self):
         if self.created:
             self.ds.delete_directory(DirectoryId=self.id)
+        elif self.enabled_access:  # a directory found with data access off is left so
+            self.ds.disable_directory_data_access(DirectoryId=self.id)
 
 
 def playbook(tasks, env, workdir, extra=None):
