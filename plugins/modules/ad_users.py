@@ -23,9 +23,10 @@ description:
     the user) and C(DisableUser): ds and ds-data show a new user only after a short delay, and a call
     that is too early goes to the back of the queue instead of holding up the others (at most
     O(consistency_timeout) seconds a user). Every write carries a C(ClientToken) (kept across its
-    retries) and writes are spaced at the directory's write rate, Standard edition 4 and Enterprise 8
-    a second (a C(ResetUserPassword) counts as one), so a long list runs at the documented rate
-    without provoking C(ThrottlingException), which is still retried with backoff.
+    retries); up to four are in flight at a time, and each starts one interval after the one before at
+    the directory's write rate, Standard edition 4 and Enterprise 8 a second (a C(ResetUserPassword)
+    counts as one; see the notes), so a long list runs at that rate without provoking
+    C(ThrottlingException), which is still retried with backoff.
   - New users made through ds-data are returned as made (C(CN=<name>) in the users OU, C(<name>@<REALM>)
     and the SID that C(CreateUser) answered), not read back.
   - A user or group that cannot be changed fails the task, naming it; the ones before it are done.
