@@ -93,7 +93,7 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
     problems = []
     if cluster_id is not None and not _CLUSTER_ID.match(cluster_id):
         problems.append(f"cluster_id {cluster_id!r} is not a DB cluster identifier: 1-63 letters, digits or hyphens, "
-                        "starting with a letter, with no trailing or doubled hyphen")
+                        "starting with a letter, with no trailing or doubled hyphen: use e.g. orders-prod")
     if directory_id is not None and not _DIRECTORY_ID.match(directory_id):
         problems.append(f"directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits "
                         "(in an account the directory is shared with, that account's shared directory id)")
