@@ -222,7 +222,8 @@ def main():
     args = parser.parse_args()
     if args.command == "lint":
         code, findings = lint()
-        print("\n".join(findings))
+        if findings:
+            print("\n".join(findings))
         print(f"docs: antsibull-docs lint-collection-docs --plugin-docs: {len(findings)} finding(s)")
         return 1 if code or findings else 0
     if args.command == "site":

@@ -39,7 +39,7 @@ def test_the_readme_has_every_section_and_every_variable(role):
     text = (ROOT / "roles" / role / "README.md").read_text()
     for section in SECTIONS:
         assert re.search(rf"^{re.escape(section)}\b", text, re.M), f"roles/{role}/README.md: no {section}"
-    assert f"docs/iam-policy.md" in text
+    assert "docs/iam-policy.md" in text
     options = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
     for name in options["argument_specs"]["main"]["options"]:
         assert f"| `{name}` |" in text, f"roles/{role}/README.md does not list {name}"
