@@ -236,7 +236,7 @@ def _pg_master(resource, username, password, database=None):
             conn.close()
         demo = _LAB.env.get("LAB_PG_CLUSTER")
         if (username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres") and demo
-                and resource.__dict__.get("db_cluster_identifier") == demo):
+                and getattr(resource, "db_cluster_identifier", None) == demo):
             _save_contract_master_password(password)
 
 
