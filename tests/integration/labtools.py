@@ -60,6 +60,28 @@ def pg_connect(env, user, password=None, ccache=None):
                             dbname=env["LAB_PG_DATABASE"], user=user, password=password, connect_timeout=5)
 
 
+@contextlib.contextmanager
+def demo_cluster(env):
+    """The demo cluster (LAB_PG_CLUSTER, asking LAB_PG_PORT, with the env file's master user), as site.yml
+    creates it, for tests that need the database LAB_PG_HOST names without running site.yml. Made (without a
+    membership) when absent and then deleted afterwards; one that exists is left as it is. Yields its env."""
+    import boto3
+
+    rds = boto3.client("rds")
+    current = current_env(env)
+    cluster_id = env["LAB_PG_CLUSTER"]
+    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])["DBClusters"]
+    if not found:
+        rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
+                              MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
+                              Port=int(env["LAB_PG_PORT"]), DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"])
+    try:
+        yield cluster_env(current, rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
+    finally:
+        if not found:
+            rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+
+
 def cluster_env(env, cluster):
     """The env with LAB_PG_HOST and LAB_PG_PORT of this cluster (as DescribeDBClusters shows it): each lab
     cluster has its own database, at its endpoint's name and port (lab/README.md)."""
