@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 # libfaketime: tests/integration/test_doctor.py runs the doctor with the client's clock 10 minutes off.
-APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2 gcc libfaketime)
+# default-jre-headless, default-jdk-headless, libpostgresql-jdbc-java: the same test logs in through pgjdbc with
+# the client kit's jaas.conf (a one-file Java program run as source, which needs the JDK's jdk.compiler module).
+APT_PACKAGES=(krb5-user samba samba-ad-provision samba-dsdb-modules samba-vfs-modules postgresql iproute2 gcc libfaketime
+              default-jre-headless default-jdk-headless libpostgresql-jdbc-java)
 
 say() { printf 'setup: %s\n' "$*"; }
 

@@ -54,9 +54,10 @@ class CallLog:
     def is_mutating(cls, operation):
         return not operation.startswith(cls.READ_PREFIXES)
 
-    def record(self, service, operation, status, throttled=False):
+    def record(self, service, operation, status, throttled=False, denied=False):
         entry = {"time": time.time(), "service": service, "operation": operation,
-                 "mutating": self.is_mutating(operation), "status": status, "throttled": throttled}
+                 "mutating": self.is_mutating(operation), "status": status, "throttled": throttled,
+                 "denied": denied}
         with self._lock:
             self._calls.append(entry)
 

@@ -2,7 +2,8 @@
 moto lacks entirely (ds-data), which extensions register as handlers.
 
 Admin API (JSON):
-  GET    /lab-api/calls    every call answered since the last reset (throttled: true for injected throttling)
+  GET    /lab-api/calls    every call answered since the last reset (throttled: true for injected throttling,
+                           denied: true for a call an IAM user's policies do not allow, iam_auth.py)
   DELETE /lab-api/calls    reset the call log
   GET    /lab-api/faults   the injected faults;  POST merges a JSON object;  DELETE clears them
   GET    /lab-api/knobs    the delays;  POST merges a JSON object, e.g. {"join_seconds": 20}
@@ -50,12 +51,17 @@ class LabMiddleware:
         self.lab = lab
         self.handlers = {}  # signing name -> callable(Request) -> (status, headers, body)
         self.fault_checks = {}  # fault key -> callable(value) -> None or a problem
+        self.authorizers = []  # callable(Request) -> None to let the call through, or the refusal (iam_auth.py)
         self._models = {}
         self._session = botocore.session.get_session()
         self._random = random.Random()
 
     def register(self, service, handler):
         self.handlers[service] = handler
+
+    def authorize(self, authorizer):
+        """authorizer(Request) -> None, or (status, headers, body) answering the call instead of the service."""
+        self.authorizers.append(authorizer)
 
     def validate_fault(self, key, check):
         """check(value) -> None, or why the value cannot be: POST /lab-api/faults then answers 400."""
@@ -150,6 +156,10 @@ class LabMiddleware:
             result = self.throttling_error(service)
             self.lab.calls.record(service, operation, result[0], throttled=True)
             return self._send(start_response, *result)
+        refused = next(filter(None, (check(Request(environ, body, service, operation)) for check in self.authorizers)), None)
+        if refused:
+            self.lab.calls.record(service, operation, refused[0], denied=True)
+            return self._send(start_response, *refused)
         handler = self.handlers.get(service)
         if handler is not None:
             try:

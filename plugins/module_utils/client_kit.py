@@ -76,12 +76,13 @@ def jdbc_url(endpoint, port, database, sslmode):
             f"&jaasLogin=true&sslmode={sslmode}")
 
 
-def pgadmin_servers(servers):
+def pgadmin_servers(servers, user):
     """servers: [(name, endpoint, port, database, sslmode)] as pgAdmin's servers.json (import with setup.py
-    load-servers)."""
+    load-servers). pgAdmin's loader refuses a server without a non-empty Username (pgAdmin 9's
+    validate_json_data), and a Kerberos login's user name is the principal: user is it, or a placeholder."""
     entries = {}
     for index, (name, endpoint, port, database, sslmode) in enumerate(servers, start=1):
         entries[str(index)] = dict(Name=name, Group="Aurora Kerberos", Host=endpoint, Port=int(port),
-                                   MaintenanceDB=database, Username="", KerberosAuthentication=True,
+                                   MaintenanceDB=database, Username=user, KerberosAuthentication=True,
                                    ConnectionParameters=dict(sslmode=sslmode, connect_timeout=10))
     return json.dumps({"Servers": entries}, indent=2, sort_keys=True) + "\n"

@@ -19,6 +19,7 @@ The links, in the order a login crosses them (AWS_FACTS.md sections 1, 2, 4, 5, 
            kinit, the service ticket postgres/<endpoint>, and a GSSAPI login.
 """
 
+import concurrent.futures
 import datetime
 import ipaddress
 import os
@@ -515,6 +516,102 @@ def read_database(cursor, principal, database):
     return catalog, exists, can_connect
 
 
+# --- AD groups mapped to roles with pg_ad_mapping (AWS_FACTS.md section 6) ----------------------------
+
+def ad_group_findings(group, meant, user_name, token_sids=None):
+    """AD: the group meant (doctor_group) exists and the user is in it: directly or nested, by the SIDs the DC
+    computes for the user's token (tokenGroups, what a ticket's PAC carries), or, without them (ds-data), by the
+    group's direct members."""
+    if group is None:
+        return [finding("ad", "group_exists", FAIL, f"The directory has no group with the logon name {meant}.",
+                        "Create it (directory_groups in the directory role, or aurora.kerberos.ad_group) or check the "
+                        "spelling of doctor_group.")]
+    found = [finding("ad", "group_exists", OK, f"Group {group.get('dn') or group['name']} exists (SID {group['sid']}).")]
+    if token_sids is not None:
+        member, how = group["sid"] in token_sids, "directly or through nested groups (tokenGroups)"
+    else:
+        member, how = user_name.lower() in [m.lower() for m in group.get("members") or []], "directly"
+    if not member:
+        return found + [finding("ad", "group_member", FAIL,
+                                f"{user_name} is not a member of {group['name']} ({how}): the group's mapping does not "
+                                "apply to it.",
+                                f"Add {user_name} to {group['name']}: members of its directory_groups entry "
+                                "(aurora.kerberos.ad_group), or Active Directory Users and Computers.")]
+    return found + [finding("ad", "group_member", OK, f"{user_name} is a member of {group['name']} ({how}).")]
+
+
+def mapping_findings(mappings, groups, catalog, database, connectable, meant_sid=None):
+    """The pg_ad_mapping entry that covers the user's AD group, and the role it gives.
+
+    mappings: pgadmap_read_mapping() as [{sid, role, weight, ad_group}], None when the extension is not created;
+    groups: {sid: name} of the user's groups; meant_sid: the group doctor_group names, whose mapping must exist
+    (without it, the user's groups are looked at because the user has no login role of their own, and no mapping
+    is no finding). connectable: {role: may CONNECT to database}. Of the mappings that cover the user's groups,
+    the highest weight wins (AWS_FACTS.md section 6)."""
+    if mappings is None:
+        if not meant_sid:
+            return []
+        return [finding("database", "ad_group_mapping", FAIL,
+                        f"pg_ad_mapping is not created in this cluster: no AD group maps to a role, so "
+                        f"{groups.get(meant_sid, meant_sid)} gives no login.",
+                        "Map the group with db_users_group_mappings (the cluster role preloads pg_ad_mapping, the "
+                        "db_users role runs CREATE EXTENSION pg_ad_mapping and sets the mapping).")]
+    covering = [m for m in mappings if m["sid"] in groups]
+    if meant_sid and not any(m["sid"] == meant_sid for m in covering):
+        name = groups.get(meant_sid, meant_sid)
+        listed = ", ".join(f"{m['ad_group']} -> {m['role']}" for m in mappings) or "none"
+        return [finding("database", "ad_group_mapping", FAIL,
+                        f"No pg_ad_mapping entry covers {name} (SID {meant_sid}); the cluster's mappings: {listed}.",
+                        f"Map it: db_users_group_mappings: [{{ad_group: {name}, sid: {meant_sid}, role: <role>, "
+                        f"weight: 10}}] (the db_users role), or as the master user on the writer: SELECT "
+                        f"pgadmap_set_mapping('{name}', '<role>', '{meant_sid}', 10)")]
+    if not covering:
+        return []
+    winner = max(covering, key=lambda m: (m["weight"] or 0))
+    role = winner["role"]
+    found = [finding("database", "ad_group_mapping", OK,
+                     f"pg_ad_mapping maps {winner['ad_group']} ({winner['sid']}) to {role} (weight {winner['weight']})"
+                     + (f"; of {len(covering)} mappings of the user's groups the highest weight wins"
+                        if len(covering) > 1 else "") + ".")]
+    if meant_sid and winner["sid"] != meant_sid:
+        found.append(finding("database", "ad_group_mapping_weight", WARN,
+                             f"The user gets {role} through {winner['ad_group']} (weight {winner['weight']}), not the "
+                             f"role of {groups.get(meant_sid, meant_sid)}: the highest weight wins.",
+                             "Give the mapping of the group you mean the highest weight."))
+    if role not in catalog.roles:
+        return found + [finding("database", "mapped_role", FAIL, f"The mapped role {role} does not exist.",
+                                f"CREATE ROLE {_quote(role)} LOGIN (the db_users role creates mapped roles).")]
+    if not catalog.roles[role]["login"]:
+        return found + [finding("database", "mapped_role", FAIL, f"The mapped role {role} is NOLOGIN.",
+                                f"ALTER ROLE {_quote(role)} LOGIN")]
+    path = catalog.path_to(role, logins.KERBEROS_ROLE) if logins.KERBEROS_ROLE in catalog.roles else None
+    if path:
+        return found + [finding("database", "mapped_role", FAIL,
+                                f"The mapped role {role} is in rds_ad ({' -> '.join(path)}): a mapped role must never "
+                                "be (AWS).", f"REVOKE rds_ad FROM {_quote(path[-2])}")]
+    if not connectable.get(role):
+        return found + [finding("database", "mapped_role", FAIL, f"The mapped role {role} has no CONNECT on {database}.",
+                                f"GRANT CONNECT ON DATABASE {_quote(database)} TO {_quote(role)}")]
+    return found + [finding("database", "mapped_role", OK,
+                            f"The mapped role {role} has LOGIN and CONNECT on {database}, and is not in rds_ad.")]
+
+
+def read_mappings(cursor, database):
+    """(pgadmap_read_mapping() rows, or None without the extension; {mapped role: may CONNECT to database})."""
+    cursor.execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_ad_mapping')")
+    if not cursor.fetchone()[0]:
+        return None, {}
+    cursor.execute("SELECT ad_sid, pg_role, weight, ad_grp FROM pgadmap_read_mapping()")
+    mappings = [dict(sid=sid, role=role, weight=weight, ad_group=group) for sid, role, weight, group in cursor.fetchall()]
+    connectable = {}
+    for role in sorted({m["role"] for m in mappings}):
+        cursor.execute("SELECT pg_catalog.has_database_privilege(r.oid, d.oid, 'CONNECT') FROM pg_catalog.pg_roles r, "
+                       "pg_catalog.pg_database d WHERE r.rolname = %s AND d.datname = %s", (role, database))
+        row = cursor.fetchone()
+        connectable[role] = bool(row and row[0])
+    return mappings, connectable
+
+
 # --- the client: krb5.conf ---------------------------------------------------------------------
 
 def parse_krb5_conf(text):
@@ -778,7 +875,10 @@ def probe_kdc(host, port, message, transport="tcp", timeout=3.0):
     if transport == "udp":
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
-            sock.sendto(message, (host, port))
+            # Connected, so an ICMP port unreachable comes back as ConnectionRefusedError at once; a dropped
+            # datagram is only a timeout. UDP cannot tell more: a port counts as open only when it answers.
+            sock.connect((host, port))
+            sock.send(message)
             return sock.recv(65535)
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
@@ -797,17 +897,41 @@ def _recv_exactly(sock, size):
     return data
 
 
-def tcp_open(host, port, timeout=3.0):
+def kpasswd_request():
+    """A kpasswd request (RFC 3244 section 2: message length, version 0xff80, the AP-REQ's length, an AP-REQ, a
+    KRB-PRIV) whose AP-REQ cannot be verified. It changes nothing; a kpasswd server answers it with a reply that
+    carries a KRB-ERROR, which proves the port open on UDP, where only an answer can."""
+    ap_req = _der(0x6E, _seq(_ctx(0, _int(5)), _ctx(1, _int(14))))
+    priv = _der(0x75, _seq(_ctx(0, _int(5)), _ctx(1, _int(21))))
+    return struct.pack(">HHH", 6 + len(ap_req) + len(priv), 0xFF80, len(ap_req)) + ap_req + priv
+
+
+def parse_kpasswd_reply(data):
+    """The kpasswd reply's KRB-ERROR or KRB-PRIV tag (RFC 3244: length, version 1, AP-REP length, AP-REP, then a
+    KRB-PRIV, or a KRB-ERROR when the AP-REP is empty); ValueError if it is not one."""
+    if len(data) < 6:
+        raise ValueError("not a kpasswd reply (too short)")
+    length, version, ap_rep_length = struct.unpack(">HHH", data[:6])
+    if length != len(data) or version != 1 or 6 + ap_rep_length >= len(data):
+        raise ValueError(f"not a kpasswd reply (length {length}, version {version})")
+    tag = data[6 + ap_rep_length]
+    if tag not in (0x7E, 0x75):
+        raise ValueError(f"not a kpasswd reply (tag 0x{tag:02x})")
+    return tag
+
+
+def _kpasswd_probe(probe, host, transport, timeout):
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as e:
-        return str(e) or e.__class__.__name__
+        parse_kpasswd_reply(probe(host, KPASSWD_PORT, kpasswd_request(), transport, timeout))
+        return None
+    except (OSError, ValueError) as e:
+        return f"{transport.upper()} {host}:{KPASSWD_PORT} ({e or e.__class__.__name__})"
 
 
-def kdc_findings(kdcs, name, realm, clockskew, probe=probe_kdc, port_open=tcp_open, now=None, udp_needed=False,
-                 timeout=3.0):
-    """Each KDC on TCP 88 (a real AS-REQ), UDP 88 and TCP 464; the clock against the first KDC that answers."""
+def kdc_findings(kdcs, name, realm, clockskew, probe=probe_kdc, now=None, udp_needed=False, timeout=3.0):
+    """Each KDC on TCP 88 (a real AS-REQ), UDP 88, and kpasswd on TCP and UDP 464 (a kpasswd request that changes
+    nothing); the clock against the first KDC that answers. The probes after TCP 88 run side by side, so a
+    silent port costs one timeout, not one each."""
     clock = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
     open_ports = ("Open TCP and UDP 88 and 464 from this client to the domain controllers: their security group "
                   "accepts them from the directory VPC's CIDR only; from elsewhere add rules (or peer the VPC and "
@@ -826,13 +950,20 @@ def kdc_findings(kdcs, name, realm, clockskew, probe=probe_kdc, port_open=tcp_op
         answered.append(f"{host}:{port}")
         if reply is None:
             reply = (parsed, sent + (received - sent) / 2)
-        try:
-            parse_kdc_reply(probe(host, port, as_req(name, realm), "udp", timeout))
-        except (OSError, ValueError) as e:
-            udp_silent.append(f"{host}:{port} ({e or e.__class__.__name__})")
-        refused = port_open(host, KPASSWD_PORT, timeout)
-        if refused:
-            kpasswd_silent.append(f"{host}:{KPASSWD_PORT} ({refused})")
+
+        def udp_88(host=host, port=port):
+            try:
+                parse_kdc_reply(probe(host, port, as_req(name, realm), "udp", timeout))
+                return None
+            except (OSError, ValueError) as e:
+                return f"{host}:{port} ({e or e.__class__.__name__})"
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            udp = pool.submit(udp_88)
+            kpasswd = [pool.submit(_kpasswd_probe, probe, host, transport, timeout) for transport in ("tcp", "udp")]
+            if udp.result():
+                udp_silent.append(udp.result())
+            kpasswd_silent += [f.result() for f in kpasswd if f.result()]
     if not answered:
         return [finding("client", "kdc_reachable", FAIL,
                         f"No KDC of {realm} answers a Kerberos request on TCP: {', '.join(silent) or 'none listed'}.",
@@ -851,10 +982,12 @@ def kdc_findings(kdcs, name, realm, clockskew, probe=probe_kdc, port_open=tcp_op
         found.append(finding("client", "kdc_udp", OK, "The KDCs answer on UDP 88 too."))
     if kpasswd_silent:
         found.append(finding("client", "kpasswd", WARN,
-                             f"TCP 464 (kpasswd) does not answer on {', '.join(kpasswd_silent)}: changing an expired "
-                             "password from this client fails.", open_ports))
+                             f"kpasswd (464) does not answer a password-change request on {', '.join(kpasswd_silent)} "
+                             "(on UDP only an answer proves the port open: silence or an ICMP port unreachable count "
+                             "as closed): a login works without it, but changing a password from this client, or "
+                             "kinit with an expired one, fails.", open_ports))
     else:
-        found.append(finding("client", "kpasswd", OK, "TCP 464 (kpasswd) answers."))
+        found.append(finding("client", "kpasswd", OK, "kpasswd answers on TCP and UDP 464."))
     parsed, local = reply
     if parsed["stime"] is None:
         found.append(finding("client", "clock", WARN,

@@ -122,6 +122,7 @@ class Catalog(object):
             self.member_of.setdefault(member, set()).add(role)
         self.databases = databases  # name -> {"connect": grantees, "can_grant": bool, "public_connect": bool}
         self._by_lower = {}
+        self._connect_of = None
         for name in roles:
             self._by_lower.setdefault(name.lower(), []).append(name)
 
@@ -156,7 +157,12 @@ class Catalog(object):
         return None
 
     def connect_of(self, role):
-        return set(name for name, db in self.databases.items() if role in db["connect"])
+        if self._connect_of is None:  # one pass over the grants, not one per login
+            self._connect_of = {}
+            for name, db in self.databases.items():
+                for grantee in db["connect"]:
+                    self._connect_of.setdefault(grantee, set()).add(name)
+        return set(self._connect_of.get(role, ()))
 
 
 def truthy_setting(value):

@@ -53,11 +53,20 @@ def quote_ident(name, conn):
     return _pg_sql.Identifier(name).as_string(conn)
 
 
-def render(statement, conn):
+def render(statement, conn, quoted=None):
     """A planned statement (template with {} per identifier and %s per parameter, identifiers,
-    parameters) as SQL text, quoted by the driver."""
+    parameters) as SQL text, quoted by the driver. quoted, a dict, keeps each name's quoting across
+    calls: a run of thousands of logins names rds_ad and each login more than once."""
     template, identifiers, params = statement
-    text = template.format(*(quote_ident(name, conn) for name in identifiers))
+    if quoted is None:
+        quoted = {}
+    names = []
+    for name in identifiers:
+        text = quoted.get(name)
+        if text is None:
+            text = quoted[name] = quote_ident(name, conn)
+        names.append(text)
+    text = template.format(*names)
     if params is None:
         return text
     return to_native(conn.cursor().mogrify(text, params))
@@ -128,10 +137,15 @@ def transact(module, planner):
     try:
         cursor = conn.cursor()
         plan, context = planner(cursor)
+        quoted = {}
+
+        def rendered(statement, connection):
+            return render(statement, connection, quoted)
+
         if module.check_mode:
-            queries = [render(statement, conn) for statement in plan.statements]
+            queries = [rendered(statement, conn) for statement in plan.statements]
         else:
-            queries = execute(cursor, conn, plan.statements, render)
+            queries = execute(cursor, conn, plan.statements, rendered)
         if plan.changed and not module.check_mode:
             conn.commit()
         else:

@@ -24,6 +24,11 @@ description:
   - B(Database), as the master user, read-only - a role named exactly as the principal, or matching it under
     C(krb_caseins_users) (C(login_role)); with LOGIN (C(can_login)); in C(rds_ad), directly or nested (C(rds_ad)); not
     in C(rds_iam) (C(no_rds_iam)); with CONNECT on O(database) (C(connect)).
+  - B(An AD group), when one is meant - with O(group), the group exists (C(group_exists)) and the user is in it,
+    directly or nested (C(group_member)), a C(pg_ad_mapping) entry covers its SID (C(ad_group_mapping)), and the role
+    it maps to has LOGIN and CONNECT and is not in C(rds_ad) (C(mapped_role)). Without O(group), for a user with no
+    login role of their own, the same is checked for the user's groups (over LDAPS, read from the user's
+    C(tokenGroups)); the mapping with the highest weight wins.
   - The client side (krb5.conf, the KDCs, the clock, kinit, the service ticket and the login) is
     M(aurora.kerberos.kerberos_doctor_client), which takes RV(client) as its input.
   - The first broken link fails the task with the link, the evidence and the fix. Warnings do not stop the walk.
@@ -60,6 +65,11 @@ options:
     description: The database the user connects to.
     type: str
     default: postgres
+  group:
+    description:
+      - An AD group through which the user should log in (its C(pg_ad_mapping) entry), by its logon name
+        (sAMAccountName), for example V(db-readers).
+    type: str
   backend:
     description: How the directory is read, as the directory role manages its users.
     type: str
@@ -213,6 +223,7 @@ from ansible_collections.community.postgresql.plugins.module_utils.postgres impo
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import doctor
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import logins
 from ansible_collections.aurora.kerberos.plugins.module_utils import pg
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
@@ -220,14 +231,16 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory impor
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapGroupDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
 try:
     from ldap3 import BASE
+    from ldap3.protocol.formatters.formatters import format_sid
 except ImportError:
-    BASE = None  # HAS_LDAP3 says so
+    BASE = format_sid = None  # HAS_LDAP3 says so
 
 
 def aws_link(module, walk, clients):
@@ -281,7 +294,11 @@ def ad_link(module, walk, directory, name, realm):
                                     "Enable directory data access (directory_data_access: true), or use the ldap "
                                     "backend (directory_users_backend)."))
         walk.add(*doctor.ad_findings(user, name, realm, None, "ds-data"))
-        return
+        if not p["group"]:
+            return {}, None
+        group = data.describe_group(p["group"])
+        walk.add(*doctor.ad_group_findings(group, p["group"], user["name"]))
+        return {group["sid"]: group["name"]}, group["sid"]
     if not HAS_LDAP3:
         walk.add(doctor.finding("ad", "directory_readable", doctor.FAIL, "The Python library ldap3 is missing here.",
                                 "pip install ldap3 where the doctor runs (requirements.txt)."))
@@ -291,22 +308,33 @@ def ad_link(module, walk, directory, name, realm):
     except AdLdapError as e:
         walk.add(doctor.finding("ad", "directory_readable", doctor.FAIL, f"The directory cannot be read: {e}",
                                 "Give the directory role's LDAPS settings (directory_ldap_*, directory_admin_password)."))
-    users = LdapUserDirectory(conn, base_dn_from_domain(directory["Name"]))
+    base_dn = base_dn_from_domain(directory["Name"])
+    users = LdapUserDirectory(conn, base_dn)
+    group, token_sids = None, []
     try:
         user = users.find_user(name)
         state = None
         if user is not None:
-            conn.search(user["dn"], "(objectClass=*)", BASE, attributes=doctor.LDAP_STATE_ATTRIBUTES)
+            # tokenGroups: the SIDs of every group the user is in, nested ones included, as the DC puts them in a
+            # ticket's PAC (and pg_ad_mapping matches them).
+            conn.search(user["dn"], "(objectClass=*)", BASE, attributes=doctor.LDAP_STATE_ATTRIBUTES + ["tokenGroups"])
             raw = (conn.response or [{}])[0].get("raw_attributes") or {}
             state = {k: int(raw[k][0]) if raw.get(k) else None for k in doctor.LDAP_STATE_ATTRIBUTES}
+            token_sids = [format_sid(value) for value in raw.get("tokenGroups") or []]
+            if p["group"]:
+                group = LdapGroupDirectory(conn, base_dn).find_group(p["group"])
     except AdLdapError as e:
         walk.add(doctor.finding("ad", "directory_readable", doctor.FAIL, str(e), "See the message."))
     finally:
         users.close()
     walk.add(*doctor.ad_findings(user, name, realm, state))
+    if not p["group"]:
+        return {sid: sid for sid in token_sids}, None
+    walk.add(*doctor.ad_group_findings(group, p["group"], user["name"], token_sids))
+    return {group["sid"]: group["name"]}, group["sid"]
 
 
-def database_link(module, walk, endpoint, port, database):
+def database_link(module, walk, endpoint, port, database, groups, meant_sid):
     p = module.params
     ensure_required_libs(module)
     user, password = pg.master_credentials(module)
@@ -328,10 +356,23 @@ def database_link(module, walk, endpoint, port, database):
     try:
         cursor = conn.cursor()
         catalog, exists, can_connect = doctor.read_database(cursor, p["principal"], database)
+        try:
+            own_role = catalog.find(p["principal"])
+        except logins.LoginsError:
+            own_role = True  # database_findings names the clash
+        mappings, connectable = (doctor.read_mappings(cursor, database) if groups and (meant_sid or not own_role)
+                                 else (None, {}))
     finally:
         conn.rollback()
         conn.close()
-    walk.add(*doctor.database_findings(catalog, p["principal"], database, exists, can_connect))
+    if own_role:
+        walk.add(*doctor.database_findings(catalog, p["principal"], database, exists, can_connect))
+        if meant_sid:
+            walk.add(*doctor.mapping_findings(mappings, groups, catalog, database, connectable, meant_sid))
+        return
+    # No login role of its own: a mapping of the group meant, or of one of the user's groups, is the only way in.
+    mapped = doctor.mapping_findings(mappings, groups, catalog, database, connectable, meant_sid)
+    walk.add(*(mapped or doctor.database_findings(catalog, p["principal"], database, exists, can_connect)))
 
 
 def main():
@@ -345,6 +386,7 @@ def main():
         endpoint=dict(type="str"),
         hostaddr=dict(type="str"),
         database=dict(type="str", default="postgres"),
+        group=dict(type="str"),
         login_user=dict(type="str", default="postgres"),
         login_password=dict(type="str", default="", no_log=True),
         master_user_secret=dict(type="str", no_log=False),
@@ -376,8 +418,8 @@ def main():
     try:
         directory, cluster, endpoint, port = aws_link(module, walk, clients)
         realm = directory["Name"].upper()
-        ad_link(module, walk, directory, name, realm)
-        database_link(module, walk, endpoint, port, p["database"])
+        groups, meant_sid = ad_link(module, walk, directory, name, realm)
+        database_link(module, walk, endpoint, port, p["database"], groups, meant_sid)
     except doctor.Broken as e:
         module.fail_json(msg=doctor.broken_message(e.finding), broken=e.finding, links=walk.findings)
     except AnsibleAWSError as e:

@@ -16,7 +16,10 @@ description:
     C(dns_canonicalize_hostname) are false (a warning otherwise).
   - C(endpoint_resolves) - the endpoint resolves (skipped with O(hostaddr), which libpq dials instead).
   - C(kdc_reachable), C(kdc_udp), C(kpasswd) - each KDC answers a Kerberos request (an AS-REQ without
-    pre-authentication) on TCP 88 and on UDP 88, and TCP 464 accepts a connection.
+    pre-authentication) on TCP 88 and on UDP 88, and kpasswd answers a password-change request that changes nothing
+    (RFC 3244, with an AP-REQ that cannot be verified, which a kpasswd server answers with a KRB-ERROR) on TCP and
+    UDP 464. On UDP only an answer counts as open; silence and an ICMP port unreachable count as closed. A closed
+    464 is a warning (a login does not need it).
   - C(clock) - the client's clock is within the krb5.conf's C(clockskew) (default 300 s) of the KDC's own time, read
     from the KDC's answer.
   - C(kinit) - a ticket for the principal, with O(password) (on stdin), O(keytab), or, with neither, the existing
@@ -77,7 +80,7 @@ options:
     description: The RDS CA bundle, for O(ssl_mode=verify-full).
     type: path
   timeout:
-    description: Seconds to wait for each KDC and for the login.
+    description: Seconds to wait for each KDC port and for the login; the probes after TCP 88 run side by side.
     type: int
     default: 5
 attributes:

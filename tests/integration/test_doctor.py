@@ -1,14 +1,17 @@
 """playbooks/doctor.yml on a converged chain (issue 14): a working login passes ("all links hold"), in check
 mode too, writing nothing and printing no secret; then each fault, injected one at a time with a direct
 API, LDAP or SQL call, fails the doctor at its link with the evidence and a fix, and the fix applied makes
-it pass again. On the same chain, psql and psycopg log in with the client kit's files alone
-(playbooks/client_kit.yml). The chain is converged once (site.yml) and torn down at the end.
+it pass again. On the same chain, psql, psycopg and pgjdbc log in with the client kit's files alone
+(playbooks/client_kit.yml), and the kit the cluster role publishes is the same kit. The chain is converged
+once (site.yml, with client_kit.yml after it in the same run) and torn down at the end.
 
-Not injected here: a KDC port blocked in the DC's namespace (these machines have no iptables/nft and no tc
-actions; the same check is shown with a KDC address that does not answer). The client's clock is set 10
-minutes back with libfaketime (make setup installs it) for the whole doctor run.
+The KDC's ports are blocked in the lab's namespace with policy routing (ip rule ... sport <port> blackhole:
+the DC's answers are dropped, as a firewall that drops would; these machines have no iptables or nft). The
+client's clock is set 10 minutes ahead with libfaketime (make setup installs it) for the whole doctor run
+(ahead, not behind: the lab's LDAPS certificate may be younger than 10 minutes).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +23,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+from ldap3 import MODIFY_ADD
+from ldap3 import MODIFY_DELETE
 from ldap3 import MODIFY_REPLACE
 
 from ansible_run import playbook
@@ -31,6 +36,7 @@ IAM_ROLE = "aurkrb-lab-rds-directory"  # inventories/lab
 ALL_HOLD = "all links hold"
 # SQL the doctor proposes in a fix, to be run as the master user exactly as written.
 FIX_SQL = re.compile(r'((?:CREATE ROLE|GRANT|REVOKE|ALTER ROLE) [^;(]*?)(?=\s*(?:;|\(|$))')
+MAPPING_SQL = re.compile(r"SELECT pgadmap_set_mapping\([^)]*\)")
 
 
 def teardown():
@@ -40,8 +46,14 @@ def teardown():
 
 
 @pytest.fixture(scope="module")
-def chain(lab):
-    done = playbook(*INVENTORY, "site.yml")
+def published_kit(tmp_path_factory):
+    return tmp_path_factory.mktemp("published") / "kit"
+
+
+@pytest.fixture(scope="module")
+def chain(lab, published_kit):
+    # client_kit.yml after site.yml in the same run writes the kit the cluster role published (cluster__output).
+    done = playbook(*INVENTORY, "site.yml", "playbooks/client_kit.yml", "-e", f"client_kit_dir={published_kit}")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     yield lab
     lab_api(lab, "DELETE", "faults")
@@ -362,21 +374,83 @@ def test_an_endpoint_name_with_no_service_principal(chain):
     holds(doctor(doctor_host=os.environ["LAB_PG_HOST"]))
 
 
-def test_no_kdc_answers(chain, tmp_path):
-    silent = re.sub(r"(?m)^(\s*kdc\s*=\s*)\S+", r"\g<1>127.0.0.1:1", lab_krb5())
-    item = broken(doctor(doctor_krb5_config=krb5_conf(tmp_path, silent)))
+@contextlib.contextmanager
+def blocked(port):
+    """The DC's answers from port, TCP and UDP, dropped in the lab's namespace (policy routing: ip rule ...
+    blackhole, which the reply's route lookup meets; no iptables or nft here). Removed on the way out."""
+    netns = os.environ["LAB_NETNS"]
+    prefs = {"tcp": "91", "udp": "92"}
+
+    def ip_rule(*args):
+        subprocess.run(["ip", "netns", "exec", netns, "ip", "rule", *args], check=True, capture_output=True)
+
+    for proto, pref in prefs.items():
+        ip_rule("add", "pref", pref, "ipproto", proto, "sport", str(port), "blackhole")
+    try:
+        yield
+    finally:
+        for pref in prefs.values():
+            ip_rule("del", "pref", pref)
+
+
+def test_the_kdc_port_blocked(chain):
+    with blocked(88):
+        item = broken(doctor(doctor_timeout=2))
     assert (item["link"], item["check"]) == ("client", "kdc_reachable"), item
-    assert "88 and 464" in item["fix"]
-    holds(doctor(doctor_krb5_config=os.environ["KRB5_CONFIG"]))
+    assert f"{os.environ['LAB_DC_IP']}:88" in item["evidence"] and "88 and 464" in item["fix"]
+    holds(doctor())
+
+
+def test_kpasswd_blocked_on_tcp_and_udp_is_named_and_the_login_still_holds(chain):
+    dc = os.environ["LAB_DC_IP"]
+    with blocked(464):
+        warned = holds(doctor(doctor_timeout=2)).stdout
+    for transport in ("TCP", "UDP"):
+        assert f"{transport} {dc}:464" in warned, warned[-3000:]
+    assert "changing a password from this client" in warned
+    fixed = holds(doctor()).stdout
+    assert "kpasswd answers on TCP and UDP 464" in fixed and f"{dc}:464" not in fixed
+
+
+def ad_group(name, change):
+    """Add alice to the AD group name (MODIFY_ADD) or take her out (MODIFY_DELETE); the group's SID."""
+    with ldap_admin(current_env(os.environ)) as conn:
+        conn.search(os.environ["LAB_AD_BASE_DN"], "(sAMAccountName=alice)")
+        alice = conn.entries[0].entry_dn
+        conn.search(os.environ["LAB_AD_BASE_DN"], f"(sAMAccountName={name})", attributes=["objectSid"])
+        group = conn.entries[0]
+        conn.modify(group.entry_dn, {"member": [(change, [alice])]})
+        return str(group.objectSid)
+
+
+def test_a_group_member_whose_group_has_no_mapping(chain):
+    sid = ad_group("db-readers", MODIFY_ADD)
+    # The mapping db_users made (inventories/lab: db-readers -> db_readers, weight 10), reset as a reader might.
+    run_sql(f"SELECT pgadmap_reset_mapping('{sid}', 'db_readers', 10)")
+    try:
+        item = broken(doctor(doctor_group="db-readers"))
+        assert (item["link"], item["check"]) == ("database", "ad_group_mapping"), item
+        assert sid in item["evidence"] and "db_users_group_mappings" in item["fix"]
+        # The fix as written, with the role the reader chooses for <role>.
+        run_sql(MAPPING_SQL.search(item["fix"]).group(0).replace("<role>", "db_readers"))
+        fixed = holds(doctor(doctor_group="db-readers")).stdout
+        assert f"pg_ad_mapping maps db-readers ({sid}) to db_readers (weight 10)" in fixed
+    finally:
+        run_sql(f"""DO $$ BEGIN
+                      IF NOT EXISTS (SELECT FROM pgadmap_read_mapping() WHERE ad_sid = '{sid}') THEN
+                        PERFORM pgadmap_set_mapping('db-readers', 'db_readers', '{sid}', 10);
+                      END IF;
+                    END $$""")
+        ad_group("db-readers", MODIFY_DELETE)
 
 
 def test_a_client_clock_ten_minutes_off(chain):
     library = next(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"), None)
     assert library, "libfaketime is missing: make setup installs it (scripts/setup.sh)"
-    item = broken(doctor(env={"LD_PRELOAD": str(library), "FAKETIME": "-10m"}))
+    item = broken(doctor(env={"LD_PRELOAD": str(library), "FAKETIME": "+10m"}))
     assert (item["link"], item["check"]) == ("client", "clock"), item
-    behind = re.search(r"clock is (\d+) s behind the KDC's", item["evidence"])
-    assert behind and 590 <= int(behind.group(1)) <= 610, item["evidence"]
+    ahead = re.search(r"clock is (\d+) s ahead of the KDC's", item["evidence"])
+    assert ahead and 590 <= int(ahead.group(1)) <= 610, item["evidence"]
     assert "Time Sync" in item["fix"]
     # The fix: the client's clock in time again.
     holds(doctor())
@@ -386,10 +460,57 @@ def test_a_client_clock_ten_minutes_off(chain):
 
 def kit(directory_path, *args):
     return playbook(*INVENTORY, "playbooks/client_kit.yml", "-e", f"client_kit_dir={directory_path}",
-                    "-e", f"client_kit_hostaddr={os.environ['LAB_PG_HOSTADDR']}", *args)
+                    "-e", f"client_kit_hostaddr={os.environ['LAB_PG_HOSTADDR']}", "-e", f"client_kit_user={principal()}",
+                    *args)
 
 
-def test_psql_and_psycopg_log_in_with_the_kits_files_alone(chain, tmp_path):
+# A JDBC client of a dozen lines, run as a single source file (java Prog.java needs the JDK's jdk.compiler: Debian's
+# default-jdk-headless). It connects with the URL and the user it is given and prints the query's first row.
+KIT_LOGIN_JAVA = """
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+
+public class KitLogin {
+    public static void main(String[] args) throws Exception {
+        try (Connection conn = DriverManager.getConnection(args[0]);
+             ResultSet row = conn.createStatement().executeQuery(args[1])) {
+            row.next();
+            System.out.println(row.getString(1) + "|" + row.getString(2));
+        }
+    }
+}
+"""
+PGJDBC = "/usr/share/java/postgresql.jar"  # Debian's libpostgresql-jdbc-java
+
+
+def jdbc_login(kit_dir, url, query, env, work):
+    """pgjdbc with the kit's krb5.conf and jaas.conf. pgjdbc has no hostaddr: a JVM-only hosts file
+    (jdk.net.hosts.file, JDK 9+) sends the endpoint's name to the lab's address; nothing outside the JVM changes."""
+    host = re.match(r"jdbc:postgresql://([^:/]+)", url).group(1)
+    (work / "hosts").write_text(f"{os.environ['LAB_PG_HOSTADDR']} {host}\n")
+    (work / "KitLogin.java").write_text(KIT_LOGIN_JAVA)
+    return subprocess.run(["java", "-cp", PGJDBC, f"-Djava.security.krb5.conf={kit_dir / 'krb5.conf'}",
+                           f"-Djava.security.auth.login.config={kit_dir / 'jaas.conf'}",
+                           f"-Djdk.net.hosts.file={work / 'hosts'}", str(work / "KitLogin.java"), url, query],
+                          env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
+def pgadmin_refuses(data):
+    """What pgAdmin 9.18's load-servers refuses (validate_json_data in pgadmin/utils/__init__.py), for servers that
+    are not shared: the first message, or None."""
+    for key, server in data["Servers"].items():
+        for attribute in ("Group", "Name", "Port", "MaintenanceDB"):
+            if attribute not in server:
+                return f"'{attribute}' attribute not found for server '{key}'"
+        if not isinstance(server["Port"], int) or not server.get("Username"):
+            return f"Port or Username of server '{key}'"
+        if "Host" not in server and server.get("Service") is None:
+            return f"'Host' or 'Service' attribute not found for server '{key}'"
+    return None
+
+
+def test_psql_psycopg_and_pgjdbc_log_in_with_the_kits_files_alone(chain, tmp_path, published_kit):
     check = kit(tmp_path / "kit", "--check")
     assert check.returncode == 0 and not (tmp_path / "kit").exists(), check.stdout[-3000:]
     first = kit(tmp_path / "kit")
@@ -413,7 +534,24 @@ def test_psql_and_psycopg_log_in_with_the_kits_files_alone(chain, tmp_path):
                               "cursor.execute(sys.argv[2]); print(*cursor.fetchone())", service, query],
                              env=env, capture_output=True, text=True, check=False)
     assert psycopg.stdout.strip() == f"{principal()} True", psycopg.stdout + psycopg.stderr
-    # pgAdmin is not installed here: its file is checked for the keys pgAdmin's load-servers reads.
-    servers = json.loads((tmp_path / "kit" / "servers.json").read_text())["Servers"]
+    # pgjdbc: the kit's URL (gsslib, jaasApplicationName, jaasLogin) and jaas.conf, which reads kinit's cache.
+    url = (tmp_path / "kit" / "jdbc.txt").read_text().strip() + f"&user={principal()}"
+    jdbc = jdbc_login(tmp_path / "kit", url, query, env, tmp_path)
+    assert jdbc.stdout.strip() == f"{principal()}|t", jdbc.stdout + jdbc.stderr[-3000:]
+    # pgAdmin is not installed here: its file is checked against the rules of pgAdmin's load-servers.
+    data = json.loads((tmp_path / "kit" / "servers.json").read_text())
+    assert pgadmin_refuses(data) is None, data
+    servers = data["Servers"]
     assert servers["1"]["KerberosAuthentication"] is True and servers["1"]["Host"] == os.environ["LAB_PG_HOST"]
+    assert servers["1"]["Username"] == principal()
     assert (tmp_path / "kit" / "krb5.ini").read_bytes().count(b"\r\n") > 10
+    # The kit the cluster role published (cluster__output.client_kit, written by client_kit.yml after site.yml)
+    # is this kit, but for what this one was asked to add: the lab's hostaddr and alice as the user.
+    for name in ("krb5.conf", "krb5.ini", "jaas.conf", "jdbc.txt"):
+        assert (published_kit / name).read_text() == (tmp_path / "kit" / name).read_text(), name
+    assert (published_kit / "pg_service.conf").read_text() == re.sub(
+        r"(?m)^hostaddr=.*\n", "", (tmp_path / "kit" / "pg_service.conf").read_text())
+    published = json.loads((published_kit / "servers.json").read_text())
+    assert published["Servers"]["1"].pop("Username") == f"<you>@{os.environ['LAB_AD_REALM']}"
+    assert pgadmin_refuses(dict(published, Servers={"1": dict(published["Servers"]["1"], Username="x")})) is None
+    assert dict(published["Servers"]["1"], Username=principal()) == servers["1"]

@@ -37,5 +37,35 @@ def test_the_libpq_service_dsn_jdbc_and_pgadmin_entries():
     url = client_kit.jdbc_url(ENDPOINT, 5432, "reports", "verify-full")
     assert "gsslib=gssapi" in url and "jaasApplicationName=pgjdbc" in url and "jaasLogin=true" in url
     assert "pgjdbc {" in client_kit.jaas_conf() and "useTicketCache=true" in client_kit.jaas_conf()
-    servers = json.loads(client_kit.pgadmin_servers([("orders", ENDPOINT, 5432, "reports", "verify-full")]))
+    servers = json.loads(client_kit.pgadmin_servers([("orders", ENDPOINT, 5432, "reports", "verify-full")],
+                                                    f"alice@{REALM}"))
     assert servers["Servers"]["1"]["KerberosAuthentication"] is True and servers["Servers"]["1"]["Port"] == 5432
+    assert pgadmin_refuses(servers) is None
+
+
+def pgadmin_refuses(data):
+    """What pgAdmin 9.18's load-servers refuses (pgadmin/utils/__init__.py, validate_json_data), for a server that
+    is not shared: the first message, or None."""
+    if "Servers" not in data:
+        return "'Servers' attribute not found"
+    for key, server in data["Servers"].items():
+        for attribute in ("Group", "Name", "Port"):
+            if attribute not in server:
+                return f"'{attribute}' attribute not found for server '{key}'"
+        if not isinstance(server["Port"], int):
+            return f"Port must be integer for server '{key}'"
+        if not server.get("Username"):
+            return f"'Username' attribute not found for server '{key}'"
+        if "MaintenanceDB" not in server:
+            return f"'MaintenanceDB' attribute not found for server '{key}'"
+        if "Host" not in server and server.get("Service") is None:
+            return f"'Host' or 'Service' attribute not found for server '{key}'"
+    return None
+
+
+def test_pgadmin_refuses_an_empty_username_so_the_kit_always_names_one():
+    entry = dict(Name="orders", Group="g", Host=ENDPOINT, Port=5432, MaintenanceDB="postgres", Username="")
+    assert pgadmin_refuses({"Servers": {"1": entry}}) == "'Username' attribute not found for server '1'"
+    placeholder = json.loads(client_kit.pgadmin_servers([("orders", ENDPOINT, 5432, "postgres", "prefer")],
+                                                        f"<you>@{REALM}"))
+    assert pgadmin_refuses(placeholder) is None

@@ -6,6 +6,7 @@
 Kerberos messages on the wire; the clock against a fake KDC."""
 
 import datetime
+import struct
 
 import pytest
 
@@ -241,6 +242,77 @@ def test_without_rds_ad_the_cluster_is_not_kerberos_aurora():
     assert statuses(doctor.database_findings(roles, ALICE, "postgres", True, True))[-1] == ("rds_ad", doctor.FAIL)
 
 
+# --- AD groups and pg_ad_mapping ---------------------------------------------------------------------
+
+READERS_SID = "S-1-5-21-1-2-3-1103"
+OTHER_SID = "S-1-5-21-1-2-3-1104"
+READERS = {"name": "db-readers", "dn": "CN=db-readers,OU=Users", "sid": READERS_SID, "members": ["alice"]}
+
+
+def mapping(sid=READERS_SID, role="db_readers", weight=10, group="db-readers"):
+    return dict(sid=sid, role=role, weight=weight, ad_group=group)
+
+
+def test_the_group_meant_must_exist_and_hold_the_user_directly_or_nested():
+    assert statuses(doctor.ad_group_findings(None, "db-raeders", "alice"))[-1] == ("group_exists", doctor.FAIL)
+    assert statuses(doctor.ad_group_findings(READERS, "db-readers", "Alice")) == [
+        ("group_exists", doctor.OK), ("group_member", doctor.OK)]
+    # tokenGroups (nested included) decides when read; the direct members list is not consulted then
+    nested = doctor.ad_group_findings(dict(READERS, members=[]), "db-readers", "alice", [OTHER_SID, READERS_SID])
+    assert statuses(nested)[-1] == ("group_member", doctor.OK) and "nested" in nested[-1]["evidence"]
+    outside = doctor.ad_group_findings(READERS, "db-readers", "alice", [OTHER_SID])
+    assert statuses(outside)[-1] == ("group_member", doctor.FAIL) and "Add alice to db-readers" in outside[-1]["fix"]
+
+
+def test_a_group_meant_without_its_mapping_is_broken_with_the_mapping_to_set():
+    roles = catalog({"db_readers": True})
+    groups = {READERS_SID: "db-readers"}
+    found = doctor.mapping_findings([mapping(sid=OTHER_SID, group="db-writers")], groups, roles, "postgres", {},
+                                    READERS_SID)
+    assert statuses(found) == [("ad_group_mapping", doctor.FAIL)]
+    assert "db-writers -> db_readers" in found[0]["evidence"]
+    assert f"SELECT pgadmap_set_mapping('db-readers', '<role>', '{READERS_SID}', 10)" in found[0]["fix"]
+    assert "db_users_group_mappings" in found[0]["fix"]
+    missing = doctor.mapping_findings(None, groups, roles, "postgres", {}, READERS_SID)
+    assert statuses(missing) == [("ad_group_mapping", doctor.FAIL)] and "not created" in missing[0]["evidence"]
+    # Not meant (the user's own groups, no login role of its own): nothing to say, the login role check speaks
+    assert doctor.mapping_findings(None, groups, roles, "postgres", {}) == []
+    assert doctor.mapping_findings([], groups, roles, "postgres", {}) == []
+
+
+def test_the_mapped_role_must_log_in_connect_and_stay_out_of_rds_ad():
+    groups = {READERS_SID: "db-readers"}
+    good = doctor.mapping_findings([mapping()], groups, catalog({"db_readers": True}), "postgres",
+                                   {"db_readers": True}, READERS_SID)
+    assert statuses(good) == [("ad_group_mapping", doctor.OK), ("mapped_role", doctor.OK)]
+    for roles, memberships, connect, fix in [
+        ({}, [], {}, 'CREATE ROLE "db_readers" LOGIN'),
+        ({"db_readers": False}, [], {"db_readers": True}, 'ALTER ROLE "db_readers" LOGIN'),
+        ({"db_readers": True}, [("db_readers", "rds_ad")], {"db_readers": True}, 'REVOKE rds_ad FROM "db_readers"'),
+        ({"db_readers": True}, [], {"db_readers": False}, 'GRANT CONNECT ON DATABASE "postgres" TO "db_readers"'),
+    ]:
+        found = doctor.mapping_findings([mapping()], groups, catalog(roles, memberships), "postgres", connect,
+                                        READERS_SID)
+        assert statuses(found)[-1] == ("mapped_role", doctor.FAIL) and fix in found[-1]["fix"]
+
+
+def test_the_highest_weight_wins_and_a_group_meant_that_loses_warns():
+    groups = {READERS_SID: "db-readers", OTHER_SID: OTHER_SID}
+    mappings = [mapping(), mapping(sid=OTHER_SID, role="db_admins", weight=50, group="db-admins")]
+    found = doctor.mapping_findings(mappings, groups, catalog({"db_readers": True, "db_admins": True}), "postgres",
+                                    {"db_readers": True, "db_admins": True}, READERS_SID)
+    assert statuses(found) == [("ad_group_mapping", doctor.OK), ("ad_group_mapping_weight", doctor.WARN),
+                               ("mapped_role", doctor.OK)]
+    assert "db_admins" in found[0]["evidence"] and "highest weight wins" in found[1]["evidence"]
+
+
+def test_read_mappings_reads_them_only_when_the_extension_is_there():
+    assert doctor.read_mappings(Cursor([(False,)]), "postgres") == (None, {})
+    cursor = Cursor([(True,), [(READERS_SID, "db_readers", 10, "db-readers")], (True,)])
+    assert doctor.read_mappings(cursor, "postgres") == ([mapping()], {"db_readers": True})
+    assert cursor.queries[-1][1] == ("db_readers", "postgres")
+
+
 class Cursor:
     def __init__(self, answers):
         self.answers, self.queries = list(answers), []
@@ -363,13 +435,24 @@ def test_long_der_lengths_round_trip():
     assert doctor._read_tlv(long, 0)[1] == b"x" * 300
 
 
-def kdc(reply=None, silent=(), udp_silent=False):
+def kpasswd_reply(error=None):
+    error = error or b""
+    return struct.pack(">HHH", 6 + len(error), 1, 0) + error
+
+
+def kdc(reply=None, silent=(), udp_silent=False, kpasswd_silent=()):
+    """A fake KDC: each call is recorded; kpasswd_silent: the transports on which 464 does not answer."""
     calls = []
 
     def probe(host, port, message, transport, timeout):
         calls.append((host, port, transport))
-        if host in silent or (transport == "udp" and udp_silent):
+        if host in silent or (transport == "udp" and udp_silent and port == 88):
             raise OSError("timed out")
+        if port == 464:
+            if transport in kpasswd_silent:
+                raise ConnectionRefusedError(111, "Connection refused")
+            assert struct.unpack(">H", message[2:4])[0] == 0xFF80
+            return kpasswd_reply(krb_error(2))
         return reply or krb_error(25)
     return probe, calls
 
@@ -380,15 +463,35 @@ def clock_at(moment):
 
 def test_the_kdcs_answer_and_the_clock_is_right():
     probe, calls = kdc()
-    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe, port_open=lambda *a: None,
+    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe,
                                 now=clock_at(NOW + datetime.timedelta(seconds=30)))
     assert statuses(found) == [("kdc_reachable", "ok"), ("kdc_udp", "ok"), ("kpasswd", "ok"), ("clock", "ok")]
-    assert calls == [("10.0.1.10", 88, "tcp"), ("10.0.1.10", 88, "udp")]
+    assert calls[0] == ("10.0.1.10", 88, "tcp")
+    assert sorted(calls[1:]) == [("10.0.1.10", 88, "udp"), ("10.0.1.10", 464, "tcp"), ("10.0.1.10", 464, "udp")]
+
+
+@pytest.mark.parametrize("closed", [("tcp",), ("udp",), ("tcp", "udp")])
+def test_kpasswd_closed_on_tcp_or_udp_warns_naming_each(closed):
+    probe, dummy = kdc(kpasswd_silent=closed)
+    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe, now=clock_at(NOW))
+    item = dict((f["check"], f) for f in found)["kpasswd"]
+    assert item["status"] == doctor.WARN and "464" in item["fix"]
+    for transport in ("tcp", "udp"):
+        assert (f"{transport.upper()} 10.0.1.10:464" in item["evidence"]) == (transport in closed)
+
+
+def test_a_kpasswd_reply_is_told_from_anything_else():
+    assert doctor.parse_kpasswd_reply(kpasswd_reply(krb_error(2))) == 0x7E
+    request = doctor.kpasswd_request()
+    assert struct.unpack(">HHH", request[:6]) == (len(request), 0xFF80, request[6 + 1] + 2)
+    for junk in (b"", b"\x00\x06\x00\x01\x00\x00", krb_error(2), kpasswd_reply(b"\x30\x00")):
+        with pytest.raises(ValueError):
+            doctor.parse_kpasswd_reply(junk)
 
 
 def test_a_clock_ten_minutes_off_is_broken():
     probe, dummy = kdc()
-    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe, port_open=lambda *a: None,
+    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe,
                                 now=clock_at(NOW - datetime.timedelta(minutes=10)))
     assert statuses(found)[-1] == ("clock", doctor.FAIL)
     assert "600 s behind the KDC's (08:00:00 UTC)" in found[-1]["evidence"] and "NTP" not in found[-1]["evidence"]
@@ -397,29 +500,27 @@ def test_a_clock_ten_minutes_off_is_broken():
 
 def test_no_kdc_answering_is_broken_and_one_silent_kdc_warns():
     probe, dummy = kdc(silent=("10.0.1.10", "10.0.2.10"))
-    found = doctor.kdc_findings([("10.0.1.10", 88), ("10.0.2.10", 88)], "alice", REALM, 300, probe=probe,
-                                port_open=lambda *a: None, now=clock_at(NOW))
+    found = doctor.kdc_findings([("10.0.1.10", 88), ("10.0.2.10", 88)], "alice", REALM, 300, probe=probe, now=clock_at(NOW))
     assert statuses(found) == [("kdc_reachable", doctor.FAIL)] and "88 and 464" in found[0]["fix"]
     probe, dummy = kdc(silent=("10.0.2.10",))
-    found = doctor.kdc_findings([("10.0.1.10", 88), ("10.0.2.10", 88)], "alice", REALM, 300, probe=probe,
-                                port_open=lambda *a: None, now=clock_at(NOW))
+    found = doctor.kdc_findings([("10.0.1.10", 88), ("10.0.2.10", 88)], "alice", REALM, 300, probe=probe, now=clock_at(NOW))
     assert found[0]["status"] == doctor.WARN and "10.0.2.10:88" in found[0]["evidence"]
 
 
 def test_udp_and_kpasswd_silence_and_an_unknown_user():
-    probe, dummy = kdc(reply=krb_error(6), udp_silent=True)
+    probe, dummy = kdc(reply=krb_error(6), udp_silent=True, kpasswd_silent=("tcp",))
     found = dict(statuses(doctor.kdc_findings([("10.0.1.10", 88)], "bob", REALM, 300, probe=probe,
-                                              port_open=lambda *a: "refused", now=clock_at(NOW))))
+                                              now=clock_at(NOW))))
     assert found == dict(kdc_reachable="ok", kdc_udp="warn", kpasswd="warn", clock="ok", kdc_knows_user="fail")
     probe, dummy = kdc(udp_silent=True)
-    needed = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe, port_open=lambda *a: None,
+    needed = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe,
                                  now=clock_at(NOW), udp_needed=True)
     assert ("kdc_udp", doctor.FAIL) in statuses(needed)
 
 
 def test_a_kdc_that_needs_no_preauthentication_gives_no_time():
     probe, dummy = kdc(reply=doctor._der(0x6B, b""))
-    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe, port_open=lambda *a: None,
+    found = doctor.kdc_findings([("10.0.1.10", 88)], "alice", REALM, 300, probe=probe,
                                 now=clock_at(NOW))
     assert statuses(found)[-1] == ("clock", doctor.WARN)
 
@@ -585,7 +686,8 @@ def test_probe_kdc_speaks_tcp_with_a_length_prefix_and_udp_without():
         tcp.close()
         udp.close()
     assert received == {"tcp": message, "udp": message}
-    assert doctor.tcp_open("127.0.0.1", port, timeout=1) is not None  # closed now: the reason is returned
+    with pytest.raises(ConnectionRefusedError):  # closed now: a connected UDP socket hears the ICMP at once
+        doctor.probe_kdc("127.0.0.1", port, message, "udp", timeout=5)
 
 
 def test_a_db_in_another_vpc_is_the_preflights_controllers_check():

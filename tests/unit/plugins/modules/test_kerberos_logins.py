@@ -86,6 +86,19 @@ def test_a_batch_of_a_thousand_is_a_few_round_trips(server, monkeypatch):
     assert len(server.roles_in("rds_ad")) == 1000
 
 
+def test_the_driver_quotes_each_name_once_per_run(server, monkeypatch):
+    quoted = []
+
+    def counting(name, conn=None):
+        quoted.append(name)
+        return quote(name, conn)
+
+    monkeypatch.setattr(pg, "quote_ident", counting)
+    result = run(logins=[{"name": "user%04d" % i} for i in range(100)])
+    assert len(result["queries"]) == 200 and result["queries"][1] == 'GRANT "rds_ad" TO "user0000@CORP.EXAMPLE.COM"'
+    assert sorted(quoted) == sorted(set(quoted)) and len(quoted) == 101  # 100 logins and rds_ad
+
+
 def test_roles_and_databases_are_exact_and_quoted(server):
     server.add_role('x"; DROP ROLE postgres; --', login=False)
     server.add_role("readers", login=False)
