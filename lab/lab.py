@@ -50,7 +50,6 @@ REGION = os.environ.get("LAB_REGION", "us-east-1")
 # The demo cluster (inventories/lab): .lab/env holds its endpoint, and the port it asks for.
 PG_CLUSTER = "aurkrb-lab"
 PG_PORT = int(os.environ.get("LAB_PG_PORT", "15432"))
-PG_HOSTADDR = "127.0.0.1"
 ACCOUNT_ID = "123456789012"  # moto's account for the lab's keys
 # The partition's DNS suffix (AWS_FACTS.md section 3): amazonaws.com.cn in China.
 DNS_SUFFIX = "amazonaws.com.cn" if REGION.startswith("cn-") else "amazonaws.com"
@@ -68,6 +67,9 @@ VETH_DC = f"{NETNS[:12]}-d"
 HOST_IP = os.environ.get("LAB_HOST_IP", "198.51.100.1")
 DC_IP = os.environ.get("LAB_DC_IP", "198.51.100.2")
 PREFIX = 24
+# Each cluster's server listens on an address of its own in the namespace (lab/fidelity/servers.py): the
+# demo cluster's is .10 of the DC's network.
+PG_HOSTADDR = f"{DC_IP.rsplit('.', 1)[0]}.{servers.DEMO_HOST}"
 
 DOMAIN = "corp.example.com"
 REALM = DOMAIN.upper()
@@ -340,6 +342,7 @@ def samba_configure(sec):
 PG_TEMPLATE = PG_DIR / "template"
 PG_SOCKET = PG_DIR / "template-run"
 PG_SERVERS = PG_DIR / "servers"
+PG_TEMPLATE_VERSION = "2"  # a template made by an older lab.py is made again
 PG_TEMPLATE_PORT = 5432  # only names the template's private socket: it never listens on TCP
 # A lab made before servers per cluster ran one server from here: up and down stop it.
 PG_LEGACY_PIDFILE = PG_DIR / "data" / "postmaster.pid"
@@ -364,7 +367,8 @@ def as_postgres(cmd, **kwargs):
 
 def pg_init():
     """The template data directory: initdb, Aurora's front door in pg_hba.conf; no server runs from it."""
-    if (PG_DIR / ".template").exists():
+    marker = PG_DIR / ".template"
+    if marker.exists() and marker.read_text() == PG_TEMPLATE_VERSION:
         return
     for stale in (PG_TEMPLATE, PG_SOCKET, PG_DIR / "data", PG_DIR / "run"):
         remove_tree(stale)
@@ -389,14 +393,14 @@ def pg_init():
     (PG_TEMPLATE / "pg_hba.conf").write_text(f"""\
 # Aurora-like front door (lab/README.md). Local socket: the lab's own bootstrap only.
 local all {PG_SUPERUSER}                      trust
-host  all +rds_ad  {PG_HOSTADDR}/32  gss include_realm=1 krb_realm={REALM}
-host  all +rds_iam {PG_HOSTADDR}/32  reject
-host  all all      {PG_HOSTADDR}/32  scram-sha-256
+host  all +rds_ad  0.0.0.0/0  gss include_realm=1 krb_realm={REALM}
+host  all +rds_iam 0.0.0.0/0  reject
+host  all all      0.0.0.0/0  scram-sha-256
 """)
     for path in (PG_TEMPLATE / "lab.conf", PG_TEMPLATE / "pg_hba.conf"):
         shutil.chown(path, "postgres", "postgres")
     pg_bootstrap()
-    (PG_DIR / ".template").touch()
+    marker.write_text(PG_TEMPLATE_VERSION)
 
 
 def pg_major():
@@ -533,7 +537,7 @@ def aws_start(sec):
                 "LAB_PG_SERVERS": str(PG_SERVERS), "LAB_PG_CTL": pg_bin("pg_ctl"), "LAB_PG_POSTGRES": str(pg_tree_postgres()),
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
     # The join's keys (lab/fidelity/kerberos.py): exported from the DC into each server's keytab.
-    env.update({"LAB_SAMBA_CONF": str(SMB_CONF)})
+    env.update({"LAB_SAMBA_CONF": str(SMB_CONF), "LAB_PG_DEVICE": VETH_DC})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE, env=env,
@@ -699,7 +703,7 @@ def down():
     if stop_pid(pid, "samba"):
         say("samba", f"stopped (pid {pid})")
     network_down()  # also stops anything left in the namespace
-    leftovers = [p for p in (AWS_PORT, PG_PORT) if port_open("127.0.0.1", p)]
+    leftovers = [p for p in (AWS_PORT,) if port_open("127.0.0.1", p)]
     if leftovers:
         raise LabError(f"ports still listening after down: {leftovers}")
     say("lab", "down")

@@ -8,8 +8,7 @@ Clusters and instances (aurora-postgresql)
   - Each cluster has its own PostgreSQL server (servers.py), started at CreateDBCluster and removed
     with the cluster; so has a DB instance of engine postgres outside a cluster. Endpoint,
     ReaderEndpoint and each instance's Endpoint.Address have AWS's form with the partition's suffix;
-    Port is the port the server listens on: the one asked when it is free here (the asked port is
-    kept for the security group check).
+    the server listens on the Port asked, at an address of its own in the lab's namespace.
   - MasterUsername + MasterUserPassword become a LOGIN CREATEROLE CREATEDB role in rds_superuser
     (never a superuser) in that server; DatabaseName a database it owns; ModifyDBCluster
     MasterUserPassword changes the password.
@@ -336,11 +335,11 @@ def endpoints():
                     db.address for db in list(backend.databases.values())
                     if db.__dict__.get("db_cluster_identifier") == cluster.db_cluster_identifier]
                 for name in names:
-                    found[name] = {"address": servers.ADDRESS, "port": server.port, "resource": cluster.arn}
+                    found[name] = {"address": server.address, "port": server.port, "resource": cluster.arn}
             for database in list(backend.databases.values()):
                 server = servers.get(database.arn)
                 if server is not None:
-                    found[database.address] = {"address": servers.ADDRESS, "port": server.port, "resource": database.arn}
+                    found[database.address] = {"address": server.address, "port": server.port, "resource": database.arn}
     return found
 
 
@@ -670,11 +669,7 @@ def _patch_models():
     def cluster_port_set(self, value):
         self.__dict__["_lab_port"] = value
 
-    def cluster_port_get(self):
-        server = servers.get(self.arn) if _is_lab_cluster(self) else None
-        return server.port if server is not None else self.__dict__.get("_lab_port")
-
-    DBCluster.port = property(cluster_port_get, cluster_port_set)
+    DBCluster.port = property(lambda self: self.__dict__.get("_lab_port"), cluster_port_set)
 
     # Memberships: from lab_membership, never moto's fixed "active".
     def moto_memberships_set(self, value):
@@ -719,8 +714,11 @@ def _patch_models():
         self.__dict__["_lab_port"] = value
 
     def instance_port_get(self):
-        server = _server_of(self) if (_is_lab_instance(self) or _is_server_instance(self)) else None
-        return server.port if server is not None else self.__dict__.get("_lab_port")
+        if _is_clustered(self):  # an instance of a cluster listens on the cluster's port
+            cluster = self.backend.clusters.get(self.__dict__.get("db_cluster_identifier") or "")
+            if cluster is not None:
+                return cluster.port
+        return self.__dict__.get("_lab_port")
 
     DBInstance.port = property(instance_port_get, instance_port_set)
 
@@ -767,8 +765,6 @@ def _patch_backend():
         if domain and domain.lower() != "none":
             checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
         cluster = original_create_cluster(self, kwargs)
-        cluster.lab_created = _LAB.now()
-        cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         cluster.lab_membership = None
         try:
             if engine == ENGINE:
@@ -778,6 +774,9 @@ def _patch_backend():
             self.clusters.pop(cluster.db_cluster_identifier, None)
             servers.stop(cluster.arn)
             raise
+        # Creation takes cluster_seconds from the answer on, however long the server took to start.
+        cluster.lab_created = _LAB.now()
+        cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if checked is not None:
             _start_join(cluster, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
         return cluster
@@ -824,8 +823,6 @@ def _patch_backend():
             raise _error("InvalidDBClusterStateFault",
                          f"DB cluster {db_kwargs['db_cluster_identifier']} is busy with another operation: try again later.")
         database = original_create_instance(self, db_kwargs)
-        database.lab_created = _LAB.now()
-        database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if _is_server_instance(database):
             try:
                 _start_server(database, database.__dict__.get("_lab_port"))
@@ -834,6 +831,8 @@ def _patch_backend():
                 self.databases.pop(database.db_instance_identifier, None)
                 servers.stop(database.arn)
                 raise
+        database.lab_created = _LAB.now()
+        database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if checked is not None:
             _start_join(database, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
         kerberos.sync()  # an instance of a joined cluster: its endpoint gets a principal too

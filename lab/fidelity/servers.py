@@ -7,10 +7,11 @@ database (lab/README.md, "A database per cluster").
   - CreateDBCluster (or CreateDBInstance of engine postgres outside a cluster) copies the template data
     directory lab.py made (Aurora's own roles: rdsadmin, rds_superuser, rds_ad, rds_iam; nothing else) and
     starts a server from it: about a second. The master user given to the call is made in it.
-  - Every server listens on 127.0.0.1 only: on the port the call asked for when that port is free on this
-    machine, else on a free port the kernel picks. Port in the API's answers is the port it listens on, so
-    clients dial endpoint + Port with hostaddr 127.0.0.1 (no change to /etc): libpq takes host= for the
-    Kerberos service name and hostaddr= for the TCP connection. `lab.py resolve <endpoint>` prints both.
+  - Every server runs in the lab's network namespace, on an address of its own in the namespace's
+    network (the DC's /24: .10 for the demo cluster, LAB_PG_CLUSTER, else the first free of .11-.250),
+    on the Port the call asked for, as on AWS. Clients dial the endpoint name with hostaddr= that
+    address (no change to /etc): libpq takes host= for the Kerberos service name and hostaddr= for the
+    TCP connection. `lab.py resolve <endpoint>` prints the address and port.
   - Deleting the cluster (or instance) stops its server by pid and removes its data. When the endpoint
     starts, moto holds no cluster: every server an earlier endpoint left is stopped and removed.
 
@@ -23,14 +24,14 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-ADDRESS = "127.0.0.1"
+DEMO_HOST = 10  # the demo cluster's address in the namespace's /24; others from FIRST_HOST on
+FIRST_HOST, LAST_HOST = 11, 250
 _LAB = None
 _LOCK = threading.RLock()
 _SERVERS = {}  # ARN -> Server
@@ -62,31 +63,32 @@ def _clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5"))}
 
 
-def _as_postgres(*args, check=True):
-    proc = subprocess.run(["runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
+def _as_postgres(*args, check=True, netns=None):
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    proc = subprocess.run([*prefix, "runuser", "-u", "postgres", "--", *args], capture_output=True, text=True,
                           env=_clean_env(), check=False)
     if check and proc.returncode != 0:
         raise ServerError(f"{' '.join(args[:1])} {' '.join(args[-2:])} failed: {proc.stdout}{proc.stderr}")
     return proc
 
 
-def _bindable(port):
-    """The port can be bound on 127.0.0.1 now (as PostgreSQL binds it: SO_REUSEADDR)."""
-    if not 0 < int(port) < 65536:
-        return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((ADDRESS, int(port)))
-        except OSError:
-            return False
-    return True
+def _ip(*args, check=True):
+    """`ip` in the lab's namespace."""
+    proc = subprocess.run(["ip", "-n", _LAB.env["LAB_NETNS"], *args], capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise ServerError(f"ip {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
 
 
-def _kernel_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((ADDRESS, 0))
-        return probe.getsockname()[1]
+def _address(resource_id):
+    """The server's address: .10 for the demo cluster, else the first free one of .11-.250."""
+    prefix = _LAB.env["LAB_DC_IP"].rsplit(".", 1)[0]
+    taken = {server.address for server in _SERVERS.values()}
+    wanted = [DEMO_HOST] if resource_id == _LAB.env.get("LAB_PG_CLUSTER") else []
+    for host in wanted + list(range(FIRST_HOST, LAST_HOST + 1)):
+        if f"{prefix}.{host}" not in taken:
+            return f"{prefix}.{host}"
+    raise ServerError(f"no free address in {prefix}.0/24 for another server")
 
 
 def _alive(pid):
@@ -124,8 +126,8 @@ def _pid_of(data):
 class Server:
     """One cluster's (or instance's) PostgreSQL."""
 
-    def __init__(self, arn, folder, port):
-        self.arn, self.folder, self.port = arn, Path(folder), int(port)
+    def __init__(self, arn, folder, address, port):
+        self.arn, self.folder, self.address, self.port = arn, Path(folder), address, int(port)
         self.data, self.run, self.log = self.folder / "data", self.folder / "run", self.folder / "postgres.log"
         self.keytab = self.folder / "postgres.keytab"
 
@@ -138,7 +140,8 @@ class Server:
         return bool(pid) and _alive(pid)
 
     def pg_ctl(self, *args):
-        _as_postgres(_LAB.env["LAB_PG_CTL"], "-D", str(self.data), *args)
+        # Started in the lab's namespace: the server inherits it, and listens on its address there.
+        _as_postgres(_LAB.env["LAB_PG_CTL"], "-D", str(self.data), *args, netns=_LAB.env["LAB_NETNS"])
 
     def start(self):
         self.pg_ctl("-p", _LAB.env["LAB_PG_POSTGRES"], "-l", str(self.log), "-w", "-t", "60", "start")
@@ -162,7 +165,8 @@ class Server:
 
 def enabled():
     """lab.py started this endpoint with a template to copy (unit runs of the app have none)."""
-    return bool(_LAB and _LAB.env.get("LAB_PG_SERVERS") and _LAB.env.get("LAB_PG_TEMPLATE"))
+    return bool(_LAB and _LAB.env.get("LAB_PG_SERVERS") and _LAB.env.get("LAB_PG_TEMPLATE")
+                and _LAB.env.get("LAB_PG_DEVICE"))
 
 
 def _servers_root():
@@ -179,8 +183,8 @@ def start(arn, resource_id, asked_port):
         if folder.exists():
             _stop_pid(_pid_of(folder / "data"))
             shutil.rmtree(folder)
-        port = int(asked_port) if asked_port and _bindable(asked_port) else _kernel_port()
-        server = Server(arn, folder, port)
+        address = _address(resource_id)
+        server = Server(arn, folder, address, int(asked_port or 5432))
         postgres = pwd.getpwnam("postgres")
         try:
             folder.mkdir(parents=True, mode=0o700)
@@ -190,18 +194,30 @@ def start(arn, resource_id, asked_port):
             subprocess.run(["cp", "-a", _LAB.env["LAB_PG_TEMPLATE"], str(server.data)], check=True,
                            capture_output=True)
             (server.data / "lab.conf").write_text(
-                f"listen_addresses = '{ADDRESS}'\nport = {port}\nunix_socket_directories = '{server.run}'\n"
+                f"listen_addresses = '{address}'\nport = {server.port}\nunix_socket_directories = '{server.run}'\n"
                 f"krb_server_keyfile = '{server.keytab}'\n")
+            (folder / "address").write_text(address)
+            _ip("addr", "replace", f"{address}/32", "dev", _LAB.env["LAB_PG_DEVICE"])
             for path in (folder, server.run, server.data / "lab.conf"):
                 os.chown(path, postgres.pw_uid, postgres.pw_gid)
             (server.data / "postmaster.pid").unlink(missing_ok=True)
             server.start()
         except Exception as exc:
             _stop_pid(server.pid)
+            _release(folder)
             shutil.rmtree(folder, ignore_errors=True)
             raise ServerError(f"the lab could not start a PostgreSQL server for {resource_id}: {exc}") from exc
         _SERVERS[arn] = server
         return server
+
+
+def _release(folder):
+    """Take the server's address off the namespace's interface (nothing when there is none)."""
+    try:
+        address = (Path(folder) / "address").read_text().strip()
+    except OSError:
+        return
+    _ip("addr", "del", f"{address}/32", "dev", _LAB.env["LAB_PG_DEVICE"], check=False)
 
 
 def get(arn):
@@ -215,6 +231,7 @@ def stop(arn):
         if server is None:
             return
         server.stop()
+        _release(server.folder)
         shutil.rmtree(server.folder, ignore_errors=True)
 
 
@@ -227,6 +244,7 @@ def stop_all():
             return
         for folder in root.iterdir():
             _stop_pid(_pid_of(folder / "data"))
+            _release(folder)
             shutil.rmtree(folder, ignore_errors=True)
 
 

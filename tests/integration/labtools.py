@@ -82,10 +82,17 @@ def demo_cluster(env):
             rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
 
 
+def address_of(env, endpoint):
+    """The address the lab gives an endpoint name (lab-api/endpoints, as `lab.py resolve` prints it)."""
+    return lab_api(env, "GET", "endpoints")["endpoints"][endpoint]["address"]
+
+
 def cluster_env(env, cluster):
-    """The env with LAB_PG_HOST and LAB_PG_PORT of this cluster (as DescribeDBClusters shows it): each lab
-    cluster has its own database, at its endpoint's name and port (lab/README.md)."""
-    return dict(env, LAB_PG_HOST=cluster["Endpoint"], LAB_PG_PORT=str(cluster["Port"]))
+    """The env with LAB_PG_HOST, LAB_PG_HOSTADDR and LAB_PG_PORT of this cluster (as DescribeDBClusters shows
+    it): each lab cluster has its own database, at its endpoint's name, its own address and its port
+    (lab/README.md)."""
+    return dict(env, LAB_PG_HOST=cluster["Endpoint"], LAB_PG_HOSTADDR=address_of(env, cluster["Endpoint"]),
+                LAB_PG_PORT=str(cluster["Port"]))
 
 
 def master(env):

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import (cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master,
+from labtools import (address_of, cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master,
                       pg_connect, secret_names, sql, unique)
 
 INVENTORY = ["-i", "inventories/lab"]
@@ -338,7 +338,7 @@ def test_group_mappings_on_a_cluster_without_the_preloaded_library_fail_naming_t
     play = tmp_path / "mappings.yml"
     play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
         "ansible.builtin.include_role": {"name": "aurora.kerberos.db_users"},
-        "vars": {"db_users_host": made["Endpoint"], "db_users_hostaddr": lab["LAB_PG_HOSTADDR"],
+        "vars": {"db_users_host": made["Endpoint"], "db_users_hostaddr": address_of(lab, made["Endpoint"]),
                  "db_users_port": made["Port"], "db_users_master_user": "reports_admin",
                  "db_users_master_password": master_password, "db_users_realm": lab["LAB_AD_REALM"],
                  "db_users_sslmode": "prefer",
@@ -428,8 +428,9 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
     rds.create_db_instance(DBInstanceIdentifier="reports-managed-1", DBClusterIdentifier="reports-managed",
                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     extra = tmp_path / "own.json"
+    endpoint = rds.describe_db_clusters(DBClusterIdentifier="reports-managed")["DBClusters"][0]["Endpoint"]
     extra.write_text(json.dumps({"own_cluster": "reports-managed", "own_managed": True, "own_master_password": None,
-                                 "own_region": lab["AWS_REGION"]}))
+                                 "own_region": lab["AWS_REGION"], "own_hostaddr": address_of(lab, endpoint)}))
     try:
         # The secret is read in the cluster's Region (cluster_aws_region), not the environment's.
         own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}",

@@ -5,7 +5,7 @@ import contextlib
 import pytest
 
 from ansible_run import ROOT, playbook, recap
-from labtools import lab_api, member_cluster
+from labtools import cluster_env, lab_api, member_cluster
 
 TARGETS = ROOT / "tests" / "integration" / "targets"
 LAB_TARGETS = sorted(p.name for p in TARGETS.iterdir() if (p / "aliases").exists()
@@ -30,14 +30,14 @@ def run_target(target, tmp_path, extra_env=None):
 
 # Targets that log in over GSSAPI: an endpoint has a Kerberos service principal only while its cluster is
 # a member of the directory (AWS_FACTS section 10). They run against that cluster's own database: the
-# env's LAB_PG_HOST and LAB_PG_PORT are its endpoint and port.
+# env's LAB_PG_HOST, LAB_PG_HOSTADDR and LAB_PG_PORT are its endpoint, address and port.
 NEED_A_MEMBER = {"kerberos_logins"}
 
 
 @pytest.mark.parametrize("target", LAB_TARGETS)
 def test_target(lab, target, tmp_path):
     with member_cluster(lab) if target in NEED_A_MEMBER else contextlib.nullcontext() as cluster:
-        run_target(target, tmp_path, {"LAB_PG_HOST": cluster["Endpoint"], "LAB_PG_PORT": str(cluster["Port"])}
+        run_target(target, tmp_path, {k: cluster_env(lab, cluster)[k] for k in ("LAB_PG_HOST", "LAB_PG_HOSTADDR", "LAB_PG_PORT")}
                    if cluster else None)
 
 

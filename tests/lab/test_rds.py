@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import create_ad_user, delete_ad_user, kinit, lab_api, ldap_admin, master, sql, unique
+from labtools import address_of, create_ad_user, delete_ad_user, kinit, lab_api, ldap_admin, master, sql, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -63,7 +63,7 @@ def password():
 def pg_login(lab, cluster, user, secret, host=None):
     """Connect where the API says (the cluster's endpoint name, or `host`, and its Port), dialling the lab's
     address, as every client does."""
-    conn = psycopg2.connect(host=host or cluster["Endpoint"], hostaddr=lab["LAB_PG_HOSTADDR"],
+    conn = psycopg2.connect(host=host or cluster["Endpoint"], hostaddr=address_of(lab, cluster["Endpoint"]),
                             port=cluster["Port"], dbname="postgres", user=user, password=secret,
                             connect_timeout=5, sslmode="disable")
     conn.autocommit = True
@@ -225,7 +225,7 @@ def test_cluster_is_created_over_cluster_seconds_with_a_database_of_its_own(lab,
     writer, reader = answer["Endpoint"], answer["ReaderEndpoint"]
     assert writer.startswith(f"{cluster_id}.cluster-") and writer.endswith(suffix)
     assert reader == writer.replace(".cluster-", ".cluster-ro-", 1)
-    # The asked port, free here, is the port the cluster's server listens on.
+    # The asked port is the port the cluster's server listens on, at an address of its own.
     assert answer["Port"] == int(lab["LAB_PG_PORT"]) + 7
     assert answer["DomainMemberships"] == []
     assert describe(rds, cluster_id)["Status"] == "creating"
@@ -235,14 +235,16 @@ def test_cluster_is_created_over_cluster_seconds_with_a_database_of_its_own(lab,
     conn.close()
     resolved = subprocess.run([sys.executable, str(ROOT / "lab" / "lab.py"), "resolve", reader], capture_output=True,
                               text=True, check=True).stdout.split()
-    assert resolved == [lab["LAB_PG_HOSTADDR"], str(answer["Port"])]
+    assert resolved == [address_of(lab, writer), str(answer["Port"])]
+    assert resolved[0] != lab["LAB_PG_HOSTADDR"]  # the demo cluster's address is its alone
 
 
 def test_two_clusters_have_their_own_endpoints_and_their_own_logins(lab, rds, net, made):
     first, first_args = made.cluster(net, Port=5432)
     second, second_args = made.cluster(net, Port=5432)
     assert first["Endpoint"] != second["Endpoint"]
-    assert first["Port"] != second["Port"]  # one port cannot serve two: the second gets a free one
+    assert first["Port"] == second["Port"] == 5432  # the port asked, as on AWS
+    assert address_of(lab, first["Endpoint"]) != address_of(lab, second["Endpoint"])
     conn = pg_login(lab, first, first_args["MasterUsername"], first_args["MasterUserPassword"])
     sql(conn, "CREATE ROLE only_on_the_first LOGIN")
     conn.close()
@@ -251,9 +253,12 @@ def test_two_clusters_have_their_own_endpoints_and_their_own_logins(lab, rds, ne
                first_args["MasterUsername"]) == []
     conn.close()
     # Deleting a cluster stops its server and removes its data; the other one goes on.
+    address = address_of(lab, first["Endpoint"])
     rds.delete_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], SkipFinalSnapshot=True)
+    assert first["Endpoint"] not in lab_api(lab, "GET", "endpoints")["endpoints"]
     with pytest.raises(psycopg2.OperationalError):
-        pg_login(lab, first, first_args["MasterUsername"], first_args["MasterUserPassword"])
+        psycopg2.connect(host=first["Endpoint"], hostaddr=address, port=first["Port"], dbname="postgres",
+                         user=first_args["MasterUsername"], password=first_args["MasterUserPassword"], connect_timeout=3)
     assert not list((Path(lab["LAB_STATE_DIR"]) / "pg" / "servers").glob(f"{first_args['DBClusterIdentifier']}-*"))
     pg_login(lab, second, second_args["MasterUsername"], second_args["MasterUserPassword"]).close()
     rds.create_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], Engine=ENGINE,
@@ -649,7 +654,7 @@ def gss_login(lab, principal, cache, host, port):
     """None and the session's (user, gss_authenticated, principal) when the login works, else the error."""
     os.environ.update(KRB5CCNAME=f"FILE:{cache}", KRB5_CONFIG=lab["KRB5_CONFIG"])
     try:
-        conn = psycopg2.connect(host=host, hostaddr=lab["LAB_PG_HOSTADDR"], port=port,
+        conn = psycopg2.connect(host=host, hostaddr=address_of(lab, host), port=port,
                                 dbname="postgres", user=principal, connect_timeout=5)
     except psycopg2.OperationalError as exc:
         return str(exc), None

@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import (cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, member_cluster, pg_connect,
+from labtools import (address_of, cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, member_cluster, pg_connect,
                       poll, unique)
 
 ENGINE = "aurora-postgresql"
@@ -65,7 +65,7 @@ def made(rds):
 def login(lab, cluster_id, user, secret):
     """To the cluster's own database: its endpoint name and port, dialling the lab's address."""
     cluster = boto3.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    conn = psycopg2.connect(host=cluster["Endpoint"], hostaddr=lab["LAB_PG_HOSTADDR"], port=cluster["Port"],
+    conn = psycopg2.connect(host=cluster["Endpoint"], hostaddr=address_of(lab, cluster["Endpoint"]), port=cluster["Port"],
                             dbname="postgres", user=user, password=secret, connect_timeout=5, sslmode="disable")
     conn.autocommit = True
     return conn
