@@ -4,12 +4,14 @@
     lab.py up       start (and on first use, build) every component; a running lab is left as is
     lab.py status   print each component's health; exit 0 only when all are healthy
     lab.py down     stop every lab process by pid, remove the namespace and the veth pair
+    lab.py resolve NAME   print the address and port the lab gives a cluster's endpoint name
 
 Components:
   aws       moto's server with the managed IAM policies, on 127.0.0.1 (lab/aws_endpoint.py)
   network   a network namespace joined to the host by a veth pair, with no route elsewhere
   samba     a Samba AD DC for CORP.EXAMPLE.COM inside that namespace, laid out like Managed AD
-  postgres  PostgreSQL on 127.0.0.1 whose pg_hba.conf answers like Aurora's Kerberos front door
+  postgres  a template PostgreSQL data directory whose pg_hba.conf answers like Aurora's Kerberos
+            front door; the AWS endpoint starts a server from it for each cluster it creates
 
 All state lives in .lab/ (or LAB_STATE_DIR). .lab/env is the contract (lab/CONTRACT.md).
 The lab never imports the collection, and nothing here touches /etc or a foreign address.
@@ -45,11 +47,16 @@ KRB5_CONF = STATE / "krb5.conf"
 AWS_HOST = "127.0.0.1"
 AWS_PORT = int(os.environ.get("LAB_AWS_PORT", "15030"))
 REGION = os.environ.get("LAB_REGION", "us-east-1")
+# The demo cluster (inventories/lab): .lab/env holds its endpoint, and the port it asks for.
+PG_CLUSTER = "aurkrb-lab"
 PG_PORT = int(os.environ.get("LAB_PG_PORT", "15432"))
-PG_HOSTADDR = "127.0.0.1"
+ACCOUNT_ID = "123456789012"  # moto's account for the lab's keys
 # The partition's DNS suffix (AWS_FACTS.md section 3): amazonaws.com.cn in China.
 DNS_SUFFIX = "amazonaws.com.cn" if REGION.startswith("cn-") else "amazonaws.com"
-PG_HOST = os.environ.get("LAB_PG_HOST", f"lab.cluster-lab.{REGION}.rds.{DNS_SUFFIX}")
+sys.path.insert(0, str(ROOT / "lab"))
+from fidelity import servers  # noqa: E402  (the endpoint names, shared with the AWS endpoint)
+
+PG_HOST = servers.cluster_endpoint(PG_CLUSTER, ACCOUNT_ID, REGION, DNS_SUFFIX)
 PG_MASTER = os.environ.get("LAB_PG_MASTER_USER", "postgres")
 PG_SUPERUSER = "rdsadmin"  # Aurora's own superuser; the master user is not one.
 
@@ -60,6 +67,9 @@ VETH_DC = f"{NETNS[:12]}-d"
 HOST_IP = os.environ.get("LAB_HOST_IP", "198.51.100.1")
 DC_IP = os.environ.get("LAB_DC_IP", "198.51.100.2")
 PREFIX = 24
+# Each cluster's server listens on an address of its own in the namespace (lab/fidelity/servers.py): the
+# demo cluster's is .10 of the DC's network.
+PG_HOSTADDR = f"{DC_IP.rsplit('.', 1)[0]}.{servers.DEMO_HOST}"
 
 DOMAIN = "corp.example.com"
 REALM = DOMAIN.upper()
@@ -328,10 +338,14 @@ def samba_configure(sec):
 
 # --- PostgreSQL -----------------------------------------------------------------------------
 
-PG_DATA = PG_DIR / "data"
-PG_SOCKET = PG_DIR / "run"
-PG_KEYTAB = PG_DIR / "postgres.keytab"
-PG_PIDFILE = PG_DATA / "postmaster.pid"
+# The template every cluster's server is copied from (lab/fidelity/servers.py), and the servers' folder.
+PG_TEMPLATE = PG_DIR / "template"
+PG_SOCKET = PG_DIR / "template-run"
+PG_SERVERS = PG_DIR / "servers"
+PG_TEMPLATE_VERSION = "2"  # a template made by an older lab.py is made again
+PG_TEMPLATE_PORT = 5432  # only names the template's private socket: it never listens on TCP
+# A lab made before servers per cluster ran one server from here: up and down stop it.
+PG_LEGACY_PIDFILE = PG_DIR / "data" / "postmaster.pid"
 # A private install tree: PostgreSQL finds its share and library folders relative to its executable, so a
 # copy of the server under .lab/pg/tree sees lab/postgres's extension and library next to Debian's own,
 # and nothing under /usr changes.
@@ -352,40 +366,41 @@ def as_postgres(cmd, **kwargs):
 
 
 def pg_init():
-    if (PG_DIR / ".initialized").exists():
+    """The template data directory: initdb, Aurora's front door in pg_hba.conf; no server runs from it."""
+    marker = PG_DIR / ".template"
+    if marker.exists() and marker.read_text() == PG_TEMPLATE_VERSION:
         return
-    remove_tree(PG_DIR)
-    PG_DIR.mkdir(mode=0o700)
+    for stale in (PG_TEMPLATE, PG_SOCKET, PG_DIR / "data", PG_DIR / "run"):
+        remove_tree(stale)
+    PG_DIR.mkdir(mode=0o700, exist_ok=True)
     PG_SOCKET.mkdir(mode=0o700)
-    shutil.chown(PG_DIR, "postgres", "postgres")
-    shutil.chown(PG_SOCKET, "postgres", "postgres")
+    PG_SERVERS.mkdir(mode=0o700, exist_ok=True)
+    for path in (PG_DIR, PG_SOCKET, PG_SERVERS):
+        shutil.chown(path, "postgres", "postgres")
     if as_postgres(["test", "-w", str(PG_DIR)], check=False).returncode != 0:
         raise LabError(f"the postgres OS user cannot reach {PG_DIR}: make its parent folders traversable (chmod o+x)")
-    say("postgres", "initdb ...")
-    as_postgres([pg_bin("initdb"), "-D", str(PG_DATA), "-U", PG_SUPERUSER, "--auth=trust",
-                 "--encoding=UTF8", "--locale=C.UTF-8"])
-    (PG_DATA / "lab.conf").write_text(f"""\
-listen_addresses = '{PG_HOSTADDR}'
-port = {PG_PORT}
-unix_socket_directories = '{PG_SOCKET}'
-krb_server_keyfile = '{PG_KEYTAB}'
-password_encryption = scram-sha-256
-log_connections = on
-shared_buffers = 32MB
-""")
-    with open(PG_DATA / "postgresql.conf", "a") as conf:
-        conf.write("\ninclude = 'lab.conf'\n")
+    say("postgres", "initdb (the template of every cluster's server) ...")
+    # 1 MB WAL segments: a copy per cluster stays small and quick.
+    as_postgres([pg_bin("initdb"), "-D", str(PG_TEMPLATE), "-U", PG_SUPERUSER, "--auth=trust",
+                 "--encoding=UTF8", "--locale=C.UTF-8", "--wal-segsize=1"])
+    with open(PG_TEMPLATE / "postgresql.conf", "a") as conf:
+        # Each server's lab.conf (servers.py) sets its address, port, socket and keytab.
+        conf.write("\npassword_encryption = scram-sha-256\nlog_connections = on\nshared_buffers = 16MB\n"
+                   "max_connections = 50\nmin_wal_size = 4MB\nmax_wal_size = 32MB\ninclude = 'lab.conf'\n")
+    (PG_TEMPLATE / "lab.conf").write_text(f"listen_addresses = ''\nport = {PG_TEMPLATE_PORT}\n"
+                                          f"unix_socket_directories = '{PG_SOCKET}'\n")
     # The order matters: the first line that matches decides, as on Aurora.
-    (PG_DATA / "pg_hba.conf").write_text(f"""\
+    (PG_TEMPLATE / "pg_hba.conf").write_text(f"""\
 # Aurora-like front door (lab/README.md). Local socket: the lab's own bootstrap only.
 local all {PG_SUPERUSER}                      trust
-host  all +rds_ad  {PG_HOSTADDR}/32  gss include_realm=1 krb_realm={REALM}
-host  all +rds_iam {PG_HOSTADDR}/32  reject
-host  all all      {PG_HOSTADDR}/32  scram-sha-256
+host  all +rds_ad  0.0.0.0/0  gss include_realm=1 krb_realm={REALM}
+host  all +rds_iam 0.0.0.0/0  reject
+host  all all      0.0.0.0/0  scram-sha-256
 """)
-    for path in (PG_DATA / "lab.conf", PG_DATA / "pg_hba.conf"):
+    for path in (PG_TEMPLATE / "lab.conf", PG_TEMPLATE / "pg_hba.conf"):
         shutil.chown(path, "postgres", "postgres")
-    (PG_DIR / ".initialized").touch()
+    pg_bootstrap()
+    marker.write_text(PG_TEMPLATE_VERSION)
 
 
 def pg_major():
@@ -437,70 +452,28 @@ def pg_tree():
     say("postgres", f"built the private tree {PG_TREE.relative_to(STATE)} (pg_ad_mapping library and extension)")
 
 
-def pg_running():
-    return pid_alive(read_pid(PG_PIDFILE), "postgres")
+def pg_bootstrap():
+    """What every Aurora PostgreSQL cluster has before its master user: Aurora's own roles, and the grants
+    its master user's rds_superuser holds. Run once on the template, over its private socket."""
+    as_postgres([pg_bin("pg_ctl"), "-D", str(PG_TEMPLATE), "-l", str(PG_DIR / "template.log"), "-w", "-t", "60", "start"])
+    try:
+        as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET),
+                     "-p", str(PG_TEMPLATE_PORT), "-U", PG_SUPERUSER, "-d", "postgres"], input=PG_TEMPLATE_SQL)
+    finally:
+        as_postgres([pg_bin("pg_ctl"), "-D", str(PG_TEMPLATE), "-m", "fast", "-w", "-t", "60", "stop"])
 
 
-def pg_start():
-    if pg_running():
-        say("postgres", f"already running (pid {read_pid(PG_PIDFILE)})")
-        return
-    if port_open(PG_HOSTADDR, PG_PORT):
-        raise LabError(f"{PG_HOSTADDR}:{PG_PORT} is taken by another program: set LAB_PG_PORT to a free port")
-    as_postgres([pg_bin("pg_ctl"), "-D", str(PG_DATA), "-p", str(pg_tree_postgres()), "-l", str(PG_DIR / "postgres.log"),
-                 "-w", "-t", "60", "start"])
-    say("postgres", f"up at {PG_HOSTADDR}:{PG_PORT} (pid {read_pid(PG_PIDFILE)})")
-
-
-def pg_bootstrap(sec):
-    """The roles Aurora has from the start, and the master user with the master password, once."""
-    marker = PG_DIR / ".bootstrapped"
-    if marker.exists():
-        return
-    sql = f"""
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_superuser') THEN CREATE ROLE rds_superuser NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_ad') THEN CREATE ROLE rds_ad NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam NOLOGIN; END IF;
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {sql_literal(PG_MASTER)}) THEN
-    CREATE ROLE {sql_ident(PG_MASTER)} LOGIN CREATEROLE CREATEDB IN ROLE rds_superuser;
-  END IF;
-END $$;
-ALTER ROLE {sql_ident(PG_MASTER)} PASSWORD {sql_literal(sec['master_password'])};
-"""
-    # The SQL goes over stdin, so the password never shows in a process list.
-    as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
-                 "-U", PG_SUPERUSER, "-d", "postgres"], input=sql)
-    marker.touch()
-
-
-PG_EVERY_UP_SQL = """
+PG_TEMPLATE_SQL = """
+CREATE ROLE rds_superuser NOLOGIN;
+CREATE ROLE rds_ad NOLOGIN;
+CREATE ROLE rds_iam NOLOGIN;
 -- What Aurora's master user can do that community PostgreSQL gives a non-superuser only by grant
 -- [inferred from AWS's set-up steps, which run these as the master user]: read SHOW
 -- shared_preload_libraries, and CREATE EXTENSION of a trusted extension in database postgres.
+-- Nothing of pg_ad_mapping exists before CREATE EXTENSION (AWS_FACTS.md section 6).
 GRANT pg_read_all_settings TO rds_superuser;
 GRANT CREATE ON DATABASE postgres TO rds_superuser;
--- Labs made before pg_ad_mapping became an extension had its functions pre-installed: nothing of it
--- may exist before CREATE EXTENSION (AWS_FACTS.md section 6).
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_ad_mapping') THEN
-    DROP FUNCTION IF EXISTS public.pgadmap_set_mapping(text, text, text, integer);
-    DROP FUNCTION IF EXISTS public.pgadmap_read_mapping();
-    DROP FUNCTION IF EXISTS public.pgadmap_reset_mapping(text, text, integer);
-    DROP SCHEMA IF EXISTS pgadmap_lab CASCADE;
-  END IF;
-END $$;
 """
-
-
-def pg_extensions():
-    """On every up (idempotent): the grants Aurora's master user has, and no pre-installed pg_ad_mapping.
-    The extension itself comes only from CREATE EXTENSION, once the writer was rebooted with it in the
-    parameter group's shared_preload_libraries (lab/README.md)."""
-    as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET), "-p", str(PG_PORT),
-                 "-U", PG_SUPERUSER, "-d", "postgres"], input=PG_EVERY_UP_SQL)
 
 
 def sql_ident(name):
@@ -511,11 +484,23 @@ def sql_literal(value):
     return "'" + value.replace("'", "''") + "'"
 
 
-def pg_stop():
-    pid = read_pid(PG_PIDFILE)
-    # SIGINT is PostgreSQL's fast shutdown.
+def pg_stop_legacy():
+    """A lab made before servers per cluster ran one standing server: stop it (its data stays, unused)."""
+    pid = read_pid(PG_LEGACY_PIDFILE)
     if stop_pid(pid, "postgres", sig=signal.SIGINT, timeout=30):
-        say("postgres", f"stopped (pid {pid})")
+        say("postgres", f"stopped the standing server of an older lab (pid {pid}): each cluster now has its own")
+
+
+def pg_stop():
+    """Every cluster's server (the AWS endpoint's, when it could not stop them) and a legacy server, by pid."""
+    folders = sorted(PG_SERVERS.iterdir()) if PG_SERVERS.exists() else []
+    for pidfile in [PG_LEGACY_PIDFILE] + [folder / "data" / "postmaster.pid" for folder in folders]:
+        pid = read_pid(pidfile)
+        # SIGINT is PostgreSQL's fast shutdown.
+        if stop_pid(pid, "postgres", sig=signal.SIGINT, timeout=30):
+            say("postgres", f"stopped {pidfile.parent.parent.name} (pid {pid})")
+    for folder in folders:
+        remove_tree(folder)
 
 
 # --- the AWS endpoint -----------------------------------------------------------------------
@@ -548,11 +533,11 @@ def aws_start(sec):
     client_only = ("PG", "KRB5", "AWS_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(client_only)}
     env.update({k: v for k, v in contract_values(sec).items() if not k.startswith(client_only)})
-    env.update({"LAB_PG_SOCKET": str(PG_SOCKET), "LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION,
-                "LAB_PG_DATA": str(PG_DATA), "LAB_PG_CTL": pg_bin("pg_ctl"), "LAB_PG_POSTGRES": str(pg_tree_postgres()),
+    env.update({"LAB_PG_SUPERUSER": PG_SUPERUSER, "LAB_REGION": REGION, "LAB_PG_TEMPLATE": str(PG_TEMPLATE),
+                "LAB_PG_SERVERS": str(PG_SERVERS), "LAB_PG_CTL": pg_bin("pg_ctl"), "LAB_PG_POSTGRES": str(pg_tree_postgres()),
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
-    # The join's keys (lab/fidelity/kerberos.py): exported from the DC into the keytab PostgreSQL reads.
-    env.update({"LAB_PG_KEYTAB": str(PG_KEYTAB), "LAB_SAMBA_CONF": str(SMB_CONF)})
+    # The join's keys (lab/fidelity/kerberos.py): exported from the DC into each server's keytab.
+    env.update({"LAB_SAMBA_CONF": str(SMB_CONF), "LAB_PG_DEVICE": VETH_DC})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE, env=env,
@@ -671,6 +656,7 @@ def contract_values(sec):
         "LAB_AD_ADMIN_USER": AD_ADMIN,
         "LAB_AD_ADMIN_PASSWORD": sec["ad_admin_password"],
         "LAB_USER_PASSWORD": sec["user_password"],
+        "LAB_PG_CLUSTER": PG_CLUSTER,
         "LAB_PG_HOST": PG_HOST,
         "LAB_PG_HOSTADDR": PG_HOSTADDR,
         "LAB_PG_PORT": str(PG_PORT),
@@ -703,9 +689,7 @@ def up():
     samba_configure(sec)
     pg_init()
     pg_tree()
-    pg_start()
-    pg_bootstrap(sec)
-    pg_extensions()
+    pg_stop_legacy()
     aws_start(sec)
     write_client_files(sec, aws_network())
     say("lab", f"up in {time.monotonic() - started:.1f}s; use it with: . {os.path.relpath(ENV_FILE)}")
@@ -719,7 +703,7 @@ def down():
     if stop_pid(pid, "samba"):
         say("samba", f"stopped (pid {pid})")
     network_down()  # also stops anything left in the namespace
-    leftovers = [p for p in (AWS_PORT, PG_PORT) if port_open("127.0.0.1", p)]
+    leftovers = [p for p in (AWS_PORT,) if port_open("127.0.0.1", p)]
     if leftovers:
         raise LabError(f"ports still listening after down: {leftovers}")
     say("lab", "down")
@@ -751,19 +735,36 @@ def check_samba():
     return True, f"{DC_HOSTNAME} at {DC_IP}: KDC 88 answers, LDAPS bind as {AD_ADMIN} verified against the CA"
 
 
-def check_postgres():
-    if not pg_running():
-        return False, "not running"
-    import psycopg2
+def lab_endpoints():
+    """{endpoint: {address, port, resource}} of every server the AWS endpoint runs (lab-api/endpoints)."""
+    with urllib.request.urlopen(f"{AWS_URL}/lab-api/endpoints", timeout=5) as resp:
+        return json.load(resp)["endpoints"]
 
-    sec = load_secrets()
-    with psycopg2.connect(host=PG_HOST, hostaddr=PG_HOSTADDR, port=PG_PORT, dbname="postgres", user=PG_MASTER,
-                          password=sec["master_password"], connect_timeout=5) as conn:
-        with conn.cursor() as cur:
-            cur.execute("SHOW server_version")
-            version = cur.fetchone()[0]
-    conn.close()
-    return True, f"PostgreSQL {version} at {PG_HOSTADDR}:{PG_PORT} (as {PG_HOST}), master {PG_MASTER} logs in"
+
+def check_postgres():
+    if not (PG_DIR / ".template").exists():
+        return False, "no template (make lab-up makes it)"
+    version = subprocess.run([pg_bin("postgres"), "--version"], capture_output=True, text=True).stdout.split()[-1]
+    if not aws_running():
+        return True, f"template ready (PostgreSQL {version}); no server runs without the AWS endpoint"
+    found = lab_endpoints()
+    clusters = {e["resource"] for e in found.values()}
+    demo = found.get(PG_HOST)
+    detail = (f"template ready (PostgreSQL {version}); {len(clusters)} cluster or instance server(s) running; "
+              f"demo cluster {PG_CLUSTER}: ")
+    return True, detail + (f"{demo['address']}:{demo['port']}" if demo else "not created (site.yml creates it)")
+
+
+def resolve(name):
+    """The address and port a client dials for this endpoint name; exit 1 when no server answers for it."""
+    if not aws_running():
+        raise LabError("the AWS endpoint is not running: make lab-up")
+    found = lab_endpoints().get(name.lower().rstrip("."))
+    if found is None:
+        print(f"lab: no cluster or instance of the lab has the endpoint {name}", file=sys.stderr)
+        return 1
+    print(f"{found['address']} {found['port']}")
+    return 0
 
 
 def status(quiet=False):
@@ -783,7 +784,8 @@ def status(quiet=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("command", choices=["up", "down", "status", "resolve"])
+    parser.add_argument("name", nargs="?", help="resolve: an endpoint name")
     parser.add_argument("--quiet", action="store_true", help="status: print nothing, only set the exit code")
     args = parser.parse_args()
     try:
@@ -791,6 +793,10 @@ def main():
             up()
         elif args.command == "down":
             down()
+        elif args.command == "resolve":
+            if not args.name:
+                raise LabError("resolve needs an endpoint name: lab.py resolve <endpoint>")
+            return resolve(args.name)
         else:
             return 0 if status(args.quiet) else 1
     except LabError as exc:

@@ -105,10 +105,7 @@ class LabContext:
         self._administrator_pool = []  # idle LDAPS connections as Administrator (ldap_administrator)
         self._administrator_lock = threading.Lock()
         self.state_dir = env.get("LAB_STATE_DIR")
-        self.pg_host = env.get("LAB_PG_HOST")
-        self.pg_hostaddr = env.get("LAB_PG_HOSTADDR", "127.0.0.1")
-        self.pg_port = int(env.get("LAB_PG_PORT", "15432"))
-        self.pg_socket = env.get("LAB_PG_SOCKET")
+        self.pg_host = env.get("LAB_PG_HOST")  # the demo cluster's endpoint (servers.py serves every cluster)
         self.pg_superuser = env.get("LAB_PG_SUPERUSER", "rdsadmin")
 
     @classmethod
@@ -180,14 +177,6 @@ class LabContext:
                      if line.startswith("export LAB_AD_ADMIN_PASSWORD=") else line
                      for line in env_file.read_text().splitlines()]
             env_file.write_text("\n".join(lines) + "\n")
-
-    def pg_admin(self):
-        """A connection to the lab PostgreSQL as its real superuser, over the private socket."""
-        import psycopg2
-
-        conn = psycopg2.connect(host=self.pg_socket, port=self.pg_port, user=self.pg_superuser, dbname="postgres")
-        conn.autocommit = True
-        return conn
 
 
 def _json(text):

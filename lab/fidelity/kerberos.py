@@ -11,15 +11,16 @@ membership"):
   - one computer account per member (a cluster, or a DB instance outside a cluster), in
     CN=Computers, named RDS + 12 hex digits of its ARN, its description naming the ARN, with a random
     password, AES keys only (msDS-SupportedEncryptionTypes 24) and the SPNs of its endpoints;
-  - a service principal name is unique in AD, and every lab cluster has the same endpoint (one lab
-    PostgreSQL): each SPN goes to the account of the member that reached kerberos-enabled first, and
-    moves to the next member when that one leaves;
-  - the keys of every SPN are exported (samba-tool domain exportkeytab) into a new file that
-    replaces the keytab PostgreSQL's krb_server_keyfile names (LAB_PG_KEYTAB) in one rename;
-    PostgreSQL reads it for each new connection, so no restart is needed. No SPN: no keytab;
-  - when the endpoint starts, moto knows no membership: every account made by an earlier endpoint
-    is deleted, a postgres/<LAB_PG_HOST> SPN held by any other account is removed, and the keytab
-    with it.
+  - a service principal name is unique in AD: should two members' endpoints share a name (a
+    cluster made again under the same id in another lab account of the same Region), the SPN goes
+    to the member that reached kerberos-enabled first, and moves to the next when that one leaves;
+  - the keys of the member's SPNs are exported (samba-tool domain exportkeytab) into a new file
+    that replaces, in one rename, the keytab the member's own PostgreSQL server (servers.py) names
+    in krb_server_keyfile; PostgreSQL reads it for each new connection, so no restart is needed.
+    No SPN: no keytab;
+  - when the endpoint starts, moto knows no membership (and servers.py has stopped every server):
+    every account made by an earlier endpoint is deleted, and a postgres/<LAB_PG_HOST> SPN held by
+    any other account is removed.
 
 Only the rds extension calls in: sync() when a membership reaches kerberos-enabled, when a leave
 completes, when a join is replaced, and when a cluster or instance is created or deleted. sync()
@@ -39,7 +40,7 @@ from pathlib import Path
 LAB = None  # the LabContext (context.py), set by install()
 _LOCK = threading.Lock()
 _APPLIED = None  # {account: (arn, (spn, ...))} as made in AD; None: unknown, read AD again
-_KEYTAB = None  # ((spn, account), ...) whose keys the keytab holds; None: unknown, write it again
+_KEYTAB = None  # {member ARN: ((spn, account), ...)} whose keys its server's keytab holds; None: unknown
 MARKER = "RDS Kerberos membership of "
 AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
 WORKSTATION_TRUST_ACCOUNT = 0x1000
@@ -62,8 +63,7 @@ def install(lab):
             for entry in list(conn.entries):  # an account made before the SPN followed the join
                 conn.modify(entry.entry_dn, {"servicePrincipalName": [
                     (ldap3.MODIFY_DELETE, [f"postgres/{LAB.pg_host}"])]})
-        _write_keytab(())
-        _APPLIED, _KEYTAB = {}, ()
+        _APPLIED, _KEYTAB = {}, {}
 
 
 def account_name(arn):
@@ -160,19 +160,27 @@ def sync():
                              attributes)
                 elif set(spns) != set(made[name][1]):
                     conn.modify(made[name][0], {"servicePrincipalName": [(ldap3.MODIFY_REPLACE, list(spns))]})
-        # The keys follow the (SPN, account) pairs: a member without an SPN of its own changes the accounts,
-        # not the keys; an SPN that moves to another account changes its keys.
-        keys = tuple(sorted((spn, name) for name, (dummy, held) in wanted.items() for spn in held))
-        if keys != _KEYTAB:
-            _KEYTAB = None
-            _write_keytab([spn for spn, dummy in keys])
-            _KEYTAB = keys
+        # Each member's server gets the keys of its (SPN, account) pairs: an SPN that moves to another
+        # account changes its keys; a server whose member left gets none.
+        keys = {arn: tuple(sorted((spn, name) for spn in held)) for name, (arn, held) in wanted.items()}
+        known = _KEYTAB or {}
+        for arn in set(keys) | set(known):
+            if keys.get(arn, ()) != known.get(arn):
+                _KEYTAB = None
+                _write_keytab(arn, [spn for spn, dummy in keys.get(arn, ())])
+                known[arn] = keys.get(arn, ())
+        _KEYTAB = {arn: held for arn, held in known.items() if held}
         _APPLIED = wanted
 
 
-def _write_keytab(spns):
-    """The keys of these SPNs, and nothing else, in the keytab PostgreSQL reads for each connection."""
-    path = Path(LAB.env["LAB_PG_KEYTAB"])
+def _write_keytab(arn, spns):
+    """The keys of these SPNs, and nothing else, in the keytab the member's server reads for each connection."""
+    from . import servers
+
+    server = servers.get(arn)
+    if server is None:
+        return  # a member without a server of its own (the endpoint runs without a lab template)
+    path = server.keytab
     if not spns:
         path.unlink(missing_ok=True)
         return

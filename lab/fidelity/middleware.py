@@ -8,6 +8,7 @@ Admin API (JSON):
   DELETE /lab-api/calls    reset the call log
   GET    /lab-api/faults   the injected faults;  POST merges a JSON object;  DELETE clears them
   GET    /lab-api/knobs    the delays;  POST merges a JSON object, e.g. {"join_seconds": 20}
+  GET    /lab-api/endpoints  every endpoint name of a cluster or instance with a server: its address and port
 """
 
 import io
@@ -222,6 +223,10 @@ class LabMiddleware:
                     return json_response(400, {"error": f"unknown knobs {sorted(unknown)}; known: {sorted(self.lab.knobs)}"})
                 self.lab.knobs.update({k: float(v) for k, v in payload.items()})
             return json_response(200, self.lab.knobs)
+        if path == "/lab-api/endpoints" and method == "GET":
+            from . import rds
+
+            return json_response(200, {"endpoints": rds.endpoints()})
         return json_response(404, {"error": f"no such lab API: {path}"})
 
 

@@ -5,14 +5,18 @@ moto 5.2.5 is patched at runtime, never edited. What changes (lab/README.md, "RD
 
 Clusters and instances (aurora-postgresql)
   - Status: creating -> available over knob cluster_seconds, computed when read.
-  - Endpoint, ReaderEndpoint and each instance's Endpoint.Address are LAB_PG_HOST; Port is
-    LAB_PG_PORT whatever port was asked (the asked port is kept for the security group check).
+  - Each cluster has its own PostgreSQL server (servers.py), started at CreateDBCluster and removed
+    with the cluster; so has a DB instance of engine postgres outside a cluster. Endpoint,
+    ReaderEndpoint and each instance's Endpoint.Address have AWS's form with the partition's suffix;
+    the server listens on the Port asked, at an address of its own in the lab's namespace.
   - MasterUsername + MasterUserPassword become a LOGIN CREATEROLE CREATEDB role in rds_superuser
-    (never a superuser) in the lab PostgreSQL; ModifyDBCluster MasterUserPassword changes it.
+    (never a superuser) in that server; DatabaseName a database it owns; ModifyDBCluster
+    MasterUserPassword changes the password.
     ManageMasterUserPassword: the Secrets Manager secret holds {"username", "password"} with the
     real master name and a random password, and that password is the PostgreSQL one; rotation
     writes a new secret version and changes PostgreSQL too.
-  - When the master user is the contract's (LAB_PG_MASTER_USER), secrets.json and env follow.
+  - When the cluster is the demo cluster (LAB_PG_CLUSTER) and its master user the contract's
+    (LAB_PG_MASTER_USER), secrets.json and env follow a new master password.
 
 Domain membership (cluster, shown on every instance of the cluster)
   - Domain + DomainIAMRoleName on CreateDBCluster / ModifyDBCluster (and on a standalone
@@ -55,6 +59,7 @@ from pathlib import Path
 
 from . import kerberos
 from . import partitions
+from . import servers
 
 ENGINE = "aurora-postgresql"
 RDS_DS_ACTIONS = ("ds:DescribeDirectories", "ds:AuthorizeApplication", "ds:UnauthorizeApplication",
@@ -71,8 +76,7 @@ DEFAULT_ENGINE_VERSION = "16.6"
 
 _LAB = None
 _LOCK = threading.RLock()
-# Every lab cluster's master user is a role of the one lab PostgreSQL: clusters created side by side
-# would update it concurrently ("tuple concurrently updated"), so those writes take turns.
+# Master-user writes and restarts of a server (rds_params.py) take turns: a restart would cut the connection.
 _PG_MASTER_LOCK = threading.Lock()
 _INSTALLED = False
 
@@ -111,6 +115,19 @@ def _is_clustered(instance):
 
 def _is_lab_instance(instance):
     return _is_clustered(instance) and instance.__dict__.get("engine") == ENGINE
+
+
+def _is_server_instance(instance):
+    """An RDS for PostgreSQL instance outside a cluster: it has a server of its own."""
+    return not _is_clustered(instance) and instance.__dict__.get("engine") == "postgres"
+
+
+def _server_of(resource):
+    """The PostgreSQL server behind a cluster, an instance of it, or a standalone postgres instance."""
+    if _is_clustered(resource):
+        cluster = resource.backend.clusters.get(resource.__dict__.get("db_cluster_identifier") or "")
+        return servers.get(cluster.arn) if cluster is not None else None
+    return servers.get(resource.arn)
 
 
 def _directory(account_id, region, directory_id):
@@ -192,13 +209,17 @@ def _has_directory_permissions(role):
 
 # --- the lab PostgreSQL ----------------------------------------------------------------------
 
-def _pg_master(username, password):
-    """Make the master user exist in the lab PostgreSQL with this password, as Aurora's master is."""
+def _pg_master(resource, username, password, database=None):
+    """Make the master user exist in the resource's server with this password, as Aurora's master is;
+    and the database DatabaseName asked for, owned by it."""
     from psycopg2 import sql
 
+    server = _server_of(resource)
+    if server is None:
+        return
     ident = sql.Identifier(username)
     with _PG_MASTER_LOCK:
-        conn = _LAB.pg_admin()
+        conn = server.admin()
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,))
@@ -206,9 +227,15 @@ def _pg_master(username, password):
                 cur.execute(sql.SQL(verb + " ROLE {} WITH LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD %s").format(ident),
                             (password,))
                 cur.execute(sql.SQL("GRANT rds_superuser TO {}").format(ident))
+                if database:
+                    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+                    if not cur.fetchone():
+                        cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), ident))
         finally:
             conn.close()
-        if username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres"):
+        demo = _LAB.env.get("LAB_PG_CLUSTER")
+        if (username == _LAB.env.get("LAB_PG_MASTER_USER", "postgres") and demo
+                and getattr(resource, "db_cluster_identifier", None) == demo):
             _save_contract_master_password(password)
 
 
@@ -237,16 +264,26 @@ def _secret_password(master_user_secret):
     return json.loads(current.get("secret_string") or secret.secret_string)["password"]
 
 
-def _sync_master(cluster):
-    """Give PostgreSQL the cluster's current master password (given, or from the managed secret)."""
-    if not _is_lab_cluster(cluster) or not cluster.master_username:
+def _sync_master(resource, database=None):
+    """Give the resource's server its current master password (given, or from the managed secret)."""
+    if not resource.master_username or _server_of(resource) is None:
         return
-    if cluster.__dict__.get("manage_master_user_password") and hasattr(cluster, "master_user_secret"):
-        password = _secret_password(cluster.master_user_secret)
+    if resource.__dict__.get("manage_master_user_password") and hasattr(resource, "master_user_secret"):
+        password = _secret_password(resource.master_user_secret)
     else:
-        password = cluster.__dict__.get("_master_user_password")
+        password = resource.__dict__.get("_master_user_password") or resource.__dict__.get("master_user_password")
     if password:
-        _pg_master(cluster.master_username, password)
+        _pg_master(resource, resource.master_username, password, database)
+
+
+def _start_server(resource, asked_port):
+    """The resource's own PostgreSQL (servers.py); None when the endpoint runs without a lab template."""
+    if not servers.enabled():
+        return None
+    try:
+        return servers.start(resource.arn, resource.resource_id, asked_port)
+    except servers.ServerError as exc:
+        raise _error("InternalFailure", f"lab: {exc}") from exc
 
 
 def _random_password():
@@ -280,6 +317,30 @@ def _validate_master(kwargs, creating):
         if len(password) > 41:
             raise _error("InvalidParameterValue",
                          "The parameter MasterUserPassword is not a valid password because it is longer than 41 characters.")
+
+
+def endpoints():
+    """{endpoint name: {"address", "port", "resource"}} of every cluster and instance with a server of its own:
+    what `lab.py resolve` prints. A cluster's writer, reader and instance endpoints lead to its one server."""
+    from moto.rds.models import rds_backends
+
+    found = {}
+    for account in list(rds_backends.values()):
+        for backend in list(account.values()):
+            for cluster in list(backend.clusters.values()):
+                server = servers.get(cluster.arn)
+                if server is None:
+                    continue
+                names = [cluster.endpoint, cluster.reader_endpoint] + [
+                    db.address for db in list(backend.databases.values())
+                    if db.__dict__.get("db_cluster_identifier") == cluster.db_cluster_identifier]
+                for name in names:
+                    found[name] = {"address": server.address, "port": server.port, "resource": cluster.arn}
+            for database in list(backend.databases.values()):
+                server = servers.get(database.arn)
+                if server is not None:
+                    found[database.address] = {"address": server.address, "port": server.port, "resource": database.arn}
+    return found
 
 
 # --- domain membership -----------------------------------------------------------------------
@@ -350,8 +411,9 @@ def _security_group_failure(resource, directory):
         default = ec2.get_default_security_group(subnet_group.vpc_id if subnet_group else None)
         group_ids = [default.id] if default else []
     ports = {resource.__dict__.get("_lab_port")}
-    if _is_lab_cluster(resource) or _is_lab_instance(resource):
-        ports.add(_LAB.pg_port)
+    server = _server_of(resource)
+    if server is not None:
+        ports.add(server.port)
     ports.discard(None)
     directory_ips = []
     for address in list(getattr(directory, "subnet_ips", None) or []) + list(getattr(directory, "dns_ip_addrs", None) or []):
@@ -596,17 +658,18 @@ def _patch_models():
 
     DBCluster.status = property(cluster_status_get, cluster_status_set)
 
-    original_cluster_endpoint = DBCluster.endpoint.fget
-    original_reader_endpoint = DBCluster.reader_endpoint.fget
-    DBCluster.endpoint = property(lambda self: _LAB.pg_host if _is_lab_cluster(self) else original_cluster_endpoint(self))
-    DBCluster.reader_endpoint = property(
-        lambda self: _LAB.pg_host if _is_lab_cluster(self) else original_reader_endpoint(self))
+    # Endpoint names of AWS's form, in the partition's DNS suffix (servers.py).
+    def names(self, reader=False):
+        return servers.cluster_endpoint(self.db_cluster_identifier, self.account_id, self.region,
+                                        partitions.dns_suffix(self.region), reader)
+
+    DBCluster.endpoint = property(names)
+    DBCluster.reader_endpoint = property(lambda self: names(self, reader=True))
 
     def cluster_port_set(self, value):
         self.__dict__["_lab_port"] = value
 
-    DBCluster.port = property(lambda self: _LAB.pg_port if _is_lab_cluster(self) else self.__dict__.get("_lab_port"),
-                              cluster_port_set)
+    DBCluster.port = property(lambda self: self.__dict__.get("_lab_port"), cluster_port_set)
 
     # Memberships: from lab_membership, never moto's fixed "active".
     def moto_memberships_set(self, value):
@@ -644,14 +707,20 @@ def _patch_models():
 
     DBInstance.status = property(instance_status_get, instance_status_set)
 
-    original_address = DBInstance.address.fget
-    DBInstance.address = property(lambda self: _LAB.pg_host if _is_lab_instance(self) else original_address(self))
+    DBInstance.address = property(lambda self: servers.instance_endpoint(
+        self.db_instance_identifier, self.account_id, self.region, partitions.dns_suffix(self.region)))
 
     def instance_port_set(self, value):
         self.__dict__["_lab_port"] = value
 
-    DBInstance.port = property(lambda self: _LAB.pg_port if _is_lab_instance(self) else self.__dict__.get("_lab_port"),
-                               instance_port_set)
+    def instance_port_get(self):
+        if _is_clustered(self):  # an instance of a cluster listens on the cluster's port
+            cluster = self.backend.clusters.get(self.__dict__.get("db_cluster_identifier") or "")
+            if cluster is not None:
+                return cluster.port
+        return self.__dict__.get("_lab_port")
+
+    DBInstance.port = property(instance_port_get, instance_port_set)
 
     original_default_version = DBCluster.default_engine_version
 
@@ -670,9 +739,7 @@ def _patch_models():
         self._status = "rotating"
         value = json.dumps({"username": self.resource.master_username, "password": _random_password()})
         self.secretsmanager.put_secret_value(self.secret.arn, value, None, None, ["AWSCURRENT"])
-        resource = self.resource
-        if isinstance(resource, DBCluster):
-            _sync_master(resource)
+        _sync_master(self.resource)
 
     MasterUserSecret._generate_secret_string = generate_secret_string
     MasterUserSecret.rotate_secret = rotate_secret
@@ -698,16 +765,20 @@ def _patch_backend():
         if domain and domain.lower() != "none":
             checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
         cluster = original_create_cluster(self, kwargs)
-        cluster.lab_created = _LAB.now()
-        cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         cluster.lab_membership = None
-        if checked is not None:
-            _start_join(cluster, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
         try:
-            _sync_master(cluster)
+            if engine == ENGINE:
+                _start_server(cluster, cluster.__dict__.get("_lab_port"))
+                _sync_master(cluster, kwargs.get("database_name"))
         except Exception:
             self.clusters.pop(cluster.db_cluster_identifier, None)
+            servers.stop(cluster.arn)
             raise
+        # Creation takes cluster_seconds from the answer on, however long the server took to start.
+        cluster.lab_created = _LAB.now()
+        cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
+        if checked is not None:
+            _start_join(cluster, checked[0], checked[1], role_name or DEFAULT_DOMAIN_ROLE)
         return cluster
 
     def modify_db_cluster(self, kwargs):
@@ -752,6 +823,14 @@ def _patch_backend():
             raise _error("InvalidDBClusterStateFault",
                          f"DB cluster {db_kwargs['db_cluster_identifier']} is busy with another operation: try again later.")
         database = original_create_instance(self, db_kwargs)
+        if _is_server_instance(database):
+            try:
+                _start_server(database, database.__dict__.get("_lab_port"))
+                _sync_master(database, db_kwargs.get("db_name"))
+            except Exception:
+                self.databases.pop(database.db_instance_identifier, None)
+                servers.stop(database.arn)
+                raise
         database.lab_created = _LAB.now()
         database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if checked is not None:
@@ -771,9 +850,13 @@ def _patch_backend():
                          "Domain and DomainIAMRoleName can't be set on a DB instance of an Aurora DB cluster: "
                          "the domain is managed by the DB cluster (ModifyDBCluster).")
         change = _plan_domain(database, domain, role_name, disable) if touches_domain else None
+        password = db_kwargs.get("master_user_password")
+        managed = db_kwargs.get("manage_master_user_password")
         result = original_modify_instance(self, db_instance_identifier, db_kwargs)
         if change is not None:
             change(database)
+        if _is_server_instance(database) and (password or managed is not None):
+            _sync_master(database)
         return result
 
     def describe_events(self, source_identifier=None, source_type=None, start_time=None, end_time=None,
@@ -822,6 +905,7 @@ def _patch_backend():
             if snapshot.snapshot_type == "automated" and snapshot.cluster.db_cluster_identifier == cluster_identifier:
                 self.cluster_snapshots.pop(snapshot_id)
         kerberos.sync()  # a deleted member's account and keys go with it
+        servers.stop(cluster.arn)  # and its database
         return cluster
 
     original_delete_instance = RDSBackend.delete_db_instance
@@ -829,6 +913,7 @@ def _patch_backend():
     def delete_db_instance(self, db_instance_identifier, *args, **kwargs):
         database = original_delete_instance(self, db_instance_identifier, *args, **kwargs)
         kerberos.sync()
+        servers.stop(database.arn)  # a standalone instance's own server; nothing for a cluster's
         return database
 
     RDSBackend.create_db_cluster = create_db_cluster
@@ -977,6 +1062,7 @@ def install(lab, middleware):
     """Patch moto's RDS once; `lab` gives the knobs, faults and the way to PostgreSQL."""
     global _LAB, _INSTALLED
     _LAB = lab
+    servers.install(lab)
     kerberos.install(lab)
     if _INSTALLED:
         return

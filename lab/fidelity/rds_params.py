@@ -15,17 +15,15 @@ nothing and members that are always in-sync. What changes here:
   - A static change (or a new group on ModifyDBCluster) puts every instance of the clusters that use
     the group in DBClusterParameterGroupStatus pending-reboot; RebootDBInstance goes rebooting ->
     available over knob reboot_seconds and leaves the instance in-sync.
-  - The lab PostgreSQL runs with the settings of the last writer instance that started (created or
-    rebooted): pg_ad_mapping in shared_preload_libraries (the only library the lab can load) and
-    krb_caseins_users. A static change reaches it only through the writer's reboot (a restart of the
-    lab PostgreSQL); a dynamic one at once (a reload).
+  - Each cluster's own PostgreSQL (servers.py) runs with the settings of its writer's last start
+    (created or rebooted): pg_ad_mapping in shared_preload_libraries (the only library the lab can
+    load) and krb_caseins_users. A static change reaches it only through the writer's reboot (a
+    restart of that server); a dynamic one at once (a reload).
   - Fault cluster_created_at {cluster id: ISO time}: that cluster's ClusterCreateTime, set at its creation.
 """
 
 import datetime
-import os
 import re
-import subprocess
 import threading
 
 ENGINE = "aurora-postgresql"
@@ -56,8 +54,7 @@ PG_DEFAULTS = {"shared_preload_libraries": "", "krb_caseins_users": "off"}
 
 _LAB = None
 _INSTALLED = False
-_PG_LOCK = threading.Lock()  # one restart or reload of the lab PostgreSQL at a time
-_PG_STATE = {"owner": None}  # the cluster whose writer last started: its settings are the PostgreSQL's
+_PG_LOCK = threading.Lock()  # one restart or reload of a lab PostgreSQL at a time
 
 
 def _error(code, message):
@@ -163,22 +160,17 @@ def pg_settings(group):
             "krb_caseins_users": "on" if _value(group, "krb_caseins_users") in ("1", "on", "true") else "off"}
 
 
-def _pg_ctl(*args):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "KRB5"))}
-    proc = subprocess.run(["runuser", "-u", "postgres", "--", _LAB.env["LAB_PG_CTL"], "-D", _LAB.env["LAB_PG_DATA"],
-                           *args], capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        raise _error("InternalFailure", f"lab: pg_ctl {' '.join(args)} failed: {proc.stdout}{proc.stderr}")
-
-
-def apply_to_pg(settings, static, owner):
-    """Give the lab PostgreSQL these settings (ALTER SYSTEM): a restart when a static one changed and
+def apply_to_pg(cluster, settings, static):
+    """Give the cluster's server these settings (ALTER SYSTEM): a restart when a static one changed and
     `static` (a start of the writer), else a reload. Nothing when they are already in force. Master-user
     writes (rds.py) wait meanwhile: a restart would cut their connection."""
-    from . import rds
+    from . import rds, servers
 
+    server = servers.get(cluster.arn)
+    if server is None:
+        return False  # an endpoint started without a lab template (unit runs of the app)
     with rds._PG_MASTER_LOCK, _PG_LOCK:
-        conn = _LAB.pg_admin()
+        conn = server.admin()
         try:
             with conn.cursor() as cur:
                 running = {}
@@ -186,10 +178,6 @@ def apply_to_pg(settings, static, owner):
                     cur.execute("SELECT setting FROM pg_settings WHERE name = %s", (name,))
                     running[name] = cur.fetchone()[0]
                 changed = {k: v for k, v in settings.items() if running[k] != v}
-                if static:
-                    _PG_STATE["owner"] = owner
-                elif _PG_STATE["owner"] not in (None, owner):
-                    return False  # another cluster's writer started last: its settings stand
                 if not static:
                     changed.pop("shared_preload_libraries", None)
                 if not changed:
@@ -204,9 +192,10 @@ def apply_to_pg(settings, static, owner):
         finally:
             conn.close()
         if "shared_preload_libraries" in changed:
-            _pg_ctl("-m", "fast", "-w", "-t", "60", "stop")
-            log = os.path.join(os.path.dirname(_LAB.env["LAB_PG_DATA"]), "postgres.log")
-            _pg_ctl("-p", _LAB.env["LAB_PG_POSTGRES"], "-l", log, "-w", "-t", "60", "start")
+            try:
+                server.restart()
+            except servers.ServerError as exc:
+                raise _error("InternalFailure", f"lab: {exc}") from exc
         return True
 
 
@@ -221,10 +210,8 @@ def _start_instance(instance):
     cluster = instance.backend.clusters.get(instance.__dict__.get("db_cluster_identifier") or "")
     if cluster is None or cluster.__dict__.get("engine") != ENGINE or _writer(cluster) is not instance:
         return
-    if not _LAB.env.get("LAB_PG_CTL"):
-        return  # an endpoint started without a lab PostgreSQL (unit runs of the app)
     group = _find_group(cluster.backend, cluster.parameter_group)
-    apply_to_pg(pg_settings(group), static=True, owner=cluster.db_cluster_identifier)
+    apply_to_pg(cluster, pg_settings(group), static=True)
 
 
 # --- patches -------------------------------------------------------------------------------------
@@ -329,8 +316,8 @@ def _patch():
             if static:
                 for member in cluster.members:
                     member.__dict__["lab_param_status"] = "pending-reboot"
-            if changed - {"shared_preload_libraries"} and _LAB.env.get("LAB_PG_CTL"):
-                apply_to_pg(pg_settings(group), static=False, owner=cluster.db_cluster_identifier)
+            if changed - {"shared_preload_libraries"}:
+                apply_to_pg(cluster, pg_settings(group), static=False)
         return result
 
     def delete_db_cluster_parameter_group(self, db_cluster_parameter_group_name):

@@ -60,6 +60,41 @@ def pg_connect(env, user, password=None, ccache=None):
                             dbname=env["LAB_PG_DATABASE"], user=user, password=password, connect_timeout=5)
 
 
+@contextlib.contextmanager
+def demo_cluster(env):
+    """The demo cluster (LAB_PG_CLUSTER, asking LAB_PG_PORT, with the env file's master user), as site.yml
+    creates it, for tests that need the database LAB_PG_HOST names without running site.yml. Made (without a
+    membership) when absent and then deleted afterwards; one that exists is left as it is. Yields its env."""
+    import boto3
+
+    rds = boto3.client("rds")
+    current = current_env(env)
+    cluster_id = env["LAB_PG_CLUSTER"]
+    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])["DBClusters"]
+    if not found:
+        rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
+                              MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
+                              Port=int(env["LAB_PG_PORT"]), DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"])
+    try:
+        yield cluster_env(current, rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
+    finally:
+        if not found:
+            rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+
+
+def address_of(env, endpoint):
+    """The address the lab gives an endpoint name (lab-api/endpoints, as `lab.py resolve` prints it)."""
+    return lab_api(env, "GET", "endpoints")["endpoints"][endpoint]["address"]
+
+
+def cluster_env(env, cluster):
+    """The env with LAB_PG_HOST, LAB_PG_HOSTADDR and LAB_PG_PORT of this cluster (as DescribeDBClusters shows
+    it): each lab cluster has its own database, at its endpoint's name, its own address and its port
+    (lab/README.md)."""
+    return dict(env, LAB_PG_HOST=cluster["Endpoint"], LAB_PG_HOSTADDR=address_of(env, cluster["Endpoint"]),
+                LAB_PG_PORT=str(cluster["Port"]))
+
+
 def master(env):
     conn = pg_connect(env, env["LAB_PG_MASTER_USER"], env["LAB_PG_MASTER_PASSWORD"])
     conn.autocommit = True
@@ -85,11 +120,12 @@ def lab_api(env, method, path, payload=None):
 
 
 @contextlib.contextmanager
-def member_cluster(env, timeout=60):
+def member_cluster(env, timeout=60, **create):
     """A cluster of the lab's AWS API joined to a directory until kerberos-enabled: only then does a
     Kerberos login to its endpoint work (AWS_FACTS section 10, lab/README.md). Made in the lab account's
     VPC and subnet group with a directory, an IAM role and a DB security group of its own, all removed
-    afterwards. Yields the cluster as DescribeDBClusters shows it."""
+    afterwards; `create` adds CreateDBCluster arguments. Yields the cluster as DescribeDBClusters shows it:
+    its own database is at its Endpoint and Port (cluster_env)."""
     import boto3
 
     ds, ec2, iam, rds = (boto3.client(s) for s in ("ds", "ec2", "iam", "rds"))
@@ -118,7 +154,8 @@ def member_cluster(env, timeout=60):
                                                EngineVersion="16.6", MasterUsername=current["LAB_PG_MASTER_USER"],
                                                MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
                                                DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group],
-                                               Domain=directory_id, DomainIAMRoleName=name),
+                                               Port=int(env["LAB_PG_PORT"]), Domain=directory_id,
+                                               DomainIAMRoleName=name, **create),
                        timeout, "the new IAM role usable by RDS")["DBCluster"]["DBClusterIdentifier"]
         yield poll(lambda: next((c for c in rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"]
                                  if [m["Status"] for m in c["DomainMemberships"]] == ["kerberos-enabled"]), None),

@@ -20,8 +20,8 @@ import boto3
 import pytest
 
 from ansible_run import playbook, recap
-from labtools import (create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master, secret_names,
-                      sql, unique)
+from labtools import (address_of, cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master,
+                      pg_connect, secret_names, sql, unique)
 
 INVENTORY = ["-i", "inventories/lab"]
 CLUSTER_ID = "aurkrb-lab"  # inventories/lab
@@ -330,15 +330,16 @@ def test_group_mappings_on_a_cluster_without_the_preloaded_library_fail_naming_t
     the variables that fix it; no mapped role appears."""
     rds = aws(lab, "rds")
     master_password = "Own-" + secrets.token_hex(12)
-    rds.create_db_cluster(DBClusterIdentifier="reports-nopreload", Engine="aurora-postgresql", EngineVersion="16.6",
-                          MasterUsername="reports_admin", MasterUserPassword=master_password)
+    made = rds.create_db_cluster(DBClusterIdentifier="reports-nopreload", Engine="aurora-postgresql",
+                                 EngineVersion="16.6", MasterUsername="reports_admin",
+                                 MasterUserPassword=master_password)["DBCluster"]
     rds.create_db_instance(DBInstanceIdentifier="reports-nopreload-1", DBClusterIdentifier="reports-nopreload",
                            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large")
     play = tmp_path / "mappings.yml"
     play.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{
         "ansible.builtin.include_role": {"name": "aurora.kerberos.db_users"},
-        "vars": {"db_users_host": lab["LAB_PG_HOST"], "db_users_hostaddr": lab["LAB_PG_HOSTADDR"],
-                 "db_users_port": lab["LAB_PG_PORT"], "db_users_master_user": "reports_admin",
+        "vars": {"db_users_host": made["Endpoint"], "db_users_hostaddr": address_of(lab, made["Endpoint"]),
+                 "db_users_port": made["Port"], "db_users_master_user": "reports_admin",
                  "db_users_master_password": master_password, "db_users_realm": lab["LAB_AD_REALM"],
                  "db_users_sslmode": "prefer",
                  "db_users_group_mappings": [{"ad_group": "db-readers", "sid": "S-1-5-21-1-2-3-4242",
@@ -350,7 +351,7 @@ def test_group_mappings_on_a_cluster_without_the_preloaded_library_fail_naming_t
         for fix in ("db_users_group_mappings", "cluster_pg_ad_mapping", "reboots the writer"):
             assert fix in own.stdout
         assert master_password not in own.stdout
-        conn = master(lab)
+        conn = pg_connect(cluster_env(lab, made), "reports_admin", master_password)
         try:
             assert sql(conn, "SELECT count(*) FROM pg_roles WHERE rolname = 'ak_nopreload_readers'") == [(0,)]
         finally:

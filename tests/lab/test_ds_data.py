@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import kinit, lab_api, ldap_admin, master, member_cluster, pg_connect, sql, unique
+from labtools import cluster_env, current_env, kinit, lab_api, ldap_admin, master, member_cluster, pg_connect, sql, unique
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # max_attempts=1 still retries once
 MODEL = botocore.session.get_session().get_service_model("ds-data")
@@ -742,30 +742,23 @@ def test_a_ds_data_user_logs_in_to_postgres_with_kerberos(lab, dsd, directory, n
     name, dummy = new_user(dsd, directory, names, prefix="k")
     name = name.lower()
     ds = boto3.client("ds", config=NO_RETRY)
-    try:
-        ds.reset_user_password(DirectoryId=directory, UserName=name, NewPassword=lab["LAB_USER_PASSWORD"])
-    except ClientError as exc:
-        if exc.response["ResponseMetadata"]["HTTPStatusCode"] >= 500:
-            pytest.skip("the ds extension has no ResetUserPassword yet")
-        raise
+    ds.reset_user_password(DirectoryId=directory, UserName=name, NewPassword=lab["LAB_USER_PASSWORD"])
     assert dsd.describe_user(DirectoryId=directory, SAMAccountName=name)["Enabled"] is True
     principal = f"{name}@{lab['LAB_AD_REALM']}"
     with tempfile.TemporaryDirectory() as tmp:
         ccache = Path(tmp) / "cc"
         result = kinit(lab, principal, lab["LAB_USER_PASSWORD"], ccache)
         assert result.returncode == 0, result.stderr
-        admin = master(lab)
-        try:
+        with member_cluster(lab) as cluster:  # the endpoint's service principal exists only for a member
+            env = cluster_env(current_env(lab), cluster)
+            admin = master(env)
             sql(admin, f'CREATE ROLE "{principal}" LOGIN IN ROLE rds_ad')
-            with member_cluster(lab):  # the endpoint's service principal exists only for a member
-                conn = pg_connect(lab, principal, ccache=ccache)
-                try:
-                    assert sql(conn, "SELECT current_user")[0][0] == principal
-                finally:
-                    conn.close()
-        finally:
-            sql(admin, f'DROP ROLE IF EXISTS "{principal}"')
             admin.close()
+            conn = pg_connect(env, principal, ccache=ccache)
+            try:
+                assert sql(conn, "SELECT current_user")[0][0] == principal
+            finally:
+                conn.close()
 
 
 def test_every_operation_was_checked_against_its_model_shape(request):

@@ -29,7 +29,8 @@ def cluster(lab, fresh_directory):
     master = current_env(lab)
     rds.create_db_cluster(DBClusterIdentifier=name, Engine="aurora-postgresql", EngineVersion="16.6",
                           MasterUsername=master["LAB_PG_MASTER_USER"], MasterUserPassword=master["LAB_PG_MASTER_PASSWORD"],
-                          DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group])
+                          DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[group],
+                          Port=int(lab["LAB_PG_PORT"]))  # the port the rule opens
     poll(lambda: rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"][0]["Status"] == "available",
          30, "available")
     yield name

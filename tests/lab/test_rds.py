@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import create_ad_user, delete_ad_user, kinit, lab_api, ldap_admin, master, sql, unique
+from labtools import address_of, create_ad_user, delete_ad_user, kinit, lab_api, ldap_admin, master, sql, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -59,10 +60,11 @@ def password():
     return f"Lab-{unique('')}-Pw9"
 
 
-def pg_login(lab, user, secret, host=None, port=None):
-    """Connect where the API says (the name), dialling the lab's address, as every client does."""
-    conn = psycopg2.connect(host=host or lab["LAB_PG_HOST"], hostaddr=lab["LAB_PG_HOSTADDR"],
-                            port=port or lab["LAB_PG_PORT"], dbname="postgres", user=user, password=secret,
+def pg_login(lab, cluster, user, secret, host=None):
+    """Connect where the API says (the cluster's endpoint name, or `host`, and its Port), dialling the lab's
+    address, as every client does."""
+    conn = psycopg2.connect(host=host or cluster["Endpoint"], hostaddr=address_of(lab, cluster["Endpoint"]),
+                            port=cluster["Port"], dbname="postgres", user=user, password=secret,
                             connect_timeout=5, sslmode="disable")
     conn.autocommit = True
     return conn
@@ -157,7 +159,7 @@ def sgs(net, ec2):
 @pytest.fixture
 def made(rds, lab):
     """Creates clusters (and instances) for one test and deletes them after it."""
-    created = {"clusters": [], "instances": [], "users": []}
+    created = {"clusters": [], "instances": []}
 
     def cluster(net, sg=None, **kwargs):
         cluster_id = unique("lab-rds-")
@@ -169,7 +171,6 @@ def made(rds, lab):
         args.update(kwargs)
         answer = rds.create_db_cluster(**args)["DBCluster"]
         created["clusters"].append(cluster_id)
-        created["users"].append(args["MasterUsername"])
         return answer, args
 
     def instance(cluster_id, **kwargs):
@@ -184,12 +185,6 @@ def made(rds, lab):
         rds.delete_db_instance(DBInstanceIdentifier=instance_id, SkipFinalSnapshot=True)
     for cluster_id in created["clusters"]:
         rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
-    users = [u for u in created["users"] if u != lab["LAB_PG_MASTER_USER"]]
-    if users:
-        conn = master(contract())
-        for user in users:
-            sql(conn, f'DROP ROLE IF EXISTS "{user}"')
-        conn.close()
 
 
 def describe(rds, cluster_id):
@@ -221,23 +216,59 @@ def events(rds, cluster_id):
 
 # --- clusters that lead to the real database (AWS_FACTS section 5) -----------------------------
 
-def test_cluster_is_created_over_cluster_seconds_and_points_at_the_lab_postgres(lab, rds, net, made):
-    answer, args = made.cluster(net, Port=5432)
+def test_cluster_is_created_over_cluster_seconds_with_a_database_of_its_own(lab, rds, net, made):
+    answer, args = made.cluster(net, Port=int(lab["LAB_PG_PORT"]) + 7)
+    cluster_id = args["DBClusterIdentifier"]
     assert answer["Status"] == "creating"
-    assert answer["Endpoint"] == answer["ReaderEndpoint"] == lab["LAB_PG_HOST"]
-    assert answer["Port"] == int(lab["LAB_PG_PORT"])  # whatever port was asked
+    # Endpoint names of AWS's form: <id>.cluster-<12 characters of the account and Region>.<region>.rds.<suffix>.
+    suffix = f".{lab['AWS_REGION']}.rds.amazonaws.com"
+    writer, reader = answer["Endpoint"], answer["ReaderEndpoint"]
+    assert writer.startswith(f"{cluster_id}.cluster-") and writer.endswith(suffix)
+    assert reader == writer.replace(".cluster-", ".cluster-ro-", 1)
+    # The asked port is the port the cluster's server listens on, at an address of its own.
+    assert answer["Port"] == int(lab["LAB_PG_PORT"]) + 7
     assert answer["DomainMemberships"] == []
-    assert describe(rds, args["DBClusterIdentifier"])["Status"] == "creating"
-    wait_for(lambda: describe(rds, args["DBClusterIdentifier"])["Status"] == "available",
-             timeout=CLUSTER_SECONDS + 3)
-    conn = pg_login(lab, args["MasterUsername"], args["MasterUserPassword"], answer["Endpoint"], answer["Port"])
+    assert describe(rds, cluster_id)["Status"] == "creating"
+    wait_for(lambda: describe(rds, cluster_id)["Status"] == "available", timeout=CLUSTER_SECONDS + 3)
+    conn = pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"])
     assert sql(conn, "SELECT current_user")[0][0] == args["MasterUsername"]
     conn.close()
+    resolved = subprocess.run([sys.executable, str(ROOT / "lab" / "lab.py"), "resolve", reader], capture_output=True,
+                              text=True, check=True).stdout.split()
+    assert resolved == [address_of(lab, writer), str(answer["Port"])]
+    assert resolved[0] != lab["LAB_PG_HOSTADDR"]  # the demo cluster's address is its alone
+
+
+def test_two_clusters_have_their_own_endpoints_and_their_own_logins(lab, rds, net, made):
+    first, first_args = made.cluster(net, Port=5432)
+    second, second_args = made.cluster(net, Port=5432)
+    assert first["Endpoint"] != second["Endpoint"]
+    assert first["Port"] == second["Port"] == 5432  # the port asked, as on AWS
+    assert address_of(lab, first["Endpoint"]) != address_of(lab, second["Endpoint"])
+    conn = pg_login(lab, first, first_args["MasterUsername"], first_args["MasterUserPassword"])
+    sql(conn, "CREATE ROLE only_on_the_first LOGIN")
+    conn.close()
+    conn = pg_login(lab, second, second_args["MasterUsername"], second_args["MasterUserPassword"])
+    assert sql(conn, "SELECT rolname FROM pg_roles WHERE rolname IN ('only_on_the_first', %s)",
+               first_args["MasterUsername"]) == []
+    conn.close()
+    # Deleting a cluster stops its server and removes its data; the other one goes on.
+    address = address_of(lab, first["Endpoint"])
+    rds.delete_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], SkipFinalSnapshot=True)
+    assert first["Endpoint"] not in lab_api(lab, "GET", "endpoints")["endpoints"]
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(host=first["Endpoint"], hostaddr=address, port=first["Port"], dbname="postgres",
+                         user=first_args["MasterUsername"], password=first_args["MasterUserPassword"], connect_timeout=3)
+    assert not list((Path(lab["LAB_STATE_DIR"]) / "pg" / "servers").glob(f"{first_args['DBClusterIdentifier']}-*"))
+    pg_login(lab, second, second_args["MasterUsername"], second_args["MasterUserPassword"]).close()
+    rds.create_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], Engine=ENGINE,
+                          MasterUsername="boss", MasterUserPassword=password(),
+                          DBSubnetGroupName=net["subnet_group"])  # for made's clean-up
 
 
 def test_master_user_is_an_rds_superuser_login_not_a_superuser(lab, rds, net, made):
-    dummy, args = made.cluster(net)
-    conn = master(contract())
+    answer, args = made.cluster(net)
+    conn = pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"])
     row = sql(conn, "SELECT rolcanlogin, rolcreaterole, rolcreatedb, rolsuper, "
                     "pg_has_role(rolname, 'rds_superuser', 'MEMBER') FROM pg_roles WHERE rolname = %s",
               args["MasterUsername"])
@@ -249,22 +280,22 @@ def test_instances_take_cluster_seconds_and_point_at_the_lab_postgres(lab, rds, 
     answer, args = made.cluster(net)
     instance = made.instance(args["DBClusterIdentifier"])
     assert instance["DBInstanceStatus"] == "creating"
-    assert instance["Endpoint"] == {"Address": lab["LAB_PG_HOST"], "Port": int(lab["LAB_PG_PORT"])}
+    assert instance["Endpoint"] == {"Address": answer["Endpoint"].replace(
+        f"{args['DBClusterIdentifier']}.cluster-", f"{instance['DBInstanceIdentifier']}.", 1), "Port": answer["Port"]}
     wait_for(lambda: rds.describe_db_instances(DBInstanceIdentifier=instance["DBInstanceIdentifier"])
              ["DBInstances"][0]["DBInstanceStatus"] == "available", timeout=CLUSTER_SECONDS + 3)
     members = describe(rds, args["DBClusterIdentifier"])["DBClusterMembers"]
     assert [m["DBInstanceIdentifier"] for m in members] == [instance["DBInstanceIdentifier"]]
-    pg_login(lab, args["MasterUsername"], args["MasterUserPassword"], instance["Endpoint"]["Address"],
-             instance["Endpoint"]["Port"]).close()
+    pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"], instance["Endpoint"]["Address"]).close()
 
 
 def test_modify_master_password_changes_the_login(lab, rds, net, made):
-    dummy, args = made.cluster(net)
+    answer, args = made.cluster(net)
     new = password()
     rds.modify_db_cluster(DBClusterIdentifier=args["DBClusterIdentifier"], MasterUserPassword=new)
-    pg_login(lab, args["MasterUsername"], new).close()
+    pg_login(lab, answer, args["MasterUsername"], new).close()
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        pg_login(lab, args["MasterUsername"], args["MasterUserPassword"])
+        pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"])
 
 
 def test_managed_master_password_is_the_secrets_password_and_rotates(lab, rds, net, made):
@@ -274,19 +305,19 @@ def test_managed_master_password_is_the_secrets_password_and_rotates(lab, rds, n
     secrets = boto3.client("secretsmanager")
     value = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
     assert value["username"] == args["MasterUsername"]
-    pg_login(lab, value["username"], value["password"]).close()
+    pg_login(lab, answer, value["username"], value["password"]).close()
     rds.modify_db_cluster(DBClusterIdentifier=args["DBClusterIdentifier"], RotateMasterUserPassword=True,
                           ApplyImmediately=True)
     rotated = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
     assert rotated["password"] != value["password"]
-    pg_login(lab, args["MasterUsername"], rotated["password"]).close()
+    pg_login(lab, answer, args["MasterUsername"], rotated["password"]).close()
     with pytest.raises(psycopg2.OperationalError):
-        pg_login(lab, args["MasterUsername"], value["password"])
+        pg_login(lab, answer, args["MasterUsername"], value["password"])
     # Back to a password of one's own: RDS deletes the secret.
     own = password()
     rds.modify_db_cluster(DBClusterIdentifier=args["DBClusterIdentifier"], ManageMasterUserPassword=False,
                           MasterUserPassword=own, ApplyImmediately=True)
-    pg_login(lab, args["MasterUsername"], own).close()
+    pg_login(lab, answer, args["MasterUsername"], own).close()
     assert "MasterUserSecret" not in describe(rds, args["DBClusterIdentifier"])
 
 
@@ -308,17 +339,30 @@ def test_master_user_is_validated_like_aws(lab, rds, net, change, code, text):
         "DBClusters"]
 
 
-def test_the_contracts_master_user_keeps_the_env_file_in_step(lab, rds, net, made):
+def test_the_demo_clusters_master_password_keeps_the_env_file_in_step(lab, rds, net, made):
     before = contract()["LAB_PG_MASTER_PASSWORD"]
     new = password()
-    dummy, args = made.cluster(net, MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=new)
+    # Another cluster with the contract's master user: the env file keeps the demo cluster's password.
+    made.cluster(net, MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=new)
+    assert contract()["LAB_PG_MASTER_PASSWORD"] == before
+    # The demo cluster itself (LAB_PG_CLUSTER), at the env file's LAB_PG_HOST and LAB_PG_PORT.
+    demo = rds.create_db_cluster(DBClusterIdentifier=lab["LAB_PG_CLUSTER"], Engine=ENGINE,
+                                 MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=new,
+                                 Port=int(lab["LAB_PG_PORT"]), DBSubnetGroupName=net["subnet_group"])["DBCluster"]
     try:
+        assert (demo["Endpoint"], demo["Port"]) == (lab["LAB_PG_HOST"], int(lab["LAB_PG_PORT"]))
         assert contract()["LAB_PG_MASTER_PASSWORD"] == new
         master(contract()).close()
+        rds.modify_db_cluster(DBClusterIdentifier=lab["LAB_PG_CLUSTER"], MasterUserPassword=before)
+        assert contract()["LAB_PG_MASTER_PASSWORD"] == before
+        master(contract()).close()
     finally:
-        rds.modify_db_cluster(DBClusterIdentifier=args["DBClusterIdentifier"], MasterUserPassword=before)
-    assert contract()["LAB_PG_MASTER_PASSWORD"] == before
-    master(contract()).close()
+        rds.delete_db_cluster(DBClusterIdentifier=lab["LAB_PG_CLUSTER"], SkipFinalSnapshot=True)
+        if contract()["LAB_PG_MASTER_PASSWORD"] != before:  # the env file as the test found it
+            rds.create_db_cluster(DBClusterIdentifier=lab["LAB_PG_CLUSTER"], Engine=ENGINE,
+                                  MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=before,
+                                  DBSubnetGroupName=net["subnet_group"])
+            rds.delete_db_cluster(DBClusterIdentifier=lab["LAB_PG_CLUSTER"], SkipFinalSnapshot=True)
 
 
 # --- domain membership (AWS_FACTS sections 3 and 4) ---------------------------------------------
@@ -569,9 +613,6 @@ def test_a_shared_directory_joins_by_the_consumers_own_id_once_accepted(lab, net
         except ClientError:
             pass
         ds.unshare_directory(DirectoryId=net["directory"], UnshareTarget={"Id": CONSUMER_ACCOUNT, "Type": "ACCOUNT"})
-        conn = master(contract())
-        sql(conn, f'DROP ROLE IF EXISTS "{base["MasterUsername"]}"')
-        conn.close()
 
 
 def test_delete_directory_is_refused_while_a_cluster_is_a_member(lab, rds, net, roles, sgs, made):
@@ -586,13 +627,11 @@ def test_delete_directory_is_refused_while_a_cluster_is_a_member(lab, rds, net, 
 
 @pytest.fixture
 def gss_user(lab, tmp_path):
-    """An AD user that is an rds_ad login of the lab PostgreSQL. ticket() gets it a fresh ticket cache."""
+    """An AD user; login_on(cluster answer, its args) makes it an rds_ad login of that cluster's database.
+    ticket() gets it a fresh ticket cache."""
     name = unique("krb")
     create_ad_user(lab, name, lab["LAB_USER_PASSWORD"])
     principal = f"{name}@{lab['LAB_AD_REALM']}"
-    conn = master(contract())
-    sql(conn, f'CREATE ROLE "{principal}" LOGIN IN ROLE rds_ad')
-    conn.close()
     caches = iter(tmp_path / f"cc{n}" for n in itertools.count())
 
     def ticket():
@@ -601,18 +640,21 @@ def gss_user(lab, tmp_path):
         assert got.returncode == 0, got.stderr
         return cache
 
-    yield type("GssUser", (), {"principal": principal, "ticket": staticmethod(ticket)})
-    conn = master(contract())
-    sql(conn, f'DROP ROLE IF EXISTS "{principal}"')
-    conn.close()
+    def login_on(cluster, args):
+        conn = pg_login(lab, cluster, args["MasterUsername"], args["MasterUserPassword"])
+        sql(conn, f'CREATE ROLE "{principal}" LOGIN IN ROLE rds_ad')
+        conn.close()
+
+    yield type("GssUser", (), {"principal": principal, "ticket": staticmethod(ticket),
+                               "login_on": staticmethod(login_on)})
     delete_ad_user(lab, name)
 
 
-def gss_login(lab, principal, cache, host):
+def gss_login(lab, principal, cache, host, port):
     """None and the session's (user, gss_authenticated, principal) when the login works, else the error."""
     os.environ.update(KRB5CCNAME=f"FILE:{cache}", KRB5_CONFIG=lab["KRB5_CONFIG"])
     try:
-        conn = psycopg2.connect(host=host, hostaddr=lab["LAB_PG_HOSTADDR"], port=lab["LAB_PG_PORT"],
+        conn = psycopg2.connect(host=host, hostaddr=address_of(lab, host), port=port,
                                 dbname="postgres", user=principal, connect_timeout=5)
     except psycopg2.OperationalError as exc:
         return str(exc), None
@@ -631,9 +673,10 @@ def service_accounts(lab, endpoint):
         return [(str(e.sAMAccountName.value), e["msDS-SupportedEncryptionTypes"].value) for e in conn.entries]
 
 
-def keytab_enctypes(lab):
-    """The enctypes of PostgreSQL's keytab (krb_server_keyfile), or None when there is none."""
-    path = Path(lab["LAB_STATE_DIR"]) / "pg" / "postgres.keytab"
+def keytab_enctypes(lab, cluster_id):
+    """The enctypes of the keytab of the cluster's server (krb_server_keyfile), or None when there is none."""
+    [folder] = (Path(lab["LAB_STATE_DIR"]) / "pg" / "servers").glob(f"{cluster_id}-*")
+    path = folder / "postgres.keytab"
     if not path.exists():
         return None
     listed = subprocess.run(["klist", "-k", "-e", str(path)], capture_output=True, text=True, check=True).stdout
@@ -645,12 +688,13 @@ NOT_IN_KDC = "Server not found in Kerberos database"
 
 def test_a_gssapi_login_works_only_while_the_cluster_is_a_member(lab, rds, net, roles, sgs, made, gss_user):
     answer, args = made.cluster(net, sgs["good"])
-    cluster_id, endpoint = args["DBClusterIdentifier"], answer["Endpoint"]
+    cluster_id, endpoint, port = args["DBClusterIdentifier"], answer["Endpoint"], answer["Port"]
     made.instance(cluster_id)
-    # Before the join: no principal for the endpoint, no keys in PostgreSQL, and the client says so.
+    gss_user.login_on(answer, args)
+    # Before the join: no principal for the endpoint, no keys in its server, and the client says so.
     assert service_accounts(lab, endpoint) == []
-    assert keytab_enctypes(lab) is None
-    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
+    assert keytab_enctypes(lab, cluster_id) is None
+    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint, port)
     assert NOT_IN_KDC in error, error
 
     rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain=net["directory"], DomainIAMRoleName=roles["good"])
@@ -658,48 +702,47 @@ def test_a_gssapi_login_works_only_while_the_cluster_is_a_member(lab, rds, net, 
     accounts = wait_for(lambda: service_accounts(lab, endpoint), timeout=JOIN_SECONDS + 5, step=0.1)
     assert membership_status(rds, cluster_id) == "kerberos-enabled"
     assert [aes for dummy, aes in accounts] == [24] and accounts[0][0].startswith("RDS")
-    assert keytab_enctypes(lab) == {"aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"}
+    assert keytab_enctypes(lab, cluster_id) == {"aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"}
     joined_cache = gss_user.ticket()
     for name in sorted({endpoint, answer["ReaderEndpoint"]}):  # PostgreSQL was not restarted: it reads the keytab per login
-        assert gss_login(lab, gss_user.principal, joined_cache, name) == (
+        assert gss_login(lab, gss_user.principal, joined_cache, name, port) == (
             None, (gss_user.principal, True, gss_user.principal))
 
     rds.modify_db_cluster(DBClusterIdentifier=cluster_id, Domain="none")
-    assert gss_login(lab, gss_user.principal, joined_cache, endpoint)[0] is None  # still a member until it is done
+    assert gss_login(lab, gss_user.principal, joined_cache, endpoint, port)[0] is None  # still a member until done
     wait_for(lambda: service_accounts(lab, endpoint) == [], timeout=JOIN_SECONDS + 5, step=0.1)
     assert membership_status(rds, cluster_id) is None
-    assert keytab_enctypes(lab) is None
-    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
+    assert keytab_enctypes(lab, cluster_id) is None
+    error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint, port)
     assert NOT_IN_KDC in error, error
     # A service ticket got while it was a member opens nothing either: PostgreSQL has no key for it.
-    error, dummy = gss_login(lab, gss_user.principal, joined_cache, endpoint)
+    error, dummy = gss_login(lab, gss_user.principal, joined_cache, endpoint, port)
     assert error and "GSSAPI" in error, error
 
 
-def test_the_principal_stays_while_another_member_has_the_endpoint_and_goes_with_the_last(
+def test_each_member_has_its_own_principal_and_keys_and_a_deleted_one_takes_them(
         lab, rds, net, roles, sgs, made, gss_user):
-    """Every lab cluster has the lab PostgreSQL's endpoint: the principal is held by the first member,
-    moves to the next when that one leaves, and goes when the last one is deleted."""
+    """Two joined clusters: each endpoint's principal is held by that cluster's own account, each server holds
+    only its own keys, and deleting one takes its account; the other's login goes on."""
     first, first_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
-    dummy, second_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
-    endpoint = first["Endpoint"]
-    for args in (first_args, second_args):
+    second, second_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
+    for answer, args in ((first, first_args), (second, second_args)):
+        gss_user.login_on(answer, args)
         statuses_until(rds, args["DBClusterIdentifier"], "kerberos-enabled")
-    holder = service_accounts(lab, endpoint)
-    assert len(holder) == 1
-    rds.modify_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], Domain="none")
-    statuses_until(rds, first_args["DBClusterIdentifier"], None)
-    moved = service_accounts(lab, endpoint)
-    assert len(moved) == 1 and moved != holder
-    assert gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)[0] is None
-    rds.delete_db_cluster(DBClusterIdentifier=second_args["DBClusterIdentifier"], SkipFinalSnapshot=True)
+    [(first_account, dummy)] = service_accounts(lab, first["Endpoint"])
+    [(second_account, dummy)] = service_accounts(lab, second["Endpoint"])
+    assert first_account != second_account
+    [folder] = (Path(lab["LAB_STATE_DIR"]) / "pg" / "servers").glob(f"{first_args['DBClusterIdentifier']}-*")
+    listed = subprocess.run(["klist", "-k", str(folder / "postgres.keytab")], capture_output=True, text=True,
+                            check=True).stdout
+    assert first["Endpoint"] in listed and second["Endpoint"] not in listed
+    rds.delete_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], SkipFinalSnapshot=True)
     try:
-        assert service_accounts(lab, endpoint) == []
-        error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint)
-        assert NOT_IN_KDC in error, error
+        assert service_accounts(lab, first["Endpoint"]) == []
+        assert gss_login(lab, gss_user.principal, gss_user.ticket(), second["Endpoint"], second["Port"])[0] is None
     finally:
-        rds.create_db_cluster(DBClusterIdentifier=second_args["DBClusterIdentifier"], Engine=ENGINE,
-                              MasterUsername=second_args["MasterUsername"], MasterUserPassword=password(),
+        rds.create_db_cluster(DBClusterIdentifier=first_args["DBClusterIdentifier"], Engine=ENGINE,
+                              MasterUsername=first_args["MasterUsername"], MasterUserPassword=password(),
                               DBSubnetGroupName=net["subnet_group"])  # for made's clean-up
 
 
@@ -788,6 +831,4 @@ def test_delete_cluster_refuses_protection_and_a_taken_snapshot_name_and_takes_t
                 rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
             except ClientError as e:
                 assert e.response["Error"]["Code"] == "DBClusterSnapshotNotFoundFault"
-        conn = master(contract())
-        sql(conn, f'DROP ROLE IF EXISTS "{user}"')
-        conn.close()
+

@@ -1,10 +1,7 @@
 """DB cluster parameter groups, reboots and the pg_ad_mapping extension as AWS requires them
 (lab/fidelity/rds_params.py, lab/postgres; AWS_FACTS.md sections 5 and 6), probed with plain boto3 against
-the lab endpoint and with psycopg2 against the lab PostgreSQL the API's endpoint names."""
+the lab endpoint and with psycopg2 against each cluster's own PostgreSQL, at the endpoint name and port the API gives."""
 
-import os
-import subprocess
-from pathlib import Path
 
 import boto3
 import psycopg2
@@ -12,7 +9,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import create_ad_user, delete_ad_user, kinit, lab_api, member_cluster, pg_connect, poll, unique
+from labtools import (address_of, cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, member_cluster, pg_connect,
+                      poll, unique)
 
 ENGINE = "aurora-postgresql"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -64,8 +62,10 @@ def made(rds):
         rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName=name)
 
 
-def login(lab, user, secret):
-    conn = psycopg2.connect(host=lab["LAB_PG_HOST"], hostaddr=lab["LAB_PG_HOSTADDR"], port=lab["LAB_PG_PORT"],
+def login(lab, cluster_id, user, secret):
+    """To the cluster's own database: its endpoint name and port, dialling the lab's address."""
+    cluster = boto3.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    conn = psycopg2.connect(host=cluster["Endpoint"], hostaddr=address_of(lab, cluster["Endpoint"]), port=cluster["Port"],
                             dbname="postgres", user=user, password=secret, connect_timeout=5, sslmode="disable")
     conn.autocommit = True
     return conn
@@ -129,14 +129,8 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
     """Nothing is pre-installed: the extension cannot be created on a writer that started without the library,
     nor while the new group waits for the reboot; after the reboot its functions exist only once CREATE
     EXTENSION ran."""
-    # One lab PostgreSQL serves every cluster (lab/README.md): drop what another test's cluster created there.
-    # As the lab's superuser over its private socket; libpq must not see the contract's PGHOSTADDR there.
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(Path(lab["LAB_STATE_DIR"]) / "pg" / "run"),
-                    "-p", lab["LAB_PG_PORT"], "-U", "rdsadmin", "-d", "postgres", "-c",
-                    "DROP EXTENSION IF EXISTS pg_ad_mapping"],
-                   check=True, env={k: v for k, v in os.environ.items() if not k.startswith("PG")})
     cluster_id, user, secret = made.cluster()
-    conn = login(lab, user, secret)
+    conn = login(lab, cluster_id, user, secret)
     try:
         assert "pg_ad_mapping" not in one(conn, "SHOW shared_preload_libraries")
         assert one(conn, "SELECT to_regprocedure('pgadmap_read_mapping()')") is None
@@ -147,7 +141,7 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
     group = made.group(shared_preload_libraries=("pg_stat_statements,pg_ad_mapping", "pending-reboot"))
     rds.modify_db_cluster(DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=group, ApplyImmediately=True)
     assert members(rds, cluster_id) == (group, ["pending-reboot"])
-    conn = login(lab, user, secret)
+    conn = login(lab, cluster_id, user, secret)
     try:
         assert "pg_ad_mapping" not in one(conn, "SHOW shared_preload_libraries")  # not before the reboot
     finally:
@@ -159,7 +153,7 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
     assert code == "InvalidDBInstanceState"
     poll(lambda: available(rds, f"{cluster_id}-1"), 20, "available")
     assert members(rds, cluster_id) == (group, ["in-sync"])
-    conn = login(lab, user, secret)
+    conn = login(lab, cluster_id, user, secret)
     try:
         assert "pg_ad_mapping" in one(conn, "SHOW shared_preload_libraries").split(",")
         assert one(conn, "SELECT to_regprocedure('pgadmap_read_mapping()')") is None
@@ -173,7 +167,7 @@ def test_pg_ad_mapping_needs_the_group_the_writers_reboot_and_create_extension(l
 def test_krb_caseins_users_is_dynamic_and_reaches_the_postgresql_of_the_cluster_at_once(lab, rds, made):
     group = made.group()
     cluster_id, user, secret = made.cluster(DBClusterParameterGroupName=group)
-    conn = login(lab, user, secret)
+    conn = login(lab, cluster_id, user, secret)
     try:
         assert one(conn, "SHOW krb_caseins_users") == "off"
         rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=[
@@ -192,17 +186,18 @@ def test_krb_caseins_users_in_the_group_lets_a_principal_in_another_case_log_in(
     login_name = f"{name}@{lab['LAB_AD_REALM']}"
     create_ad_user(lab, name, password)
     group = made.group()
-    cluster_id, user, secret = made.cluster(DBClusterParameterGroupName=group)
-    conn = login(lab, user, secret)
-    one(conn, f'CREATE ROLE "{login_name}" LOGIN IN ROLE rds_ad; SELECT 1')
     try:
-        with member_cluster(lab):  # the endpoint's service principal exists only for a member (section 10)
+        # The endpoint's service principal exists only for a member (section 10): a joined cluster on the group.
+        with member_cluster(lab, DBClusterParameterGroupName=group) as cluster:
+            with pg_connect(cluster_env(lab, cluster), lab["LAB_PG_MASTER_USER"], current_env(lab)["LAB_PG_MASTER_PASSWORD"]) as conn:
+                conn.autocommit = True
+                one(conn, f'CREATE ROLE "{login_name}" LOGIN IN ROLE rds_ad; SELECT 1')
             cache = tmp_path / "cc"
             assert kinit(lab, f"{name.upper()}@{lab['LAB_AD_REALM']}", password, cache).returncode == 0
 
             def gss_login():
                 try:
-                    with pg_connect(lab, login_name, ccache=cache) as gss:
+                    with pg_connect(cluster_env(lab, cluster), login_name, ccache=cache) as gss:
                         return one(gss, "SELECT current_user")
                 except psycopg2.OperationalError as e:
                     return str(e)
@@ -213,6 +208,4 @@ def test_krb_caseins_users_in_the_group_lets_a_principal_in_another_case_log_in(
                     {"ParameterName": "krb_caseins_users", "ParameterValue": value, "ApplyMethod": "immediate"}])
                 poll(lambda: expected in gss_login(), 10, f"a login answering {expected}")
     finally:
-        one(conn, f'DROP ROLE IF EXISTS "{login_name}"; SELECT 1')
-        conn.close()
         delete_ad_user(lab, name)
