@@ -172,7 +172,7 @@ def run_user_ds_data(task, data, settings, readable):
                 data.disable_user(name, check_mode)
         elif enabled:
             task.warn(f"Created {name} disabled because no password was given: the directory enables a user "
-                        "only when its password is set. A later run that gives password enables it.")
+                      "only when its password is set. A later run that gives password enables it.")
             enabled = False
         if check_mode:
             template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=sid,
@@ -191,7 +191,7 @@ def run_user_ds_data(task, data, settings, readable):
     is_enabled = before["enabled"] or password_set
     if enabled and not is_enabled:
         task.warn(f"{name} is disabled and stays so: the Directory Service Data API enables a user only by "
-                    "setting its password, so give password to enable it.")
+                  "setting its password, so give password to enable it.")
     if not enabled and is_enabled:
         changed = data.disable_user(name, check_mode)
     changed = changed or password_set

@@ -176,14 +176,15 @@ class Pending:
         self._run_side_by_side()
 
     def _run_side_by_side(self):
-        state = {"busy": 0, "error": None}
+        state = {"busy": 0}
+        errors = []  # the first failure stops every worker
         ready = threading.Condition()
 
         def next_item():
             """The first item that is due, or None when there is nothing left to do."""
             with ready:
                 while True:
-                    if state["error"] or (not self.queue and not state["busy"]):
+                    if errors or (not self.queue and not state["busy"]):
                         return None
                     now = self.data.clock()
                     due = [item for item in self.queue if item["due"] <= now]
@@ -204,20 +205,20 @@ class Pending:
                 except Exception as e:  # stop the queue; the first error is raised below
                     again = None
                     with ready:
-                        state["error"] = state["error"] or e
+                        errors.append(e)
                 with ready:
                     if again:
                         self.queue.append(again)
                     state["busy"] -= 1
                     ready.notify_all()
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.in_flight, len(self.queue)))]
+        threads = [threading.Thread(target=worker, daemon=True) for dummy in range(min(self.in_flight, len(self.queue)))]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        if state["error"]:
-            raise state["error"]
+        if errors:
+            raise errors[0]
 
 
 def _write_now(data, operation, **params):

@@ -299,7 +299,7 @@ def test_reset_user_password_side_by_side_sets_each_users_own_password(lab, ds, 
 
     directory_id = make_directory()
     active(ds, directory_id)
-    names = [unique("rupx") for _ in range(6)]
+    names = [unique("rupx") for dummy in range(6)]
     passwords = {name: "Lab-" + unique("Pw") + "x9!" for name in names}
     with ldap_admin(lab) as conn:
         for name in names:

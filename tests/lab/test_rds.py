@@ -831,4 +831,3 @@ def test_delete_cluster_refuses_protection_and_a_taken_snapshot_name_and_takes_t
                 rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot_id)
             except ClientError as e:
                 assert e.response["Error"]["Code"] == "DBClusterSnapshotNotFoundFault"
-

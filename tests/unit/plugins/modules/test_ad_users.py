@@ -227,7 +227,7 @@ def test_ds_data_a_user_never_seen_by_ds_fails_naming_it_once_the_consistency_ti
     clock = [0.0]
     monkeypatch.setattr(ds_data.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(ds_data.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
-    for _ in range(4):  # due after 1, 2, 4 and 8 s: the fifth try would pass the 10 s timeout
+    for dummy in range(4):  # due after 1, 2, 4 and 8 s: the fifth try would pass the 10 s timeout
         reset(aws, "alice", "UserDoesNotExistException")
     result = run_ds(users=[{"name": "alice", "password": PASSWORD}], consistency_timeout=10)
     assert result["failed"] and result["msg"].startswith("alice: cannot set the password (ResetUserPassword)")
@@ -304,7 +304,7 @@ def test_pending_writes_go_side_by_side_and_a_late_one_is_retried_after_the_othe
 def test_pending_stops_at_the_first_real_error_and_names_the_user():
     pending = ad_bulk.Pending(RealTime(), in_flight=2)
     sent = []
-    pending.add("alice", "create the user (CreateUser)", lambda: (_ for _ in ()).throw(
+    pending.add("alice", "create the user (CreateUser)", lambda: (dummy for dummy in ()).throw(
         ds_data.AnsibleDSDataError(message="Failed", exception=_client_error("ConflictException"))))
     for name in ("b", "c", "d", "e"):
         pending.add(name, "x", lambda name=name: sent.append(name))
