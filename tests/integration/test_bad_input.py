@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from ansible_run import ROOT, playbook, recap
-from labtools import lab_api, master, sql
+from labtools import cluster_env, lab_api, master, poll, sql
 
 INVENTORY = ["-i", "inventories/lab"]
 FIX_WORDS = ("use ", "give ", "set ", "choose ", "must ", "remove ", "add ", "revoke ")
@@ -26,6 +26,9 @@ FIX_WORDS = ("use ", "give ", "set ", "choose ", "must ", "remove ", "add ", "re
 # What the roles need besides the case (the roles before them have not run: there is no <role>__output).
 BASE = {
     "network": {"network_directory_security_group_id": "sg-0123456789abcdef0"},
+    # The database of a cluster of the test's own (each lab cluster has its own PostgreSQL): the login cases read
+    # its roles. Not the lab inventory's cluster, which must not exist (a case refuses creating it unnetworked).
+    "db_users": {"db_users_host": "@db_host", "db_users_hostaddr": "@db_hostaddr", "db_users_port": "@db_port"},
     "cluster": {"cluster_directory_id": "d-0123456789", "cluster_iam_role_name": "aurkrb-lab-rds-directory",
                 "cluster_realm": "CORP.EXAMPLE.COM"},
 }
@@ -238,7 +241,7 @@ def batch_playbook(cases, refs, results):
             "block": [
                 {"name": f"Start {case_id}", "ansible.builtin.set_fact": {"bad_input_start": "{{ now().timestamp() }}"}},
                 {"name": f"Run {role} - {case_id}", "ansible.builtin.include_role": {"name": f"aurora.kerberos.{role}"},
-                 "vars": {**BASE.get(role, {}), **resolve(variables, refs)}},
+                 "vars": {**resolve(BASE.get(role, {}), refs), **resolve(variables, refs)}},
                 {"name": f"Not refused - {case_id}", "ansible.builtin.set_fact":
                     {"bad_input_results": record.replace("ansible_failed_result", "{'msg': 'NOT REFUSED'}")}},
             ],
@@ -258,9 +261,33 @@ def messages(result):
     return "\n".join(m if isinstance(m, str) else json.dumps(m) for m in found)
 
 
+def connect_when_up(env):
+    def attempt():
+        try:
+            return master(env)
+        except Exception:  # noqa: BLE001 - the cluster's server is still starting
+            return None
+    return poll(attempt, 30, "the cluster's database answered")
+
+
 @pytest.fixture(scope="module")
-def lab_refs(lab):
-    """Values the cases refer to: the lab's subnets, a subnet in the same AZ as the first, logins holding rds_iam."""
+def database(lab):
+    """A cluster of the test's own, for its database (made before the call log is cleared, deleted afterwards)."""
+    rds = boto3.client("rds", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"])
+    cluster_id = "aurkrb-badinput-db"
+    rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
+                          MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=lab["LAB_PG_MASTER_PASSWORD"],
+                          Port=int(lab["LAB_PG_PORT"]), DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"])
+    try:
+        yield cluster_env(lab, rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
+    finally:
+        rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+
+
+@pytest.fixture(scope="module")
+def lab_refs(lab, database):
+    """Values the cases refer to: the lab's subnets, a subnet in the same AZ as the first, the test cluster's
+    database and logins in it holding rds_iam."""
     ec2 = boto3.client("ec2", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"])
     subnets = lab["LAB_SUBNET_IDS"].split(",")
     first = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]
@@ -271,13 +298,15 @@ def lab_refs(lab):
     extra = ec2.create_subnet(VpcId=lab["LAB_VPC_ID"], CidrBlock=cidr, AvailabilityZone=first["AvailabilityZone"])["Subnet"]
     realm = lab["LAB_AD_REALM"]
     iam_login, nested_login = "badinput-iam", "badinput-nested"
-    conn = master(lab)
+    conn = connect_when_up(database)
     sql(conn, f'CREATE ROLE "{iam_login}@{realm}" LOGIN IN ROLE rds_iam')
     sql(conn, 'CREATE ROLE "badinput-iam-group" NOLOGIN IN ROLE rds_iam')
     sql(conn, f'CREATE ROLE "{nested_login}@{realm}" LOGIN IN ROLE "badinput-iam-group"')
     try:
         yield {"first_subnet": subnets[0], "same_az_subnets": [subnets[0], extra["SubnetId"]],
-               "iam_login": iam_login, "nested_iam_login": nested_login, "realm": realm, "conn": conn}
+               "iam_login": iam_login, "nested_iam_login": nested_login, "realm": realm, "conn": conn,
+               "db_host": database["LAB_PG_HOST"], "db_hostaddr": database["LAB_PG_HOSTADDR"],
+               "db_port": int(database["LAB_PG_PORT"])}
     finally:
         for role in (f"{iam_login}@{realm}", f"{nested_login}@{realm}", "badinput-iam-group"):
             sql(conn, f'DROP ROLE IF EXISTS "{role}"')
