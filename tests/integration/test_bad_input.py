@@ -511,7 +511,7 @@ def test_no_bad_input_to_a_playbook_writes_anything(refused_by_playbooks):
 
 @pytest.mark.parametrize("case_id,book,variables,fragments", PLAYBOOK_CASE_LIST, ids=[c[0] for c in PLAYBOOK_CASE_LIST])
 def test_a_playbook_refuses_bad_input_with_the_variable_and_the_fix(refused_by_playbooks, lab_refs, case_id, book,
-                                                                     variables, fragments):
+                                                                    variables, fragments):
     task, message = refused_by_playbooks[case_id]
     assert "NOT REFUSED" not in message, f"{book} accepted {variables}"
     text = " ".join(message.split()).lower()
