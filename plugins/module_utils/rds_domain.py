@@ -88,9 +88,13 @@ class RDSDomainErrorHandler(AWSErrorHandler):
 
 # --- validation (before any call) -------------------------------------------------------------
 
-def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_timeout=None):
+def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_timeout=None, db_instance_id=None):
     """Every problem with the inputs, each naming the option and the fix."""
     problems = []
+    # DBInstanceIdentifier has the same rules as DBClusterIdentifier (rds model).
+    if db_instance_id is not None and not _CLUSTER_ID.match(db_instance_id):
+        problems.append(f"db_instance_id {db_instance_id!r} is not a DB instance identifier: 1-63 letters, digits or "
+                        "hyphens, starting with a letter, with no trailing or doubled hyphen: use e.g. orders-pg")
     if cluster_id is not None and not _CLUSTER_ID.match(cluster_id):
         problems.append(f"cluster_id {cluster_id!r} is not a DB cluster identifier: 1-63 letters, digits or hyphens, "
                         "starting with a letter, with no trailing or doubled hyphen: use e.g. orders-prod")
@@ -165,6 +169,28 @@ def get_cluster(client, cluster_id):
     return clusters[0] if clusters else None
 
 
+@RDSDomainErrorHandler.list_error_handler("describe DB instance")
+@jittered_backoff()
+def get_instance(client, instance_id):
+    instances = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
+    return instances[0] if instances else None
+
+
+def resource_id(resource):
+    """The identifier of a DB cluster or a DB instance."""
+    return resource.get("DBInstanceIdentifier") or resource.get("DBClusterIdentifier")
+
+
+# Multi-AZ DB clusters (the non-Aurora kind, engine postgres or mysql) do not support Kerberos authentication
+# (Amazon RDS User Guide, "Limitations of Multi-AZ DB clusters for Amazon RDS").
+MULTI_AZ_NO_KERBEROS = ("Multi-AZ DB clusters do not support Kerberos authentication (Amazon RDS User Guide, "
+                        "\"Limitations of Multi-AZ DB clusters for Amazon RDS\")")
+
+
+def is_aurora(resource):
+    return (resource.get("Engine") or "aurora").startswith("aurora")
+
+
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
 @jittered_backoff()
 def get_cluster_instances(client, cluster_id):
@@ -182,9 +208,10 @@ def get_subnet_group(client, name):
 
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's events", [])
 @jittered_backoff()
-def describe_cluster_events(client, cluster_id, minutes=60):
+def describe_cluster_events(client, cluster_id, minutes=60, source_type="db-cluster"):
+    """The events of a DB cluster (or, with source_type db-instance, of a DB instance)."""
     paginator = client.get_paginator("describe_events")
-    pages = paginator.paginate(SourceIdentifier=cluster_id, SourceType="db-cluster", Duration=minutes)
+    pages = paginator.paginate(SourceIdentifier=cluster_id, SourceType=source_type, Duration=minutes)
     return pages.build_full_result()["Events"]
 
 
@@ -262,7 +289,7 @@ def failed_statuses(cluster, instances, domain):
     """{resource id: status} for the cluster and instances whose join to this domain failed."""
     failed = {}
     if membership_status(cluster, domain) in STATUSES_FAILED:
-        failed[cluster["DBClusterIdentifier"]] = membership_status(cluster, domain)
+        failed[resource_id(cluster)] = membership_status(cluster, domain)
     for instance in instances:
         if membership_status(instance, domain) in STATUSES_FAILED:
             failed[instance["DBInstanceIdentifier"]] = membership_status(instance, domain)
@@ -295,6 +322,23 @@ def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None, ap
     if domain != "none":
         params["DomainIAMRoleName"] = iam_role_name
     client.modify_db_cluster(**params)
+    return True
+
+
+@RDSDomainErrorHandler.common_error_handler("modify the DB instance's domain membership")
+# The instance refuses a modification while it is busy (creating, modifying, backing up): try again.
+@jittered_backoff(catch_extra_error_codes=["InvalidDBInstanceState"])
+def modify_instance_domain(client, check_mode, instance_id, domain, iam_role_name=None, apply_immediately=True):
+    """The same for a DB instance outside a cluster (ModifyDBInstance). The leave is DisableDomain, which the rds
+    model documents for ModifyDBInstance ("remove the DB instance from the Active Directory domain")."""
+    if check_mode:
+        return True
+    params = {"DBInstanceIdentifier": instance_id, "ApplyImmediately": bool(apply_immediately)}
+    if domain == "none":
+        params["DisableDomain"] = True
+    else:
+        params.update(Domain=domain, DomainIAMRoleName=iam_role_name)
+    client.modify_db_instance(**params)
     return True
 
 
@@ -333,6 +377,12 @@ class DomainWaiterFactory(WaiterFactory):
                          expected="pending-maintenance-enable-kerberos")
         held_leave = dict(state="success", matcher="pathAny", argument="DBClusters[].DomainMemberships[].Status",
                           expected="pending-maintenance-disable-kerberos")
+        # A DB instance outside a cluster: its own membership, read with DescribeDBInstances DBInstanceIdentifier.
+        instance_enabled = dict(state="success", matcher="path", expected=True,
+                                argument=f"length(DBInstances[?DomainMemberships[?Domain=='{domain}' && ({done})]]) "
+                                         "== length(DBInstances)")
+        instance_left = dict(state="success", matcher="path", expected=True,
+                             argument="length(DBInstances[].DomainMemberships[?Status!='removed'][]) == `0`")
         return dict(
             cluster_kerberos_enabled=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240,
                                           acceptors=[enabled] + failures),
@@ -379,6 +429,21 @@ class DomainWaiterFactory(WaiterFactory):
                                   "== `0`"),
                 ],
             ),
+            instance_kerberos_enabled_or_deferred=dict(
+                operation="DescribeDBInstances", delay=15, maxAttempts=240,
+                acceptors=[instance_enabled, dict(state="success", matcher="pathAny", argument=instance_statuses,
+                                                  expected="pending-maintenance-enable-kerberos")]
+                + instance_failures),
+            instance_retry_accepted=dict(
+                operation="DescribeDBInstances", delay=5, maxAttempts=24,
+                acceptors=[dict(state="success", matcher="path", expected=True,
+                                argument=f"length(DBInstances[].DomainMemberships[?Domain=='{domain}' && ({failed})][]) "
+                                         "== `0`")]),
+            instance_domain_left_or_deferred=dict(
+                operation="DescribeDBInstances", delay=15, maxAttempts=240,
+                acceptors=[instance_left, dict(state="success", matcher="pathAny",
+                                               argument="DBInstances[].DomainMemberships[].Status",
+                                               expected="pending-maintenance-disable-kerberos")]),
             cluster_domain_left=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240, acceptors=[left]),
             cluster_domain_left_or_deferred=dict(operation="DescribeDBClusters", delay=15, maxAttempts=240,
                                                  acceptors=[left, held_leave]),
@@ -401,9 +466,14 @@ TIMED_OUT = "timed out"
 DEFERRED = "deferred to the maintenance window"
 
 
-def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
-    params = ({"DBClusterIdentifier": cluster_id} if waiter_name.startswith("cluster_")
-              else {"Filters": [{"Name": "db-cluster-id", "Values": [cluster_id]}]})
+def _wait(client, factory, waiter_name, cluster_id, deadline, pause, instance=False):
+    """instance: cluster_id names a DB instance outside a cluster, and the waiters read that instance."""
+    if instance:
+        params = {"DBInstanceIdentifier": cluster_id}
+    elif waiter_name.startswith("cluster_"):
+        params = {"DBClusterIdentifier": cluster_id}
+    else:
+        params = {"Filters": [{"Name": "db-cluster-id", "Values": [cluster_id]}]}
     remaining = max(1, math.ceil(deadline - time.monotonic()))
     factory.get_waiter(client, waiter_name).wait(
         WaiterConfig=custom_waiter_config(timeout=remaining, default_pause=pause), **params)
@@ -413,11 +483,19 @@ def _wait(client, factory, waiter_name, cluster_id, deadline, pause):
 POLL_SECONDS = 5
 
 
-def wait_for_join(client, cluster_id, domain, timeout, pause=None, deferred_ok=False):
+def wait_for_join(client, cluster_id, domain, timeout, pause=None, deferred_ok=False, instance=False):
     """Wait until the cluster, then every instance, is joined to domain, within timeout seconds in all.
     Returns DONE, FAILED (a status says the join failed) or TIMED_OUT; with deferred_ok also DEFERRED, when the
-    cluster shows pending-maintenance-enable-kerberos (then the instances are not waited for)."""
+    cluster shows pending-maintenance-enable-kerberos (then the instances are not waited for).
+    instance: cluster_id is a DB instance outside a cluster; only its own membership is waited for."""
     factory = DomainWaiterFactory(domain)
+    if instance:
+        name = "instance_kerberos_enabled_or_deferred" if deferred_ok else "instances_kerberos_enabled"
+        outcome = _wait_for(client, cluster_id, factory, (name,), timeout, pause, instance=True)
+        if outcome == DONE and deferred_ok \
+                and membership_status(get_instance(client, cluster_id), domain) in STATUSES_MAINTENANCE:
+            return DEFERRED
+        return outcome
     if not deferred_ok:
         return _wait_for(client, cluster_id, factory, ("cluster_kerberos_enabled", "instances_kerberos_enabled"),
                          timeout, pause)
@@ -431,26 +509,38 @@ def wait_for_join(client, cluster_id, domain, timeout, pause=None, deferred_ok=F
                      max(1, deadline - time.monotonic()), pause)
 
 
-def wait_for_available(client, cluster_id, timeout, pause=None):
-    """Wait until the cluster and every instance are available. Returns DONE, FAILED or TIMED_OUT."""
-    return _wait_for(client, cluster_id, DomainWaiterFactory(), ("cluster_available", "instances_available"),
-                     timeout, pause)
+def wait_for_available(client, cluster_id, timeout, pause=None, instance=False):
+    """Wait until the cluster and every instance (or the DB instance) are available. Returns DONE, FAILED or
+    TIMED_OUT."""
+    names = ("instances_available",) if instance else ("cluster_available", "instances_available")
+    return _wait_for(client, cluster_id, DomainWaiterFactory(), names, timeout, pause, instance=instance)
 
 
 def is_available(cluster, instances):
+    if "DBInstanceIdentifier" in cluster:  # a DB instance outside a cluster
+        return cluster.get("DBInstanceStatus") == "available"
     return cluster.get("Status") == "available" and all(i.get("DBInstanceStatus") == "available" for i in instances)
 
 
-def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5):
-    """After a retry of a failed join, wait (briefly) until the cluster no longer reads back as failed.
-    Returns DONE or TIMED_OUT; on TIMED_OUT the join waiter that follows reports the failure."""
-    return _wait_for(client, cluster_id, DomainWaiterFactory(domain), ("cluster_retry_accepted",), timeout, pause)
+def wait_for_retry_accepted(client, cluster_id, domain, timeout=120, pause=5, instance=False):
+    """After a retry of a failed join, wait (briefly) until the cluster (or DB instance) no longer reads back as
+    failed. Returns DONE or TIMED_OUT; on TIMED_OUT the join waiter that follows reports the failure."""
+    name = "instance_retry_accepted" if instance else "cluster_retry_accepted"
+    return _wait_for(client, cluster_id, DomainWaiterFactory(domain), (name,), timeout, pause, instance=instance)
 
 
-def wait_for_leave(client, cluster_id, timeout, pause=None, deferred_ok=False):
+def wait_for_leave(client, cluster_id, timeout, pause=None, deferred_ok=False, instance=False):
     """Wait until neither the cluster nor any instance is a member of any domain. Returns DONE or TIMED_OUT; with
-    deferred_ok also DEFERRED, when the cluster shows pending-maintenance-disable-kerberos."""
+    deferred_ok also DEFERRED, when the cluster shows pending-maintenance-disable-kerberos.
+    instance: cluster_id is a DB instance outside a cluster."""
     factory = DomainWaiterFactory()
+    if instance:
+        name = "instance_domain_left_or_deferred" if deferred_ok else "instances_domain_left"
+        outcome = _wait_for(client, cluster_id, factory, (name,), timeout, pause, instance=True)
+        if outcome == DONE and deferred_ok and (active_membership(get_instance(client, cluster_id)) or {}).get(
+                "Status") in STATUSES_MAINTENANCE:
+            return DEFERRED
+        return outcome
     if not deferred_ok:
         return _wait_for(client, cluster_id, factory, ("cluster_domain_left", "instances_domain_left"), timeout, pause)
     deadline = time.monotonic() + timeout
@@ -463,12 +553,12 @@ def wait_for_leave(client, cluster_id, timeout, pause=None, deferred_ok=False):
                      pause)
 
 
-def _wait_for(client, cluster_id, factory, waiter_names, timeout, pause):
+def _wait_for(client, cluster_id, factory, waiter_names, timeout, pause, instance=False):
     pause = pause or POLL_SECONDS
     deadline = time.monotonic() + timeout
     for waiter_name in waiter_names:
         try:
-            _wait(client, factory, waiter_name, cluster_id, deadline, pause)
+            _wait(client, factory, waiter_name, cluster_id, deadline, pause, instance=instance)
         except botocore.exceptions.WaiterError as e:
             reason = str(e)
             if "terminal failure state" in reason:

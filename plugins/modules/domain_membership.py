@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: domain_membership
-short_description: Join an Aurora cluster to an AWS Managed Microsoft AD for Kerberos authentication, and wait until it is enabled
+short_description: Join an Aurora cluster or an RDS for PostgreSQL DB instance to an AWS Managed Microsoft AD for Kerberos authentication, and wait until it is enabled
 version_added: 0.1.0
 description:
   - Joins an Aurora DB cluster to a directory (C(ModifyDBCluster Domain, DomainIAMRoleName, ApplyImmediately)), or takes
@@ -26,15 +26,30 @@ description:
   - A cluster whose join failed before the module ran is joined again, as a change.
   - Works on any Aurora cluster, including one that M(amazon.aws.rds_cluster) created without a domain.
     Unlike M(amazon.aws.rds_cluster), O(state=absent) on a cluster that is in no domain is not a change.
+  - With O(db_instance_id) instead of O(cluster_id) it does the same for a DB instance outside any cluster (RDS for
+    PostgreSQL), which holds its own membership - join with C(ModifyDBInstance Domain, DomainIAMRoleName), leave with
+    C(ModifyDBInstance DisableDomain), the wait on the instance's C(DomainMemberships), and the same diagnosis (the
+    instance's RDS events) and retry.
+  - An instance of an Aurora cluster is refused (the cluster holds the membership - give O(cluster_id)). A Multi-AZ DB
+    cluster (the non-Aurora kind) and its instances are refused, because Multi-AZ DB clusters do not support Kerberos
+    authentication (Amazon RDS User Guide, "Limitations of Multi-AZ DB clusters for Amazon RDS").
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
   cluster_id:
     description:
       - The DB cluster identifier. The cluster's instances are found automatically.
+      - Exactly one of O(cluster_id) and O(db_instance_id) is required.
     type: str
-    required: true
     aliases: [db_cluster_identifier]
+  db_instance_id:
+    description:
+      - The identifier of a DB instance outside any cluster (RDS for PostgreSQL), whose own membership is changed
+        (C(ModifyDBInstance)) and waited for.
+      - Exactly one of O(cluster_id) and O(db_instance_id) is required.
+    type: str
+    aliases: [db_instance_identifier]
+    version_added: 0.2.0
   directory_id:
     description:
       - The directory id (V(d-) and 10 hex digits) of an AWS Managed Microsoft AD in the same Region.
@@ -148,6 +163,17 @@ EXAMPLES = r"""
     iam_role_name: rds-directory-access
     apply_immediately: false
 
+- name: Join an RDS for PostgreSQL DB instance (outside any cluster) to the directory
+  aurora.kerberos.domain_membership:
+    db_instance_id: orders-pg
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+
+- name: Take the DB instance out of its domain (ModifyDBInstance DisableDomain)
+  aurora.kerberos.domain_membership:
+    db_instance_id: orders-pg
+    state: absent
+
 - name: Ask for the join and do not wait (a later run waits for it)
   aurora.kerberos.domain_membership:
     cluster_id: orders
@@ -159,7 +185,8 @@ EXAMPLES = r"""
 RETURN = r"""
 membership:
   description:
-    - The cluster's domain membership after the module ran (in check mode, as it is now); empty when there is none.
+    - The cluster's (or DB instance's) domain membership after the module ran (in check mode, as it is now); empty
+      when there is none.
   returned: always
   type: dict
   contains:
@@ -187,7 +214,9 @@ membership:
       type: list
       elements: str
     instances:
-      description: Each instance of the cluster and its status in the domain (null when it has no membership there).
+      description:
+        - Each instance of the cluster and its status in the domain (null when it has no membership there).
+        - Empty with O(db_instance_id) (the instance's own status is RV(membership.status)).
       type: list
       elements: dict
       contains:
@@ -221,7 +250,7 @@ findings:
       description: How to fix it (empty when there is nothing to fix).
       type: str
 events:
-  description: The cluster's recent RDS event messages, oldest first.
+  description: The cluster's (or DB instance's) recent RDS event messages, oldest first.
   returned: when a join failed and was diagnosed
   type: list
   elements: str
@@ -259,10 +288,24 @@ RECENT_EVENTS = 8
 REFUSALS = ("InvalidParameterCombination", "InvalidParameterValue", "DomainNotFoundFault")
 
 
+def target_id(p):
+    """The DB cluster identifier, or the DB instance identifier with db_instance_id."""
+    return p["db_instance_id"] or p["cluster_id"]
+
+
+def on_instance(p):
+    return bool(p["db_instance_id"])
+
+
+def noun(p):
+    return "DB instance" if on_instance(p) else "Cluster"
+
+
 def validate(module):
     p = module.params
     problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
-                                         iam_role_name=p["iam_role_name"], wait_timeout=p["wait_timeout"])
+                                         iam_role_name=p["iam_role_name"], wait_timeout=p["wait_timeout"],
+                                         db_instance_id=p["db_instance_id"])
     if p["poll_interval"] <= 0:
         problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
     if p["iam_role_propagation_timeout"] < 0:
@@ -272,7 +315,11 @@ def validate(module):
         module.fail_json(msg="; ".join(problems))
 
 
-def read(rds, cluster_id):
+def read(rds, cluster_id, instance=False):
+    """(cluster, its instances); with instance, (the DB instance, []): a DB instance outside a cluster holds its
+    own membership, and the functions below take it where they take a cluster."""
+    if instance:
+        return rds_domain.get_instance(rds, cluster_id), []
     cluster = rds_domain.get_cluster(rds, cluster_id)
     instances = rds_domain.get_cluster_instances(rds, cluster_id) if cluster else []
     return cluster, instances
@@ -292,14 +339,17 @@ def needs_join(membership, directory_id, iam_role_name):
 def diagnose(module, rds, cluster, instances, directory_id, iam_role_name, started):
     """Preflight findings for the cluster as it is, and its RDS event messages: those since this run
     started when there are any (else the last hour's), oldest first, each once."""
-    target = preflight.target_from_cluster(rds, cluster, instances)
+    target = preflight.target_from_cluster(rds, cluster, instances or [cluster])
+    if "DBInstanceIdentifier" in cluster:  # a DB instance: its port is its endpoint's
+        target["port"] = (cluster.get("Endpoint") or {}).get("Port") or cluster.get("DbInstancePort") or target["port"]
     findings = preflight.run_checks(preflight.module_clients(module), module.region, directory_id, iam_role_name,
                                     target)
     minutes = int((utcnow() - started).total_seconds() // 60) + 60
     try:
-        events = rds_domain.describe_cluster_events(rds, cluster["DBClusterIdentifier"], minutes)
+        source_type = "db-instance" if "DBInstanceIdentifier" in cluster else "db-cluster"
+        events = rds_domain.describe_cluster_events(rds, rds_domain.resource_id(cluster), minutes, source_type)
     except AnsibleAWSError as e:
-        return findings, [f"(the cluster's events could not be read: {e})"]
+        return findings, [f"(the {source_type[3:]}'s events could not be read: {e})"]
     since = started - datetime.timedelta(minutes=2)  # clock skew between here and AWS
     recent = [e for e in events if e.get("Date") and e["Date"] >= since]
     messages = []
@@ -313,9 +363,9 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def failure_message(cluster_id, directory_id, failed, findings, events, retried):
+def failure_message(cluster_id, directory_id, failed, findings, events, retried, kind="Cluster"):
     statuses = ", ".join(f"{name} is {status}" for name, status in failed.items())
-    msg = f"Cluster {cluster_id} could not join directory {directory_id} ({statuses})"
+    msg = f"{kind} {cluster_id} could not join directory {directory_id} ({statuses})"
     msg += ", also after one retry. " if retried else ". "
     causes = preflight.summary(findings)
     if causes:
@@ -326,19 +376,20 @@ def failure_message(cluster_id, directory_id, failed, findings, events, retried)
     if events:
         msg += f" RDS events: {' | '.join(events[-3:])}"
     if not causes:
-        msg += (" Fix what the events name (network path between the cluster and the domain controllers, the IAM "
+        msg += (f" Fix what the events name (network path between the {kind.lower()} and the domain controllers, the IAM "
                 "role), then run again: the same directory id retries the join.")
     return msg
 
 
 def timeout_message(cluster, instances, directory_id, timeout, joining=True):
-    cluster_id = cluster["DBClusterIdentifier"]
+    cluster_id = rds_domain.resource_id(cluster)
+    kind = "DB instance" if "DBInstanceIdentifier" in cluster else "cluster"
     membership = rds_domain.active_membership(cluster) or {}
     status = membership.get("Status") or "no membership"
     instance_statuses = ", ".join(f"{i['DBInstanceIdentifier']} {rds_domain.membership_status(i, membership.get('Domain')) or 'none'}"
                                   for i in instances)
     goal = f"join directory {directory_id}" if joining else "leave its domain"
-    msg = f"Timed out after {timeout}s waiting for cluster {cluster_id} to {goal}: the cluster is {status}"
+    msg = f"Timed out after {timeout}s waiting for {kind} {cluster_id} to {goal}: the {kind} is {status}"
     if instance_statuses:
         msg += f", instances: {instance_statuses}"
     msg += "."
@@ -358,7 +409,8 @@ def deferred_message(cluster, directory_id, joining=True):
     status = "pending-maintenance-enable-kerberos" if joining else "pending-maintenance-disable-kerberos"
     after = ("Kerberos logins work only once RDS has applied it in that window" if joining
              else "Kerberos logins keep working until RDS applies it in that window")
-    return (f"Cluster {cluster['DBClusterIdentifier']} accepted {change} and holds it for its maintenance window "
+    kind = "DB instance" if "DBInstanceIdentifier" in cluster else "Cluster"
+    return (f"{kind} {rds_domain.resource_id(cluster)} accepted {change} and holds it for its maintenance window "
             f"({window}, UTC): the membership is {status} (apply_immediately false). {after}. Run again after the "
             "window to wait for the result, or with apply_immediately true to apply it now.")
 
@@ -387,8 +439,9 @@ def send_join(module, rds, age):
     deadline = None
     while True:
         try:
-            return rds_domain.modify_domain(rds, False, p["cluster_id"], p["directory_id"], p["iam_role_name"],
-                                            p["apply_immediately"])
+            modify_domain = rds_domain.modify_instance_domain if on_instance(p) else rds_domain.modify_domain
+            return modify_domain(rds, False, target_id(p), p["directory_id"], p["iam_role_name"],
+                                 p["apply_immediately"])
         except is_ansible_aws_error_code("InvalidParameterCombination") as e:
             if not rds_domain.is_invalid_role(e.exception):
                 raise
@@ -419,7 +472,7 @@ def propagation_note(module, age):
 def modify(module, rds, cluster, instances, membership, started):
     """Send the join; when AWS refuses it at once (unknown directory, invalid role), diagnose before failing."""
     p = module.params
-    cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
+    cluster_id, directory_id, role = target_id(p), p["directory_id"], p["iam_role_name"]
     age = []
     try:
         send_join(module, rds, age)
@@ -427,7 +480,7 @@ def modify(module, rds, cluster, instances, membership, started):
         findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
         error = e.exception.response["Error"]
         causes = preflight.summary(findings)
-        module.fail_json(msg=f"AWS refused to join cluster {cluster_id} to directory {directory_id}: {error.get('Code')}: "
+        module.fail_json(msg=f"AWS refused to join {noun(p).lower()} {cluster_id} to directory {directory_id}: {error.get('Code')}: "
                              f"{(error.get('Message') or '').rstrip('.')}." + (f" Likely cause: {causes}" if causes else "")
                              + (propagation_note(module, age) if rds_domain.is_invalid_role(e.exception) else ""),
                          membership=rds_domain.normalize(cluster, instances), findings=findings, events=events,
@@ -436,13 +489,14 @@ def modify(module, rds, cluster, instances, membership, started):
     if wait and membership and membership.get("Domain") == directory_id \
             and membership.get("Status") in rds_domain.STATUSES_FAILED:
         # Right after the retry the old failed status may still be read back: let it move on first.
-        rds_domain.wait_for_retry_accepted(rds, cluster_id, directory_id)
+        rds_domain.wait_for_retry_accepted(rds, cluster_id, directory_id, instance=on_instance(p))
 
 
 def join(module, rds, cluster, instances):
     """Returns (changed, retried, findings, events, deferred)."""
     p = module.params
-    cluster_id, directory_id, role = p["cluster_id"], p["directory_id"], p["iam_role_name"]
+    cluster_id, directory_id, role = target_id(p), p["directory_id"], p["iam_role_name"]
+    instance = on_instance(p)
     membership = rds_domain.active_membership(cluster)
     changed = needs_join(membership, directory_id, role)
     if module.check_mode:
@@ -451,18 +505,20 @@ def join(module, rds, cluster, instances):
     if changed:
         if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING and p["wait"]:
             # A cluster still leaving a domain refuses a new one until it has left.
-            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"]) != rds_domain.DONE:
-                cluster, instances = read(rds, cluster_id)
+            if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"],
+                                         instance=instance) != rds_domain.DONE:
+                cluster, instances = read(rds, cluster_id, instance)
                 module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
                                  membership=rds_domain.normalize(cluster, instances))
         if p["wait"] and not rds_domain.is_available(cluster, instances):
             # Created moments ago (the cluster role creates without waiting): AWS refuses a join until it is available.
-            outcome = rds_domain.wait_for_available(rds, cluster_id, p["wait_timeout"], p["poll_interval"])
+            outcome = rds_domain.wait_for_available(rds, cluster_id, p["wait_timeout"], p["poll_interval"],
+                                                    instance=instance)
             if outcome != rds_domain.DONE:
-                cluster, instances = read(rds, cluster_id)
-                statuses = ", ".join(f"{r.get('DBClusterIdentifier') or ''}{r.get('DBInstanceIdentifier') or ''} "
+                cluster, instances = read(rds, cluster_id, instance)
+                statuses = ", ".join(f"{rds_domain.resource_id(r)} "
                                      f"{r.get('Status') or r.get('DBInstanceStatus')}" for r in [cluster, *instances])
-                module.fail_json(msg=f"Cluster {cluster_id} did not become available to join ({outcome}): {statuses}. "
+                module.fail_json(msg=f"{noun(p)} {cluster_id} did not become available to join ({outcome}): {statuses}. "
                                      "Fix or replace it, or raise wait_timeout, then run again.",
                                  membership=rds_domain.normalize(cluster, instances))
         modify(module, rds, cluster, instances, membership, started)
@@ -472,32 +528,54 @@ def join(module, rds, cluster, instances):
     retried, findings, events = False, None, None
     while True:
         outcome = rds_domain.wait_for_join(rds, cluster_id, directory_id, p["wait_timeout"], p["poll_interval"],
-                                           deferred_ok=not p["apply_immediately"])
+                                           deferred_ok=not p["apply_immediately"], instance=instance)
         if outcome in (rds_domain.DONE, rds_domain.DEFERRED):
             return changed, retried, findings, events, outcome == rds_domain.DEFERRED
-        cluster, instances = read(rds, cluster_id)
+        cluster, instances = read(rds, cluster_id, instance)
         if outcome == rds_domain.TIMED_OUT:
             module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"]),
                              membership=rds_domain.normalize(cluster, instances))
         failed = rds_domain.failed_statuses(cluster, instances, directory_id)
         findings, events = diagnose(module, rds, cluster, instances, directory_id, role, started)
         if retried or not p["retry_failed_join"]:
-            module.fail_json(msg=failure_message(cluster_id, directory_id, failed, findings, events, retried),
+            module.fail_json(msg=failure_message(cluster_id, directory_id, failed, findings, events, retried, noun(p)),
                              membership=rds_domain.normalize(cluster, instances), findings=findings, events=events,
                              retried=retried)
-        module.warn(f"Cluster {cluster_id} failed to join directory {directory_id}; "
+        module.warn(f"{noun(p)} {cluster_id} failed to join directory {directory_id}; "
                     + (f"preflight: {preflight.summary(findings)}; " if preflight.failing(findings) else "")
                     + "retrying once with the same directory id.")
         modify(module, rds, cluster, instances, rds_domain.active_membership(cluster), started)
         retried = changed = True
 
 
+def refuse_unsupported(module, resource):
+    """A DB instance of a cluster, or a Multi-AZ DB cluster: refused before any change."""
+    p = module.params
+    if on_instance(p) and resource.get("DBClusterIdentifier"):
+        owner = resource["DBClusterIdentifier"]
+        if rds_domain.is_aurora(resource):
+            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) is a member of Aurora cluster "
+                                 f"{owner}, whose domain membership the cluster holds for all its instances: give "
+                                 f"cluster_id {owner} instead of db_instance_id.")
+        module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) belongs to Multi-AZ DB cluster "
+                             f"{owner}: {rds_domain.MULTI_AZ_NO_KERBEROS}. Use a single DB instance (or a Multi-AZ "
+                             "DB instance deployment) of RDS for PostgreSQL, or an Aurora PostgreSQL cluster.")
+    if not on_instance(p) and not rds_domain.is_aurora(resource):
+        module.fail_json(msg=f"Cluster {p['cluster_id']} (cluster_id) is a Multi-AZ DB cluster of engine "
+                             f"{resource.get('Engine')}: {rds_domain.MULTI_AZ_NO_KERBEROS}. Use an Aurora PostgreSQL "
+                             "cluster, or an RDS for PostgreSQL DB instance (db_instance_id).")
+
+
 def ensure_present(module, rds):
     p = module.params
-    cluster, instances = read(rds, p["cluster_id"])
+    cluster, instances = read(rds, target_id(p), on_instance(p))
     if cluster is None:
+        if on_instance(p):
+            module.fail_json(msg=f"DB instance {p['db_instance_id']} does not exist (db_instance_id). Create it first "
+                                 "(amazon.aws.rds_instance), in the same Region as the directory.")
         module.fail_json(msg=f"DB cluster {p['cluster_id']} does not exist (cluster_id). Create it first "
                              "(amazon.aws.rds_cluster), in the same Region as the directory.")
+    refuse_unsupported(module, cluster)
     before = rds_domain.normalize(cluster, instances)
     done_before = rds_domain.is_done(cluster, instances, p["directory_id"])
     changed, retried, findings, events, deferred = join(module, rds, cluster, instances)
@@ -507,7 +585,7 @@ def ensure_present(module, rds):
         module.exit_json(changed=changed, membership=before, retried=False,
                          diff=dict(before=rds_domain.diff_view(before), after=after))
     if changed or not done_before:  # a converged cluster needs no second read
-        cluster, instances = read(rds, p["cluster_id"])
+        cluster, instances = read(rds, target_id(p), on_instance(p))
     after = rds_domain.normalize(cluster, instances)
     result = dict(changed=changed, membership=after, retried=retried, deferred=deferred,
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
@@ -520,13 +598,15 @@ def ensure_present(module, rds):
 
 def ensure_absent(module, rds):
     p = module.params
-    cluster, instances = read(rds, p["cluster_id"])
+    cluster, instances = read(rds, target_id(p), on_instance(p))
+    if cluster is not None:
+        refuse_unsupported(module, cluster)
     membership = rds_domain.active_membership(cluster)
     if not membership:
         module.exit_json(changed=False, membership={}, diff=dict(before={}, after={}))
     before = rds_domain.normalize(cluster, instances)
     if p["directory_id"] and membership.get("Domain") != p["directory_id"]:
-        module.warn(f"Cluster {p['cluster_id']} is a member of directory {membership.get('Domain')}, not "
+        module.warn(f"{noun(p)} {target_id(p)} is a member of directory {membership.get('Domain')}, not "
                     f"{p['directory_id']}: left alone.")
         module.exit_json(changed=False, membership=before,
                          diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(before)))
@@ -535,16 +615,17 @@ def ensure_absent(module, rds):
         module.exit_json(changed=changed, membership=before,
                          diff=dict(before=rds_domain.diff_view(before), after={} if changed else rds_domain.diff_view(before)))
     if changed:
-        rds_domain.modify_domain(rds, False, p["cluster_id"], "none", apply_immediately=p["apply_immediately"])
+        modify_domain = rds_domain.modify_instance_domain if on_instance(p) else rds_domain.modify_domain
+        modify_domain(rds, False, target_id(p), "none", apply_immediately=p["apply_immediately"])
     outcome = None
     if p["wait"]:
-        outcome = rds_domain.wait_for_leave(rds, p["cluster_id"], p["wait_timeout"], p["poll_interval"],
-                                            deferred_ok=not p["apply_immediately"])
+        outcome = rds_domain.wait_for_leave(rds, target_id(p), p["wait_timeout"], p["poll_interval"],
+                                            deferred_ok=not p["apply_immediately"], instance=on_instance(p))
         if outcome == rds_domain.TIMED_OUT:
-            cluster, instances = read(rds, p["cluster_id"])
+            cluster, instances = read(rds, target_id(p), on_instance(p))
             module.fail_json(msg=timeout_message(cluster, instances, membership.get("Domain"), p["wait_timeout"], False),
                              membership=rds_domain.normalize(cluster, instances))
-    cluster, instances = read(rds, p["cluster_id"])
+    cluster, instances = read(rds, target_id(p), on_instance(p))
     after = rds_domain.normalize(cluster, instances)
     result = dict(changed=changed, membership=after, deferred=outcome == rds_domain.DEFERRED,
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
@@ -555,7 +636,8 @@ def ensure_absent(module, rds):
 
 def main():
     argument_spec = dict(
-        cluster_id=dict(type="str", required=True, aliases=["db_cluster_identifier"]),
+        cluster_id=dict(type="str", aliases=["db_cluster_identifier"]),
+        db_instance_id=dict(type="str", aliases=["db_instance_identifier"]),
         directory_id=dict(type="str", aliases=["domain"]),
         iam_role_name=dict(type="str", aliases=["domain_iam_role_name"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -567,7 +649,9 @@ def main():
         iam_role_propagation_timeout=dict(type="int", default=60),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
-                              required_if=[("state", "present", ("directory_id", "iam_role_name"))])
+                              required_if=[("state", "present", ("directory_id", "iam_role_name"))],
+                              required_one_of=[("cluster_id", "db_instance_id")],
+                              mutually_exclusive=[("cluster_id", "db_instance_id")])
     validate(module)
     rds = module.client("rds", retry_decorator=jittered_backoff())
     try:

@@ -97,12 +97,15 @@ def trust_policy(*services):
     return urllib.parse.quote(json.dumps(document))
 
 
-def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication could not be enabled",)):
-    """The diagnosis of a failed join: every preflight check's calls, then the cluster's events (None: not queued)."""
+def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication could not be enabled",),
+                     engine="aurora-postgresql", instance_class="db.r6g.large", port=5432,
+                     source=(CLUSTER, "db-cluster")):
+    """The diagnosis of a failed join: every preflight check's calls, then the cluster's (or the DB instance's,
+    source) events (None: not queued)."""
     aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
-        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large",
+        {"Engine": engine, "EngineVersion": "16.4", "DBInstanceClass": instance_class,
          "SupportsKerberosAuthentication": True}]},
-        {"Engine": "aurora-postgresql", "EngineVersion": "16.4", "DBInstanceClass": "db.r6g.large", "MaxRecords": 1000})
+        {"Engine": engine, "EngineVersion": "16.4", "DBInstanceClass": instance_class, "MaxRecords": 1000})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
         DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
         VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})
@@ -118,7 +121,7 @@ def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication 
     aws["sts"].add_response("get_caller_identity", {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/x",
                                                     "UserId": "AIDAEXAMPLE"}, {})
     aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
-        "GroupId": DB_SG, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "GroupId": DB_SG, "IpPermissions": [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
                                              "UserIdGroupPairs": [{"GroupId": DIR_SG}]}]}]}, {"GroupIds": [DB_SG]})
     aws["ec2"].add_response("describe_security_groups", {"SecurityGroups": [{
         "GroupId": DIR_SG, "IpPermissionsEgress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}]},
@@ -128,10 +131,10 @@ def expect_preflight(aws, managed_policy=True, events=("Kerberos authentication 
     answer = []
     for event in events:
         message, date = event if isinstance(event, tuple) else (event, None)
-        answer.append(dict({"SourceIdentifier": CLUSTER, "SourceType": "db-cluster", "Message": message},
+        answer.append(dict({"SourceIdentifier": source[0], "SourceType": source[1], "Message": message},
                            **({"Date": date} if date else {})))
     aws["rds"].add_response("describe_events", {"Events": answer},
-                            {"SourceIdentifier": CLUSTER, "SourceType": "db-cluster", "Duration": ANY})
+                            {"SourceIdentifier": source[0], "SourceType": source[1], "Duration": ANY})
 
 
 # --- state: present ------------------------------------------------------------------------------
@@ -473,7 +476,10 @@ def test_absent_without_wait(aws):
     (dict(JOIN, cluster_id="orders--1"), "cluster_id 'orders--1' is not a DB cluster identifier"),
     (dict(cluster_id=CLUSTER, directory_id=ID), "state is present but all of the following are missing: iam_role_name"),
     (dict(cluster_id=CLUSTER, iam_role_name=ROLE), "missing: directory_id"),
-    (dict(directory_id=ID, iam_role_name=ROLE), "missing required arguments: cluster_id"),
+    (dict(directory_id=ID, iam_role_name=ROLE), "one of the following is required: cluster_id, db_instance_id"),
+    (dict(JOIN, db_instance_id="orders-pg"), "parameters are mutually exclusive: cluster_id|db_instance_id"),
+    (dict(directory_id=ID, iam_role_name=ROLE, db_instance_id="1pg"),
+     "db_instance_id '1pg' is not a DB instance identifier"),
 ])
 def test_bad_input_fails_before_any_call(aws, args, expect):
     result = run(**args)
@@ -643,3 +649,161 @@ def test_a_new_role_still_refused_after_the_tolerance_fails_naming_the_cause(aws
 def test_a_negative_propagation_tolerance_is_refused_before_any_call(aws):
     result = run(iam_role_propagation_timeout=-1, **JOIN)
     assert result["failed"] and "iam_role_propagation_timeout must be 0 (no retry) or a positive" in result["msg"]
+
+
+# --- a DB instance outside any cluster (db_instance_id) ----------------------------------------------
+
+DB = "orders-pg"
+DB_JOIN = dict(db_instance_id=DB, directory_id=ID, iam_role_name=ROLE)
+
+
+def db_instance(status=None, domain=ID, role=ROLE, **extra):
+    return dict(dict(DBInstanceIdentifier=DB, DBInstanceClass="db.m6g.large", Engine="postgres", EngineVersion="16.4",
+                     DBInstanceStatus="available", Endpoint={"Address": f"{DB}.abc.us-east-1.rds.amazonaws.com",
+                                                             "Port": 5433},
+                     DBSubnetGroup={"VpcId": VPC}, PreferredMaintenanceWindow="sun:05:00-sun:05:30",
+                     VpcSecurityGroups=[{"VpcSecurityGroupId": DB_SG, "Status": "active"}],
+                     DomainMemberships=[membership(status, domain, role)] if status else []), **extra)
+
+
+def expect_db(aws, status=None, domain=ID, role=ROLE, **extra):
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [db_instance(status, domain, role, **extra)]},
+                            {"DBInstanceIdentifier": DB})
+
+
+def expect_modify_db(aws, domain=ID, role=ROLE, apply_immediately=True):
+    params = {"DBInstanceIdentifier": DB, "ApplyImmediately": apply_immediately}
+    params.update({"DisableDomain": True} if domain == "none" else {"Domain": domain, "DomainIAMRoleName": role})
+    aws["rds"].add_response("modify_db_instance", {"DBInstance": {"DBInstanceIdentifier": DB}}, params)
+
+
+def test_instance_check_mode_predicts_the_join_and_sends_nothing(aws):
+    expect_db(aws)
+    result = run(check_mode=True, **DB_JOIN)
+    assert result["changed"] is True and result["membership"] == {}
+    assert result["diff"]["after"] == {"domain": ID, "status": "kerberos-enabled", "iam_role_name": ROLE}
+
+
+def test_instance_join_is_modify_db_instance_and_waits_for_the_instance(aws):
+    expect_db(aws)
+    expect_modify_db(aws)
+    for status in ("pending-enable-kerberos", "enabling-kerberos", "kerberos-enabled"):
+        expect_db(aws, status)
+    expect_db(aws, "kerberos-enabled")
+    result = run(**DB_JOIN)
+    assert result["changed"] is True and result["retried"] is False
+    assert result["membership"]["status"] == "kerberos-enabled" and result["membership"]["instances"] == []
+    assert result["diff"]["before"] == {} and result["diff"]["after"]["domain"] == ID
+
+
+def test_a_joined_instance_is_left_alone(aws):
+    expect_db(aws, "kerberos-enabled")
+    result = run(**DB_JOIN)
+    assert result["changed"] is False and result["diff"]["before"] == result["diff"]["after"]
+
+
+def test_an_instance_not_yet_available_is_waited_for_before_the_join(aws):
+    expect_db(aws, DBInstanceStatus="creating")
+    expect_db(aws, DBInstanceStatus="backing-up")
+    expect_db(aws)
+    expect_modify_db(aws)
+    expect_db(aws, "kerberos-enabled")
+    expect_db(aws, "kerberos-enabled")
+    assert run(**DB_JOIN)["changed"] is True
+
+
+def test_a_failed_instance_join_is_diagnosed_with_its_events_and_retried_once(aws):
+    expect_db(aws)
+    expect_modify_db(aws)
+    expect_db(aws, "enable-kerberos-failed")
+    expect_db(aws, "enable-kerberos-failed")
+    expect_instance_preflight(aws)
+    expect_modify_db(aws)
+    expect_db(aws, "pending-enable-kerberos")  # the retry was accepted
+    expect_db(aws, "kerberos-enabled")
+    expect_db(aws, "kerberos-enabled")
+    result = run(**DB_JOIN)
+    assert result["changed"] is True and result["retried"] is True
+    assert result["events"] == ["Kerberos authentication could not be enabled"]
+    assert any(w.startswith(f"DB instance {DB} failed to join") for w in get_warning_messages())
+
+
+def test_an_instance_join_that_fails_again_names_the_instance(aws):
+    expect_db(aws)
+    expect_modify_db(aws)
+    expect_db(aws, "enable-kerberos-failed")
+    expect_db(aws, "enable-kerberos-failed")
+    expect_instance_preflight(aws)
+    result = run(retry_failed_join=False, **DB_JOIN)
+    assert result["failed"] and result["retried"] is False
+    assert f"DB instance {DB} could not join directory {ID} ({DB} is enable-kerberos-failed)" in result["msg"]
+
+
+def expect_instance_preflight(aws):
+    """The diagnosis of an instance: the preflight checks on its engine, class and port, then its own events."""
+    expect_preflight(aws, engine="postgres", instance_class="db.m6g.large", port=5433, source=(DB, "db-instance"))
+
+
+def test_instance_leave_is_disable_domain_and_waits_until_gone(aws):
+    expect_db(aws, "kerberos-enabled")
+    expect_modify_db(aws, "none")
+    expect_db(aws, "disabling-kerberos")
+    expect_db(aws, "removed")
+    expect_db(aws)
+    result = run(db_instance_id=DB, state="absent")
+    assert result["changed"] is True and result["membership"] == {}
+    assert result["diff"] == {"before": {"domain": ID, "status": "kerberos-enabled", "iam_role_name": ROLE}, "after": {}}
+
+
+def test_instance_leave_in_check_mode_sends_nothing(aws):
+    expect_db(aws, "kerberos-enabled")
+    result = run(check_mode=True, db_instance_id=DB, state="absent")
+    assert result["changed"] is True and result["diff"]["after"] == {}
+
+
+def test_an_instance_in_no_domain_leaving_is_no_change(aws):
+    expect_db(aws)
+    assert run(db_instance_id=DB, state="absent")["changed"] is False
+
+
+def test_an_instance_leave_held_for_the_window_returns_deferred(aws):
+    expect_db(aws, "kerberos-enabled")
+    expect_modify_db(aws, "none", apply_immediately=False)
+    expect_db(aws, "pending-maintenance-disable-kerberos")
+    expect_db(aws, "pending-maintenance-disable-kerberos")
+    expect_db(aws, "pending-maintenance-disable-kerberos")
+    result = run(db_instance_id=DB, state="absent", apply_immediately=False)
+    assert result["changed"] is True and result["deferred"] is True
+    assert result["msg"].startswith(f"DB instance {DB} accepted leaving its domain")
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_an_instance_of_an_aurora_cluster_is_refused_before_any_change(aws, state):
+    expect_db(aws, "kerberos-enabled", DBClusterIdentifier=CLUSTER, Engine="aurora-postgresql")
+    args = DB_JOIN if state == "present" else dict(db_instance_id=DB, state="absent")
+    result = run(**args)
+    assert result["failed"] and f"is a member of Aurora cluster {CLUSTER}" in result["msg"]
+    assert f"give cluster_id {CLUSTER} instead of db_instance_id" in result["msg"]
+
+
+def test_an_instance_of_a_multi_az_db_cluster_is_refused_with_aws_reason(aws):
+    expect_db(aws, DBClusterIdentifier="orders-maz", Engine="postgres")
+    result = run(**DB_JOIN)
+    assert result["failed"] and "belongs to Multi-AZ DB cluster orders-maz" in result["msg"]
+    assert "Multi-AZ DB clusters do not support Kerberos authentication" in result["msg"]
+
+
+def test_a_multi_az_db_cluster_is_refused_with_aws_reason(aws):
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [dict(cluster(), Engine="postgres")]},
+                            {"DBClusterIdentifier": CLUSTER})
+    expect_instances(aws, None)
+    result = run(**JOIN)
+    assert result["failed"] and "is a Multi-AZ DB cluster of engine postgres" in result["msg"]
+    assert "Limitations of Multi-AZ DB clusters for Amazon RDS" in result["msg"]
+
+
+def test_a_missing_instance_names_the_option_and_the_fix(aws):
+    aws["rds"].add_client_error("describe_db_instances", "DBInstanceNotFound", f"DBInstance {DB} not found.", 404,
+                                expected_params={"DBInstanceIdentifier": DB})
+    result = run(**DB_JOIN)
+    assert result["failed"] and "(db_instance_id). Create it first (amazon.aws.rds_instance)" in result["msg"]
