@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: kerberos_preflight
-short_description: Check, without changing anything, that an Aurora cluster can join an AWS Managed Microsoft AD
+short_description: Check, without changing anything, that an Aurora cluster or an RDS for PostgreSQL DB instance can join an AWS Managed Microsoft AD
 version_added: 0.1.0
 description:
   - Reads what a Kerberos domain join of an Aurora PostgreSQL cluster needs and reports one finding per check, each
@@ -41,6 +41,9 @@ description:
     88, 464, 389; TCP 445, 135, 636, 3268-3269, 1024-65535). It does so by the DB's security group across an active
     peering, or by a CIDR that holds the DB's VPC. A narrower CIDR warns.
   - A check that cannot read what it needs (a missing permission, another account's resource) warns and says so.
+  - The same checks apply to an RDS for PostgreSQL DB instance outside any cluster - an existing one with
+    O(db_instance_id), or one to be created with O(engine=postgres) - whose Kerberos support is read from the
+    C(postgres) rows of C(DescribeOrderableDBInstanceOptions) for its exact version and class.
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
@@ -50,10 +53,28 @@ options:
         read from it; the explicit options below override what is read.
     type: str
     aliases: [db_cluster_identifier]
+  db_instance_id:
+    description:
+      - An existing RDS for PostgreSQL DB instance outside any cluster to check, instead of O(cluster_id). Its engine,
+        version, class, security groups, port and VPC are read from it; the explicit options below override them.
+      - An instance of an Aurora cluster fails (check the cluster), and so does an instance of a Multi-AZ DB cluster,
+        since Multi-AZ DB clusters do not support Kerberos authentication.
+    type: str
+    aliases: [db_instance_identifier]
+    version_added: 0.2.0
+  engine:
+    description:
+      - The engine whose support is checked, when there is no O(cluster_id) or O(db_instance_id) - V(aurora-postgresql)
+        for an Aurora cluster, V(postgres) for an RDS for PostgreSQL DB instance.
+    type: str
+    choices: [aurora-postgresql, postgres]
+    default: aurora-postgresql
+    version_added: 0.2.0
   engine_version:
     description:
-      - The aurora-postgresql engine version, for example V(16.4), when there is no O(cluster_id).
-      - Without it (and without O(cluster_id)) the engine's default version in the Region is checked.
+      - The engine version, for example V(16.4), when there is no O(cluster_id) or O(db_instance_id).
+      - Without it (and without O(cluster_id) or O(db_instance_id)) the engine's default version in the Region is
+        checked.
     type: str
   instance_class:
     description: The DB instance class, for example V(db.r6g.large), when there is no O(cluster_id).
@@ -117,6 +138,20 @@ EXAMPLES = r"""
     fail_on: []
   register: preflight
 
+- name: Check that an RDS for PostgreSQL DB instance of this version and class can use Kerberos
+  aurora.kerberos.kerberos_preflight:
+    engine: postgres
+    engine_version: "16.4"
+    instance_class: db.m6g.large
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+
+- name: Check an existing RDS for PostgreSQL DB instance
+  aurora.kerberos.kerberos_preflight:
+    db_instance_id: orders-pg
+    directory_id: d-1234567890
+    iam_role_name: rds-directory-access
+
 - name: Show what would stop the join
   ansible.builtin.debug:
     msg: "{{ preflight.findings | rejectattr('status', 'equalto', 'ok') | list }}"
@@ -163,7 +198,7 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.modules import Aur
 def validate(module):
     p = module.params
     problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
-                                         iam_role_name=p["iam_role_name"])
+                                         iam_role_name=p["iam_role_name"], db_instance_id=p["db_instance_id"])
     if p["instance_class"] is not None:
         problems += [m for m in [rds_domain.instance_class_problem(p["instance_class"], "instance_class")] if m]
     if p["port"] is not None and not 1 <= p["port"] <= 65535:
@@ -180,8 +215,23 @@ def validate(module):
 def target(module, rds):
     """What to check: read from the cluster, overridden by explicit options."""
     p = module.params
-    result = dict(engine=preflight.DEFAULT_ENGINE)
-    if p["cluster_id"]:
+    result = dict(engine=p["engine"])
+    if p["db_instance_id"]:
+        instance = rds_domain.get_instance(rds, p["db_instance_id"])
+        if instance is None:
+            module.fail_json(msg=f"DB instance {p['db_instance_id']} does not exist (db_instance_id). Give an existing "
+                                 "instance, or leave db_instance_id out and give engine postgres, engine_version, "
+                                 "instance_class, db_security_group_ids and db_vpc_id.")
+        owner = instance.get("DBClusterIdentifier")
+        if owner and rds_domain.is_aurora(instance):
+            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) is a member of Aurora cluster "
+                                 f"{owner}, which holds the domain membership: give cluster_id {owner} instead.")
+        if owner:
+            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) belongs to Multi-AZ DB cluster "
+                                 f"{owner}: {rds_domain.MULTI_AZ_NO_KERBEROS}.")
+        result = preflight.target_from_cluster(rds, instance, [instance])
+        result["port"] = (instance.get("Endpoint") or {}).get("Port") or instance.get("DbInstancePort") or result["port"]
+    elif p["cluster_id"]:
         cluster = rds_domain.get_cluster(rds, p["cluster_id"])
         if cluster is None:
             module.fail_json(msg=f"DB cluster {p['cluster_id']} does not exist (cluster_id). Give an existing cluster, "
@@ -201,13 +251,16 @@ def main():
         engine_version=dict(type="str"),
         instance_class=dict(type="str"),
         db_security_group_ids=dict(type="list", elements="str"),
+        db_instance_id=dict(type="str", aliases=["db_instance_identifier"]),
+        engine=dict(type="str", choices=["aurora-postgresql", "postgres"], default="aurora-postgresql"),
         port=dict(type="int"),
         db_vpc_id=dict(type="str"),
         directory_id=dict(type="str"),
         iam_role_name=dict(type="str"),
         fail_on=dict(type="list", elements="str", choices=["warn", "fail"], default=["fail"]),
     )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
+                              mutually_exclusive=[("cluster_id", "db_instance_id")])
     validate(module)
     get_client = preflight.module_clients(module)
     try:

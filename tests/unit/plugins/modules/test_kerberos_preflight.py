@@ -37,11 +37,12 @@ def run(check_mode=False, **args):
     return run_module(module_under_test.main, check_mode, **args)
 
 
-def expect_checks(aws, port=5432, ingress_port=5432, instance_class="db.r6g.large", version="16.4", kerberos=True):
+def expect_checks(aws, port=5432, ingress_port=5432, instance_class="db.r6g.large", version="16.4", kerberos=True,
+                  engine="aurora-postgresql"):
     aws["rds"].add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
-        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class,
+        {"Engine": engine, "EngineVersion": version, "DBInstanceClass": instance_class,
          "SupportsKerberosAuthentication": kerberos}]},
-        {"Engine": "aurora-postgresql", "EngineVersion": version, "DBInstanceClass": instance_class, "MaxRecords": 1000})
+        {"Engine": engine, "EngineVersion": version, "DBInstanceClass": instance_class, "MaxRecords": 1000})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [dict(
         DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage="Active", DnsIpAddrs=["10.0.1.10"],
         VpcSettings={"VpcId": VPC, "SubnetIds": [], "SecurityGroupId": DIR_SG})]}, {"DirectoryIds": [ID]})
@@ -147,7 +148,61 @@ def test_an_unreadable_cluster_fails_with_the_aws_error(aws):
     (dict(iam_role_name="arn:aws:iam::1:role/x"), "iam_role_name 'arn:aws:iam::1:role/x' is an ARN"),
     (dict(cluster_id="-x"), "cluster_id '-x' is not a DB cluster identifier"),
     (dict(fail_on=["error"]), "value of fail_on must be one or more of: warn, fail"),
+    (dict(cluster_id=CLUSTER, db_instance_id="orders-pg"), "mutually exclusive: cluster_id|db_instance_id"),
+    (dict(db_instance_id="pg-"), "db_instance_id 'pg-' is not a DB instance identifier"),
+    (dict(engine="mysql"), "value of engine must be one of: aurora-postgresql, postgres"),
 ])
 def test_bad_input_fails_before_any_call(aws, args, expect):
     result = run(**args)
     assert result["failed"] and expect in result["msg"]
+
+
+# --- RDS for PostgreSQL DB instances ---------------------------------------------------------------
+
+DB = "orders-pg"
+
+
+def db_instance(**extra):
+    return dict(dict(DBInstanceIdentifier=DB, DBInstanceClass="db.m6g.large", Engine="postgres", EngineVersion="16.4",
+                     Endpoint={"Address": "orders-pg.abc.us-east-1.rds.amazonaws.com", "Port": 5433},
+                     DBSubnetGroup={"VpcId": VPC}, VpcSecurityGroups=[{"VpcSecurityGroupId": DB_SG}]), **extra)
+
+
+@pytest.mark.parametrize("kerberos, ok", [(True, True), (False, False)])
+def test_engine_postgres_checks_the_postgres_row_of_the_exact_version_and_class(aws, kerberos, ok):
+    expect_checks(aws, engine="postgres", instance_class="db.m6g.large", kerberos=kerberos)
+    result = run(fail_on=[], engine="postgres", **dict(EXPLICIT, instance_class="db.m6g.large"))
+    assert result["ok"] is ok
+    engine_support = result["findings"][0]
+    assert engine_support["check"] == "engine_support"
+    if not ok:
+        assert engine_support["message"] == ("postgres 16.4 on db.m6g.large does not support Kerberos authentication "
+                                             "in this Region.")
+
+
+def test_the_db_instance_gives_what_is_checked(aws):
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [db_instance()]}, {"DBInstanceIdentifier": DB})
+    expect_checks(aws, engine="postgres", instance_class="db.m6g.large", ingress_port=5433)
+    result = run(db_instance_id=DB, directory_id=ID, iam_role_name=ROLE)
+    assert result["ok"] is True
+    assert result["findings"][0]["message"].startswith("postgres 16.4 supports Kerberos authentication on db.m6g.large")
+
+
+@pytest.mark.parametrize("engine, expect", [
+    ("aurora-postgresql", "is a member of Aurora cluster orders, which holds the domain membership: give cluster_id "
+                          "orders instead"),
+    ("postgres", "belongs to Multi-AZ DB cluster orders: Multi-AZ DB clusters do not support Kerberos authentication"),
+])
+def test_an_instance_of_a_cluster_fails_with_the_reason(aws, engine, expect):
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [db_instance(Engine=engine,
+                                                                                   DBClusterIdentifier=CLUSTER)]},
+                            {"DBInstanceIdentifier": DB})
+    result = run(db_instance_id=DB, directory_id=ID, iam_role_name=ROLE)
+    assert result["failed"] and expect in result["msg"]
+
+
+def test_a_missing_db_instance_fails_naming_the_option(aws):
+    aws["rds"].add_client_error("describe_db_instances", "DBInstanceNotFound", "not found", 404,
+                                expected_params={"DBInstanceIdentifier": DB})
+    result = run(db_instance_id=DB)
+    assert result["failed"] and f"DB instance {DB} does not exist (db_instance_id)" in result["msg"]
