@@ -191,6 +191,22 @@ def is_aurora(resource):
     return (resource.get("Engine") or "aurora").startswith("aurora")
 
 
+def cluster_member_problem(instance, variable="db_instance_id"):
+    """A DB instance that belongs to a cluster cannot be joined on its own: an Aurora cluster holds the membership
+    for all its instances, and a Multi-AZ DB cluster has no Kerberos. The message names variable; None when the
+    instance is outside any cluster."""
+    owner = instance.get("DBClusterIdentifier")
+    if not owner:
+        return None
+    name = instance.get("DBInstanceIdentifier")
+    if is_aurora(instance):
+        return (f"DB instance {name} ({variable}) is a member of Aurora cluster {owner}, which holds the domain "
+                f"membership for all its instances: give cluster_id {owner} instead of {variable}.")
+    return (f"DB instance {name} ({variable}) belongs to Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
+            "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
+            "PostgreSQL cluster.")
+
+
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
 @jittered_backoff()
 def get_cluster_instances(client, cluster_id):

@@ -551,15 +551,9 @@ def join(module, rds, cluster, instances):
 def refuse_unsupported(module, resource):
     """A DB instance of a cluster, or a Multi-AZ DB cluster: refused before any change."""
     p = module.params
-    if on_instance(p) and resource.get("DBClusterIdentifier"):
-        owner = resource["DBClusterIdentifier"]
-        if rds_domain.is_aurora(resource):
-            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) is a member of Aurora cluster "
-                                 f"{owner}, whose domain membership the cluster holds for all its instances: give "
-                                 f"cluster_id {owner} instead of db_instance_id.")
-        module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) belongs to Multi-AZ DB cluster "
-                             f"{owner}: {rds_domain.MULTI_AZ_NO_KERBEROS}. Use a single DB instance (or a Multi-AZ "
-                             "DB instance deployment) of RDS for PostgreSQL, or an Aurora PostgreSQL cluster.")
+    problem = rds_domain.cluster_member_problem(resource) if on_instance(p) else None
+    if problem:
+        module.fail_json(msg=problem)
     if not on_instance(p) and not rds_domain.is_aurora(resource):
         module.fail_json(msg=f"Cluster {p['cluster_id']} (cluster_id) is a Multi-AZ DB cluster of engine "
                              f"{resource.get('Engine')}: {rds_domain.MULTI_AZ_NO_KERBEROS}. Use an Aurora PostgreSQL "

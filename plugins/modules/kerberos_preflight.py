@@ -222,13 +222,9 @@ def target(module, rds):
             module.fail_json(msg=f"DB instance {p['db_instance_id']} does not exist (db_instance_id). Give an existing "
                                  "instance, or leave db_instance_id out and give engine postgres, engine_version, "
                                  "instance_class, db_security_group_ids and db_vpc_id.")
-        owner = instance.get("DBClusterIdentifier")
-        if owner and rds_domain.is_aurora(instance):
-            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) is a member of Aurora cluster "
-                                 f"{owner}, which holds the domain membership: give cluster_id {owner} instead.")
-        if owner:
-            module.fail_json(msg=f"DB instance {p['db_instance_id']} (db_instance_id) belongs to Multi-AZ DB cluster "
-                                 f"{owner}: {rds_domain.MULTI_AZ_NO_KERBEROS}.")
+        problem = rds_domain.cluster_member_problem(instance)
+        if problem:
+            module.fail_json(msg=problem)
         result = preflight.target_from_cluster(rds, instance, [instance])
         result["port"] = (instance.get("Endpoint") or {}).get("Port") or instance.get("DbInstancePort") or result["port"]
     elif p["cluster_id"]:

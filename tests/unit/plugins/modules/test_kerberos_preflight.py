@@ -189,8 +189,8 @@ def test_the_db_instance_gives_what_is_checked(aws):
 
 
 @pytest.mark.parametrize("engine, expect", [
-    ("aurora-postgresql", "is a member of Aurora cluster orders, which holds the domain membership: give cluster_id "
-                          "orders instead"),
+    ("aurora-postgresql", "is a member of Aurora cluster orders, which holds the domain membership for all its "
+                          "instances: give cluster_id orders instead of db_instance_id"),
     ("postgres", "belongs to Multi-AZ DB cluster orders: Multi-AZ DB clusters do not support Kerberos authentication"),
 ])
 def test_an_instance_of_a_cluster_fails_with_the_reason(aws, engine, expect):
