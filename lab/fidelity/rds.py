@@ -886,6 +886,9 @@ def _patch_backend():
         options = list(original_orderable(self, engine, engine_version))
         if engine == ENGINE:
             options += [o for o in _extra_orderable_options() if not engine_version or o["EngineVersion"] == engine_version]
+        if engine == POSTGRES_ENGINE:
+            options += [o for o in _postgres_orderable_options()
+                        if not engine_version or o["EngineVersion"] == engine_version]
         return options
 
     original_delete_cluster = RDSBackend.delete_db_cluster
@@ -955,6 +958,53 @@ _EXTRA_VERSIONS = {
     "17.5": ["db.r6g", "db.r6i", "db.r7g", "db.r7i", "db.r8g", "db.x2g", "db.t4g"],
 }
 _EXTRA_OPTIONS = None
+
+# RDS for PostgreSQL (engine postgres, DB instances outside a cluster): moto has no catalogue for it. AWS's page
+# "Using Kerberos authentication with Amazon RDS for PostgreSQL" (Region and version availability) names Regions and
+# versions and no instance class without Kerberos, so every row here says SupportsKerberosAuthentication true
+# (inferred per class). The classes and sizes are the current ones of the RDS for PostgreSQL instance class table.
+POSTGRES_ENGINE = "postgres"
+_POSTGRES_SIZES = {
+    "db.m6g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.m7g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.r6g": ["large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge"],
+    "db.t3": ["micro", "small", "medium", "large", "xlarge", "2xlarge"],
+    "db.t4g": ["micro", "small", "medium", "large", "xlarge", "2xlarge"],
+}
+_POSTGRES_VERSIONS = {
+    "15.8": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "15.10": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "16.4": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "16.6": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "16.8": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "17.2": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "17.4": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+    "17.5": ["db.m6g", "db.m7g", "db.r6g", "db.t3", "db.t4g"],
+}
+_POSTGRES_OPTIONS = None
+
+
+def _postgres_orderable_options():
+    """One gp3 row per version and class, with the fields AWS returns for RDS for PostgreSQL."""
+    global _POSTGRES_OPTIONS
+    if _POSTGRES_OPTIONS is None:
+        zones = [{"Name": f"{_LAB.region}{z}"} for z in "abcdf"]
+        _POSTGRES_OPTIONS = [{
+            "Engine": POSTGRES_ENGINE, "EngineVersion": version, "DBInstanceClass": f"{family}.{size}",
+            "LicenseModel": "postgresql-license", "AvailabilityZones": zones,
+            "MultiAZCapable": True, "ReadReplicaCapable": True, "Vpc": True,
+            "SupportsStorageEncryption": True, "StorageType": "gp3", "SupportsIops": True,
+            "SupportsStorageThroughput": True, "MinStorageSize": 20, "MaxStorageSize": 65536,
+            "SupportsEnhancedMonitoring": True, "SupportsIAMDatabaseAuthentication": True,
+            "SupportsPerformanceInsights": True, "AvailableProcessorFeatures": [],
+            "SupportedEngineModes": ["provisioned"], "SupportsStorageAutoscaling": True,
+            "SupportsKerberosAuthentication": True, "OutpostCapable": False,
+            "SupportedActivityStreamModes": [], "SupportsGlobalDatabases": False,
+            "SupportedNetworkTypes": ["IPV4", "DUAL"], "SupportsClusters": False,
+            "SupportsDedicatedLogVolume": False,
+        } for version, families in _POSTGRES_VERSIONS.items() for family in families
+            for size in _POSTGRES_SIZES[family]]
+    return _POSTGRES_OPTIONS
 
 
 def _extra_orderable_options():
