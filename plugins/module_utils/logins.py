@@ -408,3 +408,107 @@ def execute(cursor, conn, statements, render):
     for start in range(0, len(queries), BATCH):
         cursor.execute(";\n".join(queries[start:start + BATCH]))
     return queries
+
+
+# --- logins synced from AD groups -----------------------------------------------------------
+# Ownership: a synced login is a direct member of a marker role, one per AD group, named
+# MARKER_PREFIX + the group's lower-case name (NOLOGIN, no privileges). A membership sits in
+# pg_auth_members, which read_catalog reads anyway (no extra query), it survives a dump and restore
+# of the globals with the login, and nobody grants it by accident, unlike a free-text role comment
+# that anyone with CREATEROLE edits. A login that is not a member of any marker role was made by
+# hand (or by logins) and is never dropped by the sync.
+MARKER_PREFIX = "aurora_kerberos_group_"
+
+
+def marker_for(group):
+    return MARKER_PREFIX + group.lower()
+
+
+def validate_group_logins(entries, realm, option="group_logins"):
+    """[{ad_group, members, roles, databases}] -> {login: {name, login, roles, databases, groups}},
+    and the marker roles by group; LoginsError naming every bad entry at once. A user in several
+    groups gets the union of their roles and databases."""
+    problems = []
+    merged = {}
+    markers = {}
+    for index, entry in enumerate(entries):
+        where = "%s[%d]" % (option, index)
+        group = entry.get("ad_group")
+        problem = _name_problem(group)
+        if problem is None:
+            marker = marker_for(group)
+            if len(marker.encode("utf-8")) > MAX_NAME_BYTES:
+                problem = "makes the marker role %r, over PostgreSQL's %d bytes: use a shorter group name" % (
+                    marker, MAX_NAME_BYTES)
+            elif marker in markers.values():
+                problem = "is listed twice (group names are compared in lower case): merge the entries"
+        if problem:
+            problems.append("%s.ad_group %r %s" % (where, group, problem))
+            continue
+        markers[group] = marker
+        for key in ("roles", "databases"):
+            for value in entry.get(key) or []:
+                problem = validate_object_name(value, "%s.%s" % (where, key))
+                if problem:
+                    problems.append(problem)
+        if IAM_ROLE in (entry.get("roles") or []):
+            problems.append("%s.roles lists %s: a Kerberos login must never hold both %s and %s"
+                            % (where, IAM_ROLE, KERBEROS_ROLE, IAM_ROLE))
+        try:
+            members = validate_logins([{"name": name} for name in entry.get("members") or []], realm, "present",
+                                      option="%s.members" % where)
+        except LoginsError as e:
+            problems.append(str(e).replace("Refused before any change: ", "").rstrip("."))
+            continue
+        for member in members:
+            item = merged.setdefault(member["login"], {
+                "name": member["name"], "login": member["login"], "state": "present",
+                "roles": set(), "databases": set(), "groups": []})
+            item["roles"].update(r for r in entry.get("roles") or [] if r != KERBEROS_ROLE)
+            item["roles"].add(marker)
+            item["databases"].update(entry.get("databases") or [])
+            item["groups"].append(group)
+    if problems:
+        raise LoginsError("Refused before any change: %s. Fix these group_logins entries." % "; ".join(problems))
+    for item in merged.values():
+        item["roles"] = sorted(item["roles"])
+        item["databases"] = sorted(item["databases"])
+    return merged, markers
+
+
+def plan_group_sync(synced, markers, wanted, catalog):
+    """What the sync adds to a kerberos_logins run, or LoginsError naming each conflict:
+    (the entries to add to `wanted`, the marker roles to create, the synced logins to drop).
+    A synced login must not be a login that `logins` manages, nor an existing login without a marker
+    (made by hand): both are refused, naming the login and the group."""
+    problems = []
+    listed = dict((catalog.find(item["login"]) or item["login"], item) for item in wanted)
+    all_markers = set(role for role in catalog.roles if role.startswith(MARKER_PREFIX)) | set(markers.values())
+    entries = []
+    for login in sorted(synced):
+        item = synced[login]
+        existing = catalog.find(login)
+        key = existing or login
+        groups = ", ".join(item["groups"])
+        if key in listed:
+            problems.append("%s is both in logins (%r) and a member of AD group %s: take it out of logins, or the "
+                            "user out of the group" % (key, listed[key]["name"], groups))
+        elif existing and not all_markers & catalog.member_of.get(existing, set()):
+            problems.append("%s, a member of AD group %s, is an existing login that the group sync does not manage "
+                            "(made by hand): drop it, or list it in logins and take the user out of the group"
+                            % (existing, groups))
+        entries.append(dict(item, roles=list(item["roles"]), databases=list(item["databases"])))
+    if problems:
+        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+    keep = set(catalog.find(item["login"]) or item["login"] for item in entries) | set(listed)
+    drops = sorted(role for role in catalog.roles
+                   if role not in keep and role != catalog.user and catalog.roles[role]["login"]
+                   and all_markers & catalog.member_of.get(role, set()))
+    creates = sorted(marker for marker in markers.values() if marker not in catalog.roles)
+    return entries, creates, drops
+
+
+def add_marker_roles(plan, creates):
+    """CREATE ROLE ... NOLOGIN for each new marker role, ahead of the plan's grants."""
+    plan.statements[:0] = [("CREATE ROLE {} NOLOGIN", (marker,), None) for marker in creates]
+    return plan

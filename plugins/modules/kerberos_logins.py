@@ -109,6 +109,41 @@ options:
       - A C(rds_iam) reached through another role is always refused, with the chain of roles.
     type: bool
     default: false
+  group_logins:
+    description:
+      - Logins synced from AD groups, for example from the members that
+        M(aurora.kerberos.ad_group_members_info) returns. Each member of each group gets a login, as in
+        O(logins), with the union of the roles and databases of every group it is in.
+      - Each synced login is also a direct member of a marker role named C(aurora_kerberos_group_) and the
+        group's lower-case name (C(NOLOGIN), no privileges; created when missing). The marker is how the
+        module knows which logins the sync owns. Every login that is a member of a marker role and no
+        longer a member of a listed group is dropped, with the same ownership rules as for V(absent)
+        (O(reassign_owned_to)).
+      - Logins without a marker role are never dropped by the sync. A group member whose login exists
+        without a marker (made by hand), or that O(logins) also lists, is refused, naming both.
+      - Omit to leave synced logins alone; an empty list drops every synced login.
+    type: list
+    elements: dict
+    suboptions:
+      ad_group:
+        description: The AD group's C(sAMAccountName), which names its marker role.
+        type: str
+        required: true
+      members:
+        description: The C(sAMAccountName) of every enabled user of the group, nested groups expanded.
+        type: list
+        elements: str
+        required: true
+      roles:
+        description: The roles every member's login is a direct member of, besides C(rds_ad) and the marker.
+        type: list
+        elements: str
+        default: []
+      databases:
+        description: The databases on which every member's login holds an explicit C(CONNECT) grant.
+        type: list
+        elements: str
+        default: []
   login_db:
     description:
       - The database to connect to. Roles are cluster-wide; ownership is reassigned only here.
@@ -167,6 +202,20 @@ EXAMPLES = r"""
     logins: "{{ ad_users | map('community.general.dict_kv', 'name') }}"
     exclusive: true
     migrate_from_iam: true
+
+- name: Logins for exactly the enabled members of AD group dba, nested groups included
+  aurora.kerberos.kerberos_logins:
+    login_host: "{{ endpoint }}"
+    login_user: postgres
+    login_password: "{{ master_password }}"
+    ca_cert: /etc/pki/rds/global-bundle.pem
+    realm: CORP.EXAMPLE.COM
+    group_logins:
+      - ad_group: dba
+        members: "{{ dba.groups[0].members | map(attribute='name') }}"
+        roles: [rds_superuser]
+        databases: [reports]
+    reassign_owned_to: reports_owner
 """
 
 RETURN = r"""
@@ -206,6 +255,11 @@ queries:
   type: list
   elements: str
   sample: ['CREATE ROLE "bob@CORP.EXAMPLE.COM" LOGIN', 'GRANT "rds_ad" TO "bob@CORP.EXAMPLE.COM"']
+group_logins:
+  description: For each AD group of O(group_logins), the logins of its members after the task.
+  returned: always
+  type: dict
+  sample: {"dba": ["alice@CORP.EXAMPLE.COM", "bob@CORP.EXAMPLE.COM"]}
 krb_caseins_users:
   description: Whether the server compares Kerberos names without case (C(krb_caseins_users)).
   returned: always
@@ -232,12 +286,20 @@ def main():
         exclusive=dict(type="bool", default=False),
         reassign_owned_to=dict(type="str"),
         migrate_from_iam=dict(type="bool", default=False),
+        group_logins=dict(type="list", elements="dict", options=dict(
+            ad_group=dict(type="str", required=True),
+            members=dict(type="list", elements="str", required=True),
+            roles=dict(type="list", elements="str", default=[]),
+            databases=dict(type="list", elements="str", default=[]),
+        )),
     )
     module = AuroraKerberosAWSModule(argument_spec=argument_spec, supports_check_mode=True, check_boto3=False)
     params = module.params
     try:
         realm = lg.validate_realm(params["realm"])
         wanted = lg.validate_logins(params["logins"], realm, params["state"])
+        sync = params["group_logins"] is not None
+        synced, markers = lg.validate_group_logins(params["group_logins"] or [], realm)
         if params["reassign_owned_to"] is not None:
             problem = lg.validate_object_name(params["reassign_owned_to"], "reassign_owned_to")
             if problem:
@@ -247,12 +309,24 @@ def main():
 
     def planner(cursor):
         catalog = lg.read_catalog(cursor)
+        creates, sync_drops = [], []
+        if sync:
+            entries, creates, sync_drops = lg.plan_group_sync(synced, markers, wanted, catalog)
+            wanted.extend(entries)
+            for marker in creates:  # made ahead of the grants, in the same transaction
+                catalog.roles[marker] = {"oid": None, "login": False}
         drops = lg.drop_candidates(wanted, catalog, realm, params["exclusive"])
+        drops.extend(login for login in sync_drops if login not in drops)
         dependencies = lg.read_dependencies(cursor, catalog, drops)
-        return lg.plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=params["reassign_owned_to"],
-                              migrate_from_iam=params["migrate_from_iam"]), catalog
+        plan = lg.plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=params["reassign_owned_to"],
+                              migrate_from_iam=params["migrate_from_iam"])
+        return lg.add_marker_roles(plan, creates), catalog
 
     plan, catalog, queries = pg.transact(module, planner)
+    members_of = {}
+    for item in wanted:
+        for group in item.get("groups", ()):
+            members_of.setdefault(group, []).append(item["login"])
     result = dict(
         changed=plan.changed,
         logins=sorted(item["login"] for item in wanted if item["state"] == "present"),
@@ -262,6 +336,7 @@ def main():
         revoked=plan.revoked,
         queries=queries,
         krb_caseins_users=catalog.caseins,
+        group_logins=dict((group, sorted(members_of.get(group, []))) for group in markers),
     )
     if module._diff:
         result["diff"] = dict(before={"logins": plan.before}, after={"logins": plan.after})

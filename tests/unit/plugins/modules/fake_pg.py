@@ -145,7 +145,7 @@ class FakeCursor:
         if statement.startswith("CREATE ROLE"):
             assert names[0] not in roles, statement
             server._oid += 1
-            roles[names[0]] = {"oid": server._oid, "login": True}
+            roles[names[0]] = {"oid": server._oid, "login": not statement.endswith("NOLOGIN")}
         elif statement.startswith("ALTER ROLE"):
             roles[names[0]]["login"] = True
         elif statement.startswith("GRANT CONNECT"):

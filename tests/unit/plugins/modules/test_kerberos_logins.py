@@ -326,3 +326,89 @@ def test_a_bad_secret_is_refused(server, monkeypatch, answer, error):
     result = run(master_user_secret="s", logins=[])
     assert result["failed"] and not hasattr(server, "params")
     assert ("Cannot read master_user_secret s" if error else "must hold JSON with username and password") in result["msg"]
+
+
+# --- logins synced from AD groups (group_logins) ------------------------------------------------
+
+MARKER = "aurora_kerberos_group_dba"
+
+
+def test_group_members_get_logins_with_the_union_of_their_groups_then_nothing_changes(server):
+    server.add_role("dba_role", login=False)
+    server.add_role("ops_role", login=False)
+    groups = [{"ad_group": "dba", "members": ["alice", "Bob"], "roles": ["dba_role"], "databases": ["postgres"]},
+              {"ad_group": "ops", "members": ["bob"], "roles": ["ops_role"]}]
+    predicted = run(check_mode=True, group_logins=groups)
+    assert predicted["changed"] and server.writes == [] and predicted["created"] == [login("alice"), login("bob")]
+    assert predicted["diff"]["after"]["logins"][login("bob")] == {
+        "member_of": ["aurora_kerberos_group_dba", "aurora_kerberos_group_ops", "dba_role", "ops_role", "rds_ad"],
+        "connect": ["postgres"]}
+    result = run(group_logins=groups)
+    assert result["queries"][:2] == ['CREATE ROLE "aurora_kerberos_group_dba" NOLOGIN',
+                                     'CREATE ROLE "aurora_kerberos_group_ops" NOLOGIN']
+    assert result["queries"] == predicted["queries"]
+    assert server.state["roles"][MARKER]["login"] is False
+    assert server.roles_in(MARKER) == [login("alice"), login("bob")]
+    assert server.roles_in("ops_role") == [login("bob")] and server.roles_in("rds_ad") == [login("alice"), login("bob")]
+    assert result["group_logins"] == {"dba": [login("alice"), login("bob")], "ops": [login("bob")]}
+    again = run(group_logins=groups)
+    assert not again["changed"] and again["queries"] == [] and server.commits == 1
+
+
+def test_a_user_who_left_the_group_is_dropped_and_a_hand_made_login_never(server):
+    server.add_role("owner", login=False)
+    for name in ("alice", "bob", "carol"):
+        server.add_role(login(name))
+        server.grant("rds_ad", login(name))
+    server.add_role(MARKER, login=False)
+    server.add_role("aurora_kerberos_group_gone", login=False)
+    server.grant(MARKER, login("alice"))
+    server.grant(MARKER, login("bob"))
+    server.add_role(login("dave"))
+    server.grant("rds_ad", login("dave"))
+    server.grant("aurora_kerberos_group_gone", login("dave"))  # its group is no longer synced
+    server.shdepend[login("bob")] = [("postgres", False, True, 2)]
+    groups = [{"ad_group": "dba", "members": ["alice"]}]
+    refused = run(group_logins=groups)
+    assert refused["failed"] and login("bob") in refused["msg"] and "reassign_owned_to" in refused["msg"]
+    assert server.writes == []
+    predicted = run(check_mode=True, group_logins=groups, reassign_owned_to="owner")
+    assert predicted["dropped"] == [login("bob"), login("dave")] and server.writes == []
+    assert predicted["diff"]["after"]["logins"][login("bob")] == {}
+    result = run(group_logins=groups, reassign_owned_to="owner")
+    assert result["dropped"] == [login("bob"), login("dave")]
+    assert 'REASSIGN OWNED BY "bob@CORP.EXAMPLE.COM" TO "owner"' in result["queries"]
+    assert login("carol") in server.state["roles"] and login("bob") not in server.state["roles"]
+    assert server.roles_in("rds_ad") == [login("alice"), login("carol")]
+    assert not run(group_logins=groups, reassign_owned_to="owner")["changed"]
+
+
+def test_without_group_logins_synced_logins_are_left_alone(server):
+    server.add_role(MARKER, login=False)
+    server.add_role(login("bob"))
+    server.grant(MARKER, login("bob"))
+    assert run(logins=[{"name": "alice"}])["dropped"] == []
+    assert run(group_logins=[])["dropped"] == [login("bob")]
+
+
+def test_a_member_whose_login_was_made_by_hand_or_is_listed_is_refused_naming_both(server):
+    server.add_role(login("carol"))
+    server.grant("rds_ad", login("carol"))
+    result = run(group_logins=[{"ad_group": "dba", "members": ["carol"]}])
+    assert result["failed"] and login("carol") in result["msg"] and "AD group dba" in result["msg"]
+    assert "made by hand" in result["msg"] and server.writes == []
+    result = run(logins=[{"name": "alice"}], group_logins=[{"ad_group": "dba", "members": ["Alice"]}])
+    assert result["failed"] and "both in logins ('alice')" in result["msg"] and "AD group dba" in result["msg"]
+    assert server.writes == []
+
+
+@pytest.mark.parametrize("groups, fragment", [
+    ([{"ad_group": "dba", "members": ["a/b"]}], "group_logins[0].members[0].name 'a/b' contains /"),
+    ([{"ad_group": "dba", "members": []}, {"ad_group": "DBA", "members": []}], "group_logins[1].ad_group 'DBA' is listed twice"),
+    ([{"ad_group": "x" * 50, "members": []}], "over PostgreSQL's 63 bytes"),
+    ([{"ad_group": "dba", "members": [], "roles": ["rds_iam"]}], "group_logins[0].roles lists rds_iam"),
+])
+def test_bad_group_logins_are_refused_before_connecting(server, groups, fragment):
+    result = run(group_logins=groups)
+    assert result["failed"] and fragment in result["msg"], result["msg"]
+    assert getattr(server, "connection_count", 0) == 0
