@@ -424,7 +424,7 @@ def marker_for(group):
     return MARKER_PREFIX + group.lower()
 
 
-def validate_group_logins(entries, realm, option="group_logins"):
+def validate_group_logins(entries, realm, group_members=None, option="group_logins"):
     """[{ad_group, members, roles, databases}] -> {login: {name, login, roles, databases, groups}},
     and the marker roles by group; LoginsError naming every bad entry at once. A user in several
     groups gets the union of their roles and databases."""
@@ -446,6 +446,14 @@ def validate_group_logins(entries, realm, option="group_logins"):
             problems.append("%s.ad_group %r %s" % (where, group, problem))
             continue
         markers[group] = marker
+        names = entry.get("members")
+        if names is None:
+            by_lower = dict((key.lower(), value) for key, value in (group_members or {}).items())
+            names = by_lower.get(group.lower())
+            if not isinstance(names, list):
+                problems.append("%s has no members and group_members has no list for %r: read them with "
+                                "ad_group_members_info" % (where, group))
+                continue
         for key in ("roles", "databases"):
             for value in entry.get(key) or []:
                 problem = validate_object_name(value, "%s.%s" % (where, key))
@@ -455,7 +463,7 @@ def validate_group_logins(entries, realm, option="group_logins"):
             problems.append("%s.roles lists %s: a Kerberos login must never hold both %s and %s"
                             % (where, IAM_ROLE, KERBEROS_ROLE, IAM_ROLE))
         try:
-            members = validate_logins([{"name": name} for name in entry.get("members") or []], realm, "present",
+            members = validate_logins([{"name": name} for name in names], realm, "present",
                                       option="%s.members" % where)
         except LoginsError as e:
             problems.append(str(e).replace("Refused before any change: ", "").rstrip("."))

@@ -89,6 +89,13 @@ groups:
       type: list
       elements: str
       sample: [dba-oncall]
+members_by_group:
+  description:
+    - The C(sAMAccountName) of each group's enabled users, by group, for the O(aurora.kerberos.kerberos_logins#module:group_members)
+      option of M(aurora.kerberos.kerberos_logins).
+  returned: always
+  type: dict
+  sample: {"dba": ["alice", "bob"]}
 members:
   description: The C(sAMAccountName) of every enabled user of any of the groups, sorted, each once.
   returned: always
@@ -175,7 +182,8 @@ def main():
     for group in groups:
         for member in group["members"]:
             members.setdefault(member["name"].lower(), member["name"])
-    module.exit_json(changed=False, groups=groups, members=sorted(members.values(), key=str.lower))
+    module.exit_json(changed=False, groups=groups, members=sorted(members.values(), key=str.lower),
+                     members_by_group=dict((group["name"], [m["name"] for m in group["members"]]) for group in groups))
 
 
 if __name__ == "__main__":

@@ -130,10 +130,11 @@ options:
         type: str
         required: true
       members:
-        description: The C(sAMAccountName) of every enabled user of the group, nested groups expanded.
+        description:
+          - The C(sAMAccountName) of every enabled user of the group, nested groups expanded.
+          - Defaults to the group's entry in O(group_members); one of them is required.
         type: list
         elements: str
-        required: true
       roles:
         description: The roles every member's login is a direct member of, besides C(rds_ad) and the marker.
         type: list
@@ -144,6 +145,13 @@ options:
         type: list
         elements: str
         default: []
+  group_members:
+    description:
+      - The members of each group by group name, as M(aurora.kerberos.ad_group_members_info) returns them
+        (RV(aurora.kerberos.ad_group_members_info#module:members_by_group)), for the entries of O(group_logins)
+        without C(members).
+    type: dict
+    default: {}
   login_db:
     description:
       - The database to connect to. Roles are cluster-wide; ownership is reassigned only here.
@@ -212,9 +220,9 @@ EXAMPLES = r"""
     realm: CORP.EXAMPLE.COM
     group_logins:
       - ad_group: dba
-        members: "{{ dba.groups[0].members | map(attribute='name') }}"
         roles: [rds_superuser]
         databases: [reports]
+    group_members: "{{ dba.members_by_group }}"
     reassign_owned_to: reports_owner
 """
 
@@ -288,10 +296,11 @@ def main():
         migrate_from_iam=dict(type="bool", default=False),
         group_logins=dict(type="list", elements="dict", options=dict(
             ad_group=dict(type="str", required=True),
-            members=dict(type="list", elements="str", required=True),
+            members=dict(type="list", elements="str"),
             roles=dict(type="list", elements="str", default=[]),
             databases=dict(type="list", elements="str", default=[]),
         )),
+        group_members=dict(type="dict", default={}),
     )
     module = AuroraKerberosAWSModule(argument_spec=argument_spec, supports_check_mode=True, check_boto3=False)
     params = module.params
@@ -299,7 +308,7 @@ def main():
         realm = lg.validate_realm(params["realm"])
         wanted = lg.validate_logins(params["logins"], realm, params["state"])
         sync = params["group_logins"] is not None
-        synced, markers = lg.validate_group_logins(params["group_logins"] or [], realm)
+        synced, markers = lg.validate_group_logins(params["group_logins"] or [], realm, params["group_members"])
         if params["reassign_owned_to"] is not None:
             problem = lg.validate_object_name(params["reassign_owned_to"], "reassign_owned_to")
             if problem:

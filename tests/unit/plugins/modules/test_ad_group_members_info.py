@@ -55,7 +55,7 @@ def test_nested_groups_are_expanded_once_and_disabled_users_left_out(aws):
         {"DirectoryId": DIRECTORY, "MaxResults": 250})
     result = run(groups=["dba"])
     assert not result["failed"] and not result["changed"]
-    assert result["members"] == ["alice", "bob"]
+    assert result["members"] == ["alice", "bob"] and result["members_by_group"] == {"dba": ["alice", "bob"]}
     assert result["groups"] == [{"name": "dba", "nested_groups": ["dba-oncall"], "members": [
         {"name": "alice", "user_principal_name": None}, {"name": "bob", "user_principal_name": None}]}]
 

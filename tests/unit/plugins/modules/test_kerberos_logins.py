@@ -412,3 +412,10 @@ def test_bad_group_logins_are_refused_before_connecting(server, groups, fragment
     result = run(group_logins=groups)
     assert result["failed"] and fragment in result["msg"], result["msg"]
     assert getattr(server, "connection_count", 0) == 0
+
+
+def test_members_come_from_group_members_as_ad_group_members_info_returns_them(server):
+    result = run(group_logins=[{"ad_group": "DBA"}], group_members={"dba": ["alice"]})
+    assert result["created"] == [login("alice")] and server.roles_in(MARKER) == [login("alice")]
+    refused = run(group_logins=[{"ad_group": "ops"}], group_members={"dba": ["alice"]})
+    assert refused["failed"] and "group_logins[0] has no members" in refused["msg"]
