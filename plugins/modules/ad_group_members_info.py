@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: ad_group_members_info
 short_description: The enabled users of AD groups, nested groups expanded, for logins synced from a group
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Returns the effective user members of one or more Active Directory groups, for example of AWS Managed
     Microsoft AD, over LDAPS or the Directory Service Data API. Members of nested groups count; disabled
