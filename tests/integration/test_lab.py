@@ -114,3 +114,103 @@ def test_rds_iam_member_is_rejected_even_with_its_password(db):
     finally:
         with master(db) as conn:
             sql(conn, f"DROP ROLE {name}")
+
+
+def test_group_logins_follow_the_ad_group_and_never_touch_a_hand_made_login(lab, db, tmp_path):
+    """db_users_group_logins (read over LDAPS from the DC): a group with a direct member, a nested group's member
+    and a disabled member gives exactly the two enabled users a login that works over GSSAPI; a second run
+    changes nothing; after one leaves, the next run drops exactly that login (what it owns reassigned), and a
+    login made by hand survives every run."""
+    import json
+    import sys
+
+    from ansible_run import playbook, recap
+
+    env = dict(current_env(lab), **{k: v for k, v in db.items() if k.startswith("LAB_PG_")})
+    realm, ou, password = lab["LAB_AD_REALM"], lab["LAB_AD_USERS_OU"], lab["LAB_USER_PASSWORD"]
+    direct, nested, disabled, hand = unique("gd"), unique("gn"), unique("gx"), unique("gh")
+    group, inner, owner, database = unique("gg"), unique("gi"), unique("go"), unique("gdb")
+    marker = f"aurora_kerberos_group_{group}"
+    dns = {name: create_ad_user(lab, name, password) for name in (direct, nested, disabled)}
+    groups = {inner: f"CN={inner},{ou}", group: f"CN={group},{ou}"}
+
+    def login(name):
+        return f"{name}@{realm}"
+
+    def sync():
+        extra = {"ansible_python_interpreter": sys.executable, "gl_host": db["LAB_PG_HOST"], "gl_hostaddr": db["LAB_PG_HOSTADDR"], "gl_port": db["LAB_PG_PORT"],
+                 "db_users_group_logins": [{"ad_group": group, "databases": [database]}],
+                 "db_users_reassign_owned_to": owner}
+        run = playbook("-i", "localhost,", "-c", "local", "tests/integration/playbooks/group_logins.yml",
+                       "-e", json.dumps(extra), extra_env=dict({k: v for k, v in env.items() if k.startswith("LAB_")},
+                                                               ANSIBLE_CALLBACK_RESULT_FORMAT="json"))
+        assert recap(run.stdout).get("failed") == 0, run.stdout[-3000:] + run.stderr[-2000:]
+        output = run.stdout.split('"db_users__output": ', 1)[1]
+        return recap(run.stdout), json.JSONDecoder().raw_decode(output)[0]
+
+    def members_of(conn, role):
+        return sorted(r[0] for r in sql(conn, "SELECT m.rolname FROM pg_auth_members a JOIN pg_roles m ON m.oid = a.member"
+                                              " JOIN pg_roles g ON g.oid = a.roleid WHERE g.rolname = %s", role))
+
+    def outside_a_transaction(statement):
+        conn = master(db)  # autocommit; `with conn` would open a transaction
+        try:
+            sql(conn, statement)
+        finally:
+            conn.close()
+
+    try:
+        outside_a_transaction(f'CREATE DATABASE "{database}"')  # the master owns it, so it can grant CONNECT
+        with ldap_admin(lab) as conn:
+            conn.modify(dns[disabled], {"userAccountControl": [(ldap3.MODIFY_REPLACE, [514])]})  # ACCOUNTDISABLE
+            conn.add(groups[inner], ["top", "group"], {"sAMAccountName": inner, "member": [dns[nested]]})
+            conn.add(groups[group], ["top", "group"],
+                     {"sAMAccountName": group, "member": [dns[direct], dns[disabled], groups[inner]]})
+        with master(db) as conn:
+            sql(conn, f'CREATE ROLE "{login(hand)}" LOGIN')
+            sql(conn, f'GRANT rds_ad TO "{login(hand)}"')
+            sql(conn, f'CREATE ROLE "{owner}" NOLOGIN')
+
+        first, output = sync()
+        assert first["changed"] >= 1 and sorted(output["created"]) == [login(direct), login(nested)]
+        with master(db) as conn:
+            assert members_of(conn, marker) == [login(direct), login(nested)]
+            assert login(hand) in members_of(conn, "rds_ad") and login(disabled) not in members_of(conn, "rds_ad")
+            assert sql(conn, "SELECT has_database_privilege(%s, %s, 'CONNECT')", login(nested), database)[0][0]
+            # Something the leaving user owns in the database the role connects to (REASSIGN OWNED acts there).
+            sql(conn, f'GRANT "{login(direct)}" TO CURRENT_USER')
+            sql(conn, f'CREATE SCHEMA {direct}_s AUTHORIZATION "{login(direct)}"')
+            sql(conn, f'REVOKE "{login(direct)}" FROM CURRENT_USER')
+        for name in (direct, nested):
+            ccache = tmp_path / name
+            assert kinit(lab, login(name), password, ccache).returncode == 0
+            with pg_connect(db, login(name), ccache=ccache) as conn:
+                assert sql(conn, "SELECT current_user")[0][0] == login(name)
+
+        again, output = sync()
+        assert again["changed"] == 0 and output["created"] == [] and output["removed"] == []
+
+        with ldap_admin(lab) as conn:
+            conn.modify(groups[group], {"member": [(ldap3.MODIFY_DELETE, [dns[direct]])]})
+        third, output = sync()
+        assert output["removed"] == [login(direct)] and output["created"] == []
+        with master(db) as conn:
+            roles = [r[0] for r in sql(conn, "SELECT rolname FROM pg_roles")]
+            assert login(direct) not in roles and login(nested) in roles and login(hand) in roles
+            assert sql(conn, "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s", f"{direct}_s")[0][0] == owner
+        with pytest.raises(psycopg2.OperationalError):
+            pg_connect(db, login(direct), ccache=tmp_path / direct)
+    finally:
+        with ldap_admin(lab) as conn:
+            for dn in (groups[group], groups[inner]):
+                conn.delete(dn) if conn.search(dn, "(objectClass=group)", ldap3.BASE) else None
+        for name in (direct, nested, disabled):
+            delete_ad_user(lab, name)
+        with master(db) as conn:
+            for role in (owner, login(direct)):  # whoever owns the schema now
+                sql(conn, f"DO $$ BEGIN IF to_regrole('\"{role}\"') IS NOT NULL THEN GRANT \"{role}\" TO CURRENT_USER; END IF; END $$")
+            sql(conn, f"DROP SCHEMA IF EXISTS {direct}_s")
+        outside_a_transaction(f'DROP DATABASE IF EXISTS "{database}"')
+        with master(db) as conn:
+            for role in (login(direct), login(nested), login(hand), marker, owner):
+                sql(conn, f'DROP ROLE IF EXISTS "{role}"')
