@@ -137,11 +137,11 @@ def test_group_logins_follow_the_ad_group_and_never_touch_a_hand_made_login(lab,
     def login(name):
         return f"{name}@{realm}"
 
-    def sync():
+    def sync(*options):
         extra = {"ansible_python_interpreter": sys.executable, "gl_host": db["LAB_PG_HOST"], "gl_hostaddr": db["LAB_PG_HOSTADDR"], "gl_port": db["LAB_PG_PORT"],
                  "db_users_group_logins": [{"ad_group": group, "databases": [database]}],
                  "db_users_reassign_owned_to": owner}
-        run = playbook("-i", "localhost,", "-c", "local", "tests/integration/playbooks/group_logins.yml",
+        run = playbook("-i", "localhost,", "-c", "local", *options, "tests/integration/playbooks/group_logins.yml",
                        "-e", json.dumps(extra), extra_env=dict({k: v for k, v in env.items() if k.startswith("LAB_")},
                                                                ANSIBLE_CALLBACK_RESULT_FORMAT="json"))
         assert recap(run.stdout).get("failed") == 0, run.stdout[-3000:] + run.stderr[-2000:]
@@ -192,6 +192,10 @@ def test_group_logins_follow_the_ad_group_and_never_touch_a_hand_made_login(lab,
 
         with ldap_admin(lab) as conn:
             conn.modify(groups[group], {"member": [(ldap3.MODIFY_DELETE, [dns[direct]])]})
+        predicted, output = sync("--check", "--diff")
+        assert predicted["changed"] >= 1 and output["removed"] == [login(direct)] and output["created"] == []
+        with master(db) as conn:
+            assert login(direct) in members_of(conn, marker)  # check mode wrote nothing
         third, output = sync()
         assert output["removed"] == [login(direct)] and output["created"] == []
         with master(db) as conn:
