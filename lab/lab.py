@@ -372,6 +372,7 @@ def pg_init():
     """The template data directory: initdb, Aurora's front door in pg_hba.conf; no server runs from it."""
     marker = PG_DIR / ".template"
     if marker.exists() and marker.read_text() == PG_TEMPLATE_VERSION:
+        say("postgres", f"already made the template {PG_TEMPLATE.relative_to(STATE)}: each cluster's server starts from it")
         return
     for stale in (PG_TEMPLATE, PG_SOCKET, PG_DIR / "data", PG_DIR / "run"):
         remove_tree(stale)

@@ -1,4 +1,4 @@
-"""lab-up twice changes nothing; lab-down leaves no port, namespace or process.
+"""lab-up twice changes nothing; lab-down leaves no port, namespace or process, a cluster's server included.
 
 Runs a second, private lab (own state folder, ports, namespace and addresses) so the shared
 lab the other tests use is never disturbed.
@@ -39,11 +39,31 @@ def listening_ports():
 
 def pids():
     run = STATE / "run"
-    return {
-        "aws": int((run / "aws.pid").read_text()),
-        "samba": int((run / "samba.pid").read_text()),
-        "postgres": int((STATE / "pg" / "data" / "postmaster.pid").read_text().split()[0]),
-    }
+    found = {"aws": int((run / "aws.pid").read_text()), "samba": int((run / "samba.pid").read_text())}
+    for pidfile in (STATE / "pg" / "servers").glob("*/data/postmaster.pid"):  # each cluster's server
+        found[pidfile.parent.parent.name] = int(pidfile.read_text().split()[0])
+    return found
+
+
+def namespace_ports():
+    """Ports listening inside the private lab's namespace: the DC's, and each cluster's server."""
+    out = subprocess.run(["ip", "netns", "exec", "aurkrb-life", "ss", "-H", "-ltn"], capture_output=True, text=True,
+                         check=True).stdout
+    return {line.split()[3] for line in out.splitlines()}
+
+
+def make_cluster():
+    """A cluster through the private lab's AWS endpoint: the endpoint starts its server."""
+    import boto3
+
+    values = dict(line.removeprefix("export ").split("=", 1) for line in (STATE / "env").read_text().splitlines()
+                  if line.startswith("export "))
+    values = {k: v.strip("'") for k, v in values.items()}
+    rds = boto3.client("rds", endpoint_url=values["AWS_ENDPOINT_URL"], region_name=values["AWS_REGION"],
+                       aws_access_key_id="lab", aws_secret_access_key="lab")
+    rds.create_db_cluster(DBClusterIdentifier=values["LAB_PG_CLUSTER"], Engine="aurora-postgresql",
+                          MasterUsername="boss", MasterUserPassword="Life-cycle-9x", Port=int(ENV["LAB_PG_PORT"]))
+    return f"{values['LAB_PG_HOSTADDR']}:{ENV['LAB_PG_PORT']}"
 
 
 def alive(pid):
@@ -66,8 +86,12 @@ def test_up_twice_then_down_leaves_nothing(private_lab):
     first = lab("up")
     assert first.returncode == 0, first.stdout + first.stderr
     assert lab("status").returncode == 0
-    assert {15041, 15442} <= listening_ports()
+    assert 15041 in listening_ports()
+    assert not (STATE / "pg" / "servers").exists() or not list((STATE / "pg" / "servers").iterdir())  # none yet
+    server = make_cluster()
+    assert server in namespace_ports()
     before = pids()
+    assert len(before) == 3, before
     env_text = (STATE / "env").read_text()
 
     again = lab("up")
@@ -82,8 +106,9 @@ def test_up_twice_then_down_leaves_nothing(private_lab):
     assert not any(alive(pid) for pid in before.values()), before
     assert "aurkrb-life" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert subprocess.run(["ip", "link", "show", "aurkrb-life-h"], capture_output=True, check=False).returncode != 0
-    # The DC's own ports went with its namespace; the host-side ones must be closed too.
-    assert not {15041, 15442} & listening_ports()
+    # The DC's and the servers' ports went with the namespace; the endpoint's must be closed too.
+    assert 15041 not in listening_ports()
+    assert not list((STATE / "pg" / "servers").iterdir())
     assert "203.0.113." not in subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True, check=True).stdout
     assert lab("status").returncode == 1
     assert lab("down").returncode == 0  # a second down is harmless
@@ -93,11 +118,13 @@ def test_up_twice_then_down_leaves_nothing(private_lab):
     # state folder is kept, so this up starts the built lab again without provisioning.
     warm = lab("up")
     assert warm.returncode == 0, warm.stdout + warm.stderr
+    make_cluster()
     before = pids()
+    assert len(before) == 3, before
     subprocess.run(["ip", "netns", "del", "aurkrb-life"], check=True)
     for attempt in ("down", "down again"):
         down = lab("down")
         assert down.returncode == 0, f"{attempt}: {down.stdout}{down.stderr}"
     assert not any(alive(pid) for pid in before.values()), before
     assert subprocess.run(["ip", "link", "show", "aurkrb-life-h"], capture_output=True, check=False).returncode != 0
-    assert not {15041, 15442} & listening_ports()
+    assert 15041 not in listening_ports()
