@@ -17,7 +17,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from labtools import cluster_env, current_env, kinit, lab_api, ldap_admin, master, member_cluster, pg_connect, sql, unique
+from labtools import cluster_env, create_ad_user, current_env, kinit, lab_api, ldap_admin, master, member_cluster, pg_connect, sql, unique
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})  # max_attempts=1 still retries once
 MODEL = botocore.session.get_session().get_service_model("ds-data")
@@ -759,6 +759,32 @@ def test_a_ds_data_user_logs_in_to_postgres_with_kerberos(lab, dsd, directory, n
                 assert sql(conn, "SELECT current_user")[0][0] == principal
             finally:
                 conn.close()
+
+
+def test_group_members_walk_nested_groups_and_leave_disabled_users_out(lab, dsd, directory, names):
+    """ad_group_members_info's ds-data path (plugins/module_utils/ad_members.py, which imports nothing of the
+    collection) against the lab: ListGroupMembers walked into a nested group (and back: a cycle), ListUsers'
+    Enabled, every answer checked against the model's shapes."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "plugins" / "module_utils" / "ad_members.py"
+    spec = importlib.util.spec_from_file_location("ad_members", path)
+    ad_members = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ad_members)
+    direct, nested = unique("md"), unique("mn")
+    names.extend([direct, nested])
+    for name in (direct, nested):
+        create_ad_user(lab, name, lab["LAB_USER_PASSWORD"])  # enabled, with a password
+    disabled, _ = new_user(dsd, directory, names, prefix="mx")  # CreateUser makes it disabled
+    outer, _ = new_group(dsd, directory, names, prefix="mg")
+    inner, _ = new_group(dsd, directory, names, prefix="mi")
+    for group, member in ((outer, direct), (outer, disabled), (outer, inner), (inner, nested), (inner, outer)):
+        dsd.add_group_member(DirectoryId=directory, GroupName=group, MemberName=member)
+    found = ad_members.ds_data_members(dsd, directory, [outer])
+    assert [m["name"] for m in found[outer]["members"]] == sorted([direct, nested])
+    assert found[outer]["groups"] == [inner]
+    with pytest.raises(ad_members.GroupNotFound):
+        ad_members.ds_data_members(dsd, directory, [unique("none")])
 
 
 def test_every_operation_was_checked_against_its_model_shape(request):
