@@ -109,6 +109,12 @@ try:
 except ImportError:
     pass  # Reported by the ds_data path.
 
+try:
+    from ldap3.core.exceptions import LDAPException
+except ImportError:
+    class LDAPException(Exception):
+        """Stands in when ldap3 is missing, which the ldap path reports."""
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
@@ -174,8 +180,12 @@ def main():
         module.fail_json(msg=f"Group {e} does not exist in {domain}: check groups (a group's sAMAccountName).")
     except AdLdapError as e:
         module.fail_json(msg=str(e))
+    except LDAPException as e:
+        module.fail_json(msg=f"Could not read the members of {', '.join(p['groups'])} from {p['ldap_server']}: {e}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Could not read the members of {', '.join(p['groups'])} in {p['directory_id']}")
+        module.fail_json_aws(e, msg=f"Could not read the members of {', '.join(p['groups'])} in {p['directory_id']} "
+                                    "(directory data access must be enabled: the directory role enables it for "
+                                    "directory_users_backend=ds_data)")
     groups = [{"name": group, "members": found[group]["members"], "nested_groups": found[group]["groups"]}
               for group in p["groups"]]
     members = {}
