@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: domain_membership
-short_description: Join an Aurora cluster or an RDS for PostgreSQL DB instance to an AWS Managed Microsoft AD for Kerberos authentication, and wait until it is enabled
+short_description: Join an Aurora cluster or an RDS for PostgreSQL instance to AWS Managed Microsoft AD and wait for Kerberos
 version_added: 0.1.0
 description:
   - Joins an Aurora DB cluster to a directory (C(ModifyDBCluster Domain, DomainIAMRoleName, ApplyImmediately)), or takes

@@ -171,7 +171,9 @@ def db_instance(**extra):
 @pytest.mark.parametrize("kerberos, ok", [(True, True), (False, False)])
 def test_engine_postgres_checks_the_postgres_row_of_the_exact_version_and_class(aws, kerberos, ok):
     expect_checks(aws, engine="postgres", instance_class="db.m6g.large", kerberos=kerberos)
-    result = run(fail_on=[], engine="postgres", **dict(EXPLICIT, instance_class="db.m6g.large"))
+    params = dict(EXPLICIT)
+    params["instance_class"] = "db.m6g.large"
+    result = run(fail_on=[], engine="postgres", **params)
     assert result["ok"] is ok
     engine_support = result["findings"][0]
     assert engine_support["check"] == "engine_support"
@@ -194,9 +196,8 @@ def test_the_db_instance_gives_what_is_checked(aws):
     ("postgres", "belongs to Multi-AZ DB cluster orders: Multi-AZ DB clusters do not support Kerberos authentication"),
 ])
 def test_an_instance_of_a_cluster_fails_with_the_reason(aws, engine, expect):
-    aws["rds"].add_response("describe_db_instances", {"DBInstances": [db_instance(Engine=engine,
-                                                                                   DBClusterIdentifier=CLUSTER)]},
-                            {"DBInstanceIdentifier": DB})
+    member = db_instance(Engine=engine, DBClusterIdentifier=CLUSTER)
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [member]}, {"DBInstanceIdentifier": DB})
     result = run(db_instance_id=DB, directory_id=ID, iam_role_name=ROLE)
     assert result["failed"] and expect in result["msg"]
 
