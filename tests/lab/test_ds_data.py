@@ -775,9 +775,9 @@ def test_group_members_walk_nested_groups_and_leave_disabled_users_out(lab, dsd,
     names.extend([direct, nested])
     for name in (direct, nested):
         create_ad_user(lab, name, lab["LAB_USER_PASSWORD"])  # enabled, with a password
-    disabled, _ = new_user(dsd, directory, names, prefix="mx")  # CreateUser makes it disabled
-    outer, _ = new_group(dsd, directory, names, prefix="mg")
-    inner, _ = new_group(dsd, directory, names, prefix="mi")
+    disabled, dummy = new_user(dsd, directory, names, prefix="mx")  # CreateUser makes it disabled
+    outer, dummy = new_group(dsd, directory, names, prefix="mg")
+    inner, dummy = new_group(dsd, directory, names, prefix="mi")
     for group, member in ((outer, direct), (outer, disabled), (outer, inner), (inner, nested), (inner, outer)):
         dsd.add_group_member(DirectoryId=directory, GroupName=group, MemberName=member)
     found = ad_members.ds_data_members(dsd, directory, [outer])
