@@ -276,6 +276,18 @@ def _sync_master(resource, database=None):
         _pg_master(resource, resource.master_username, password, database)
 
 
+def _start_database(resource, database_name, forget):
+    """The new resource's own server, master user and DatabaseName; on a failure nothing is left: forget()
+    takes the resource out of moto and its server is stopped."""
+    try:
+        _start_server(resource, resource.__dict__.get("_lab_port"))
+        _sync_master(resource, database_name)
+    except Exception:
+        forget()
+        servers.stop(resource.arn)
+        raise
+
+
 def _start_server(resource, asked_port):
     """The resource's own PostgreSQL (servers.py); None when the endpoint runs without a lab template."""
     if not servers.enabled():
@@ -766,14 +778,9 @@ def _patch_backend():
             checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
         cluster = original_create_cluster(self, kwargs)
         cluster.lab_membership = None
-        try:
-            if engine == ENGINE:
-                _start_server(cluster, cluster.__dict__.get("_lab_port"))
-                _sync_master(cluster, kwargs.get("database_name"))
-        except Exception:
-            self.clusters.pop(cluster.db_cluster_identifier, None)
-            servers.stop(cluster.arn)
-            raise
+        if engine == ENGINE:
+            _start_database(cluster, kwargs.get("database_name"),
+                            lambda: self.clusters.pop(cluster.db_cluster_identifier, None))
         # Creation takes cluster_seconds from the answer on, however long the server took to start.
         cluster.lab_created = _LAB.now()
         cluster.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
@@ -824,13 +831,8 @@ def _patch_backend():
                          f"DB cluster {db_kwargs['db_cluster_identifier']} is busy with another operation: try again later.")
         database = original_create_instance(self, db_kwargs)
         if _is_server_instance(database):
-            try:
-                _start_server(database, database.__dict__.get("_lab_port"))
-                _sync_master(database, db_kwargs.get("db_name"))
-            except Exception:
-                self.databases.pop(database.db_instance_identifier, None)
-                servers.stop(database.arn)
-                raise
+            _start_database(database, db_kwargs.get("db_name"),
+                            lambda: self.databases.pop(database.db_instance_identifier, None))
         database.lab_created = _LAB.now()
         database.lab_create_seconds = float(_LAB.knobs["cluster_seconds"])
         if checked is not None:

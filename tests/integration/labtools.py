@@ -61,25 +61,21 @@ def pg_connect(env, user, password=None, ccache=None):
 
 
 @contextlib.contextmanager
-def demo_cluster(env):
-    """The demo cluster (LAB_PG_CLUSTER, asking LAB_PG_PORT, with the env file's master user), as site.yml
-    creates it, for tests that need the database LAB_PG_HOST names without running site.yml. Made (without a
-    membership) when absent and then deleted afterwards; one that exists is left as it is. Yields its env."""
+def own_cluster(env, cluster_id):
+    """A cluster made for a test (the env file's master user, asking LAB_PG_PORT, no membership), deleted
+    afterwards. Yields the env of its own database (cluster_env): the lab starts its server before
+    CreateDBCluster answers."""
     import boto3
 
-    rds = boto3.client("rds")
+    rds = boto3.client("rds", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
     current = current_env(env)
-    cluster_id = env["LAB_PG_CLUSTER"]
-    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}])["DBClusters"]
-    if not found:
-        rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
-                              MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
-                              Port=int(env["LAB_PG_PORT"]), DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"])
+    rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
+                          MasterUsername=current["LAB_PG_MASTER_USER"], MasterUserPassword=current["LAB_PG_MASTER_PASSWORD"],
+                          Port=int(env["LAB_PG_PORT"]), DBSubnetGroupName=env["LAB_DB_SUBNET_GROUP"])
     try:
         yield cluster_env(current, rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
     finally:
-        if not found:
-            rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+        rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
 
 
 def address_of(env, endpoint):

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from ansible_run import ROOT, playbook, recap
-from labtools import cluster_env, lab_api, master, poll, sql
+from labtools import lab_api, master, own_cluster, sql
 
 INVENTORY = ["-i", "inventories/lab"]
 FIX_WORDS = ("use ", "give ", "set ", "choose ", "must ", "remove ", "add ", "revoke ")
@@ -261,27 +261,11 @@ def messages(result):
     return "\n".join(m if isinstance(m, str) else json.dumps(m) for m in found)
 
 
-def connect_when_up(env):
-    def attempt():
-        try:
-            return master(env)
-        except Exception:  # noqa: BLE001 - the cluster's server is still starting
-            return None
-    return poll(attempt, 30, "the cluster's database answered")
-
-
 @pytest.fixture(scope="module")
 def database(lab):
     """A cluster of the test's own, for its database (made before the call log is cleared, deleted afterwards)."""
-    rds = boto3.client("rds", endpoint_url=lab["AWS_ENDPOINT_URL"], region_name=lab["AWS_REGION"])
-    cluster_id = "aurkrb-badinput-db"
-    rds.create_db_cluster(DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="16.6",
-                          MasterUsername=lab["LAB_PG_MASTER_USER"], MasterUserPassword=lab["LAB_PG_MASTER_PASSWORD"],
-                          Port=int(lab["LAB_PG_PORT"]), DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"])
-    try:
-        yield cluster_env(lab, rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0])
-    finally:
-        rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+    with own_cluster(lab, "aurkrb-badinput-db") as env:
+        yield env
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +282,7 @@ def lab_refs(lab, database):
     extra = ec2.create_subnet(VpcId=lab["LAB_VPC_ID"], CidrBlock=cidr, AvailabilityZone=first["AvailabilityZone"])["Subnet"]
     realm = lab["LAB_AD_REALM"]
     iam_login, nested_login = "badinput-iam", "badinput-nested"
-    conn = connect_when_up(database)
+    conn = master(database)
     sql(conn, f'CREATE ROLE "{iam_login}@{realm}" LOGIN IN ROLE rds_iam')
     sql(conn, 'CREATE ROLE "badinput-iam-group" NOLOGIN IN ROLE rds_iam')
     sql(conn, f'CREATE ROLE "{nested_login}@{realm}" LOGIN IN ROLE "badinput-iam-group"')
