@@ -46,9 +46,15 @@ def run(args, env=None, cwd=None):
 
 def tool_env(tree):
     """The environment antsibull-docs and ansible-doc need: the venv's tools first, the tree's collections only,
-    and git kept from finding a checkout above the tree."""
+    and git kept from finding a checkout above the tree.
+
+    Not scanning sys.path matters: ansible-galaxy lists collection paths sorted by name, and antsibull-docs copies
+    a dependency from the first path that lists it. Where the venv's bundled collections sort first (a checkout
+    whose path sorts before the temporary folder), it took amazon.aws from inside the git checkout and copied only
+    the files git tracks there, none."""
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", ANSIBLE_COLLECTIONS_PATH=str(tree),
-                GIT_CEILING_DIRECTORIES=str(tree.parent), ANSIBLE_NOCOLOR="1")
+                ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="False", GIT_CEILING_DIRECTORIES=str(tree.parent),
+                ANSIBLE_NOCOLOR="1")
 
 
 def installed_collections():

@@ -2,7 +2,9 @@
 its variables exactly as meta/argument_specs.yml states them (scripts/docs.py writes and checks both)."""
 
 import importlib.util
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,21 @@ SECTIONS = ("## Requirements", "## IAM permissions", "## Variables", "## Outputs
 def test_antsibull_docs_lint_of_the_built_collection_has_no_finding():
     code, findings = docs.lint()
     assert findings == [] and code == 0, "\n".join(findings)
+
+
+def test_antsibull_docs_sees_only_the_trees_collections(tmp_path):
+    """ansible-galaxy lists collection paths sorted by name and antsibull-docs copies a dependency from the first
+    one. Whatever the tree's path sorts against the venv's bundled collections, the tree must be the only place
+    amazon.aws comes from: the venv is inside a git checkout, whose copy holds only the files git tracks, none."""
+    tree = tmp_path / "zz" / "collections"
+    (tree / "ansible_collections" / "amazon" / "aws").mkdir(parents=True)
+    (tree / "ansible_collections" / "amazon" / "aws" / "MANIFEST.json").write_text(
+        '{"collection_info": {"namespace": "amazon", "name": "aws", "version": "10.1.2"}, "file_manifest_file": {}}')
+    out = subprocess.run([str(docs.BIN / "ansible-galaxy"), "collection", "list", "--format", "json"],
+                         env=docs.tool_env(tree), capture_output=True, text=True, check=True).stdout
+    listed = json.loads(out[out.index("{"):])
+    having = [path for path, collections in listed.items() if "amazon.aws" in collections]
+    assert having == [str(tree / "ansible_collections")]
 
 
 def test_every_role_has_a_readme():
