@@ -327,13 +327,11 @@ def is_invalid_role(exception):
 @RDSDomainErrorHandler.common_error_handler("modify the DB cluster's domain membership")
 # The cluster refuses a modification while it is busy (creating, modifying, backing up): try again.
 @jittered_backoff(catch_extra_error_codes=["InvalidDBClusterStateFault"])
-def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None, apply_immediately=True):
+def modify_domain(client, cluster_id, domain, iam_role_name=None, apply_immediately=True):
     """Join (domain = a directory id; the same id again retries a failed join), move, or leave (domain "none").
 
     apply_immediately false lets RDS put the change off to the maintenance window
-    (pending-maintenance-enable-kerberos / pending-maintenance-disable-kerberos)."""
-    if check_mode:
-        return True
+    (pending-maintenance-enable-kerberos / pending-maintenance-disable-kerberos). The caller decides check mode."""
     params = {"DBClusterIdentifier": cluster_id, "Domain": domain, "ApplyImmediately": bool(apply_immediately)}
     if domain != "none":
         params["DomainIAMRoleName"] = iam_role_name
@@ -344,11 +342,9 @@ def modify_domain(client, check_mode, cluster_id, domain, iam_role_name=None, ap
 @RDSDomainErrorHandler.common_error_handler("modify the DB instance's domain membership")
 # The instance refuses a modification while it is busy (creating, modifying, backing up): try again.
 @jittered_backoff(catch_extra_error_codes=["InvalidDBInstanceState"])
-def modify_instance_domain(client, check_mode, instance_id, domain, iam_role_name=None, apply_immediately=True):
+def modify_instance_domain(client, instance_id, domain, iam_role_name=None, apply_immediately=True):
     """The same for a DB instance outside a cluster (ModifyDBInstance). The leave is DisableDomain, which the rds
     model documents for ModifyDBInstance ("remove the DB instance from the Active Directory domain")."""
-    if check_mode:
-        return True
     params = {"DBInstanceIdentifier": instance_id, "ApplyImmediately": bool(apply_immediately)}
     if domain == "none":
         params["DisableDomain"] = True

@@ -440,8 +440,7 @@ def send_join(module, rds, age):
     while True:
         try:
             modify_domain = rds_domain.modify_instance_domain if on_instance(p) else rds_domain.modify_domain
-            return modify_domain(rds, False, target_id(p), p["directory_id"], p["iam_role_name"],
-                                 p["apply_immediately"])
+            return modify_domain(rds, target_id(p), p["directory_id"], p["iam_role_name"], p["apply_immediately"])
         except is_ansible_aws_error_code("InvalidParameterCombination") as e:
             if not rds_domain.is_invalid_role(e.exception):
                 raise
@@ -610,7 +609,7 @@ def ensure_absent(module, rds):
                          diff=dict(before=rds_domain.diff_view(before), after={} if changed else rds_domain.diff_view(before)))
     if changed:
         modify_domain = rds_domain.modify_instance_domain if on_instance(p) else rds_domain.modify_domain
-        modify_domain(rds, False, target_id(p), "none", apply_immediately=p["apply_immediately"])
+        modify_domain(rds, target_id(p), "none", apply_immediately=p["apply_immediately"])
     outcome = None
     if p["wait"]:
         outcome = rds_domain.wait_for_leave(rds, target_id(p), p["wait_timeout"], p["poll_interval"],

@@ -186,26 +186,22 @@ def test_failed_statuses_names_each_failed_resource():
 
 # --- the change ---------------------------------------------------------------------------------
 
-def test_modify_domain_in_check_mode_calls_nothing(rds):
-    assert rds_domain.modify_domain(rds, True, CLUSTER, ID, "role") is True
-
-
 def test_modify_domain_joins_with_the_role(rds):
     rds.stubber.add_response("modify_db_cluster", {"DBCluster": {}}, {
         "DBClusterIdentifier": CLUSTER, "Domain": ID, "DomainIAMRoleName": "role", "ApplyImmediately": True})
-    assert rds_domain.modify_domain(rds, False, CLUSTER, ID, "role") is True
+    assert rds_domain.modify_domain(rds, CLUSTER, ID, "role") is True
 
 
 def test_modify_domain_leaves_without_a_role(rds):
     rds.stubber.add_response("modify_db_cluster", {"DBCluster": {}}, {
         "DBClusterIdentifier": CLUSTER, "Domain": "none", "ApplyImmediately": True})
-    assert rds_domain.modify_domain(rds, False, CLUSTER, "none", "ignored") is True
+    assert rds_domain.modify_domain(rds, CLUSTER, "none", "ignored") is True
 
 
 def test_modify_domain_raises_a_refusal(rds):
     rds.stubber.add_client_error("modify_db_cluster", "DomainNotFoundFault", "Domain d-1234567890 not found.", 404)
     with pytest.raises(rds_domain.AnsibleRDSDomainError, match="Failed to modify the DB cluster's domain membership"):
-        rds_domain.modify_domain(rds, False, CLUSTER, ID, "role")
+        rds_domain.modify_domain(rds, CLUSTER, ID, "role")
 
 
 # --- waiters ------------------------------------------------------------------------------------
