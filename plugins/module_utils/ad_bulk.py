@@ -88,7 +88,7 @@ def prefetch_users(directory, names):
     ordered = sorted(found)
     for start in range(0, len(ordered), SEARCH_CHUNK):
         chunk = ordered[start:start + SEARCH_CHUNK]
-        search_filter = "(|%s)" % "".join(f"(sAMAccountName={escape_filter_chars(name)})" for name in chunk)
+        search_filter = f"(|{''.join((f'(sAMAccountName={escape_filter_chars(name)})' for name in chunk))})"
         with AdLdapErrorHandler.guard(f"look up {len(chunk)} users under {directory.base_dn}"):
             entries = directory.connection.extend.standard.paged_search(
                 directory.base_dn, search_filter, SUBTREE, attributes=_SEARCH_ATTRIBUTES, paged_size=500, generator=False)

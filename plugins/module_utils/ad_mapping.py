@@ -36,34 +36,32 @@ def validate_mappings(entries, default_databases):
     seen = {}
     wanted = []
     for index, entry in enumerate(entries):
-        where = "mappings[%d]" % index
+        where = f"mappings[{index}]"
         sid = entry.get("sid") or ""
         if not SID_PATTERN.match(sid):
-            problems.append("%s.sid %r is not a SID: use the group's SID from aurora.kerberos.ad_group "
-                            "(group.sid, S-1-5-21-...)" % (where, sid))
+            problems.append(f"{where}.sid {sid!r} is not a SID: use the group's SID from aurora.kerberos.ad_group (group.sid, S-1-5-21-...)")
         group = entry.get("ad_group")
         if not isinstance(group, str) or not group.strip():
-            problems.append("%s.ad_group is empty: give the group's name (group.name of aurora.kerberos.ad_group)" % where)
-        problem = validate_object_name(entry.get("role"), "%s.role" % where)
+            problems.append(f"{where}.ad_group is empty: give the group's name (group.name of aurora.kerberos.ad_group)")
+        problem = validate_object_name(entry.get("role"), f"{where}.role")
         if problem:
             problems.append(problem)
         if entry.get("role") == KERBEROS_ROLE:
-            problems.append("%s.role is %s: map groups to a role of their own" % (where, KERBEROS_ROLE))
+            problems.append(f"{where}.role is {KERBEROS_ROLE}: map groups to a role of their own")
         databases = entry.get("databases")
         databases = sorted(set(default_databases if databases is None else databases))
         for db in databases:
-            problem = validate_object_name(db, "%s.databases" % where)
+            problem = validate_object_name(db, f"{where}.databases")
             if problem:
                 problems.append(problem)
         key = (sid, entry.get("role"))
         if key in seen:
-            problems.append("%s maps %s to %s again (%s already does): give each pair once" % (
-                where, sid, entry.get("role"), seen[key]))
+            problems.append(f"{where} maps {sid} to {entry.get('role')} again ({seen[key]} already does): give each pair once")
         seen[key] = where
         wanted.append({"ad_group": entry.get("ad_group"), "sid": sid, "role": entry.get("role"),
                        "weight": entry.get("weight"), "databases": databases})
     if problems:
-        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}.")
     return wanted
 
 
@@ -80,9 +78,10 @@ def extension_state(cursor, needed):
     if needed:
         libraries = preloaded_libraries(cursor)
         if EXTENSION not in libraries:
+            has = ", ".join(libraries) or "nothing"
             raise LoginsError("Refused before any change: pg_ad_mapping is not in shared_preload_libraries of this "
-                              "cluster (it has: %s), so CREATE EXTENSION pg_ad_mapping and the mappings cannot work: "
-                              "%s." % (", ".join(libraries) or "nothing", PRELOAD_FIX))
+                              f"cluster (it has: {has}), so CREATE EXTENSION pg_ad_mapping and the mappings cannot work: "
+                              f"{PRELOAD_FIX}.")
     cursor.execute("SELECT extversion FROM pg_extension WHERE extname = %s", (EXTENSION,))
     if cursor.fetchall():
         return False
@@ -128,15 +127,14 @@ def plan_mappings(wanted, state, existing, catalog, exclusive=False, create_exte
             if role in catalog.roles:
                 path = catalog.path_to(role, KERBEROS_ROLE)
                 if path:
-                    problems.append("%s is in %s (%s): a mapped role must never be; revoke it" % (
-                        role, KERBEROS_ROLE, " -> ".join(path)))
+                    problems.append(f"{role} is in {KERBEROS_ROLE} ({' -> '.join(path)}): a mapped role must never be; revoke it")
             for db in item["databases"]:
                 if db not in catalog.databases:
-                    problems.append("database %s of %s does not exist" % (db, role))
+                    problems.append(f"database {db} of {role} does not exist")
                 elif _needs_connect(catalog, role, db) and not catalog.databases[db]["can_grant"]:
-                    problems.append("%s cannot grant CONNECT on %s (not the owner, no grant option)" % (catalog.user, db))
+                    problems.append(f"{catalog.user} cannot grant CONNECT on {db} (not the owner, no grant option)")
     if problems:
-        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}.")
 
     keys = set((item["sid"], item["role"]) for item in wanted)
     if state == "present":

@@ -100,18 +100,17 @@ def ldap_members(connection, base_dn, groups):
     """The same over LDAPS: one search for the group's DN, one paged in-chain search for its users."""
     result = {}
     for group in groups:
-        connection.search(base_dn, "(&(objectClass=group)(sAMAccountName=%s))" % escape_filter_chars(group),
+        connection.search(base_dn, f"(&(objectClass=group)(sAMAccountName={escape_filter_chars(group)}))",
                           SUBTREE, attributes=["sAMAccountName"])
         found = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
         if not found:
             raise GroupNotFound(group)
         dn = escape_filter_chars(found[0]["dn"])
         users = connection.extend.standard.paged_search(
-            base_dn, "(&(objectCategory=person)(objectClass=user)(memberOf:%s:=%s)(!(userAccountControl:%s:=%d)))"
-            % (IN_CHAIN, dn, BIT_AND, UF_ACCOUNTDISABLE),
+            base_dn, f"(&(objectCategory=person)(objectClass=user)(memberOf:{IN_CHAIN}:={dn})(!(userAccountControl:{BIT_AND}:={UF_ACCOUNTDISABLE})))",
             attributes=["sAMAccountName", "userPrincipalName"], paged_size=500, generator=False)
         nested = connection.extend.standard.paged_search(
-            base_dn, "(&(objectClass=group)(memberOf:%s:=%s))" % (IN_CHAIN, dn),
+            base_dn, f"(&(objectClass=group)(memberOf:{IN_CHAIN}:={dn}))",
             attributes=["sAMAccountName"], paged_size=500, generator=False)
         result[group] = {
             "members": sorted(({"name": _text(e, "sAMAccountName"), "user_principal_name": _text(e, "userPrincipalName")}

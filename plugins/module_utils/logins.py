@@ -32,7 +32,7 @@ def _name_problem(value):
         return "starts or ends with a space"
     for char in value:
         if ord(char) < 32 or ord(char) == 127:
-            return "contains a control character (%r)" % char
+            return f"contains a control character ({char!r})"
     return None
 
 
@@ -40,8 +40,7 @@ def validate_realm(realm):
     """The realm in upper case, as Kerberos names it (CORP.EXAMPLE.COM)."""
     allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
     if not realm or not set(realm.upper()) <= allowed or realm.startswith(".") or realm.endswith("."):
-        raise LoginsError("realm %r is not a Kerberos realm: use the directory's DNS name in upper case, "
-                          "for example CORP.EXAMPLE.COM" % (realm,))
+        raise LoginsError(f"realm {realm!r} is not a Kerberos realm: use the directory's DNS name in upper case, for example CORP.EXAMPLE.COM")
     return realm.upper()
 
 
@@ -49,15 +48,15 @@ def validate_object_name(value, option):
     """A role or database name we only quote: anything PostgreSQL can store, up to 63 bytes."""
     problem = _name_problem(value)
     if problem is None and len(value.encode("utf-8")) > MAX_NAME_BYTES:
-        problem = "is %d bytes long; PostgreSQL names stop at %d" % (len(value.encode("utf-8")), MAX_NAME_BYTES)
+        problem = f"is {len(value.encode('utf-8'))} bytes long; PostgreSQL names stop at {MAX_NAME_BYTES}"
     if problem:
-        return "%s %r %s" % (option, value, problem)
+        return f"{option} {value!r} {problem}"
     return None
 
 
 def login_for(name, realm):
     """The login PostgreSQL matches to the Kerberos principal: lower-case name, @, upper-case realm."""
-    return "%s@%s" % (name.lower(), realm)
+    return f"{name.lower()}@{realm}"
 
 
 def validate_logins(entries, realm, default_state, option="logins"):
@@ -67,31 +66,29 @@ def validate_logins(entries, realm, default_state, option="logins"):
     seen = {}
     wanted = []
     for index, entry in enumerate(entries):
-        where = "%s[%d]" % (option, index)
+        where = f"{option}[{index}]"
         name = entry.get("name")
         problem = _name_problem(name)
         if problem is None:
             bad = sorted(set(c for c in name if c in FORBIDDEN_IN_LOGON_NAME))
             if bad:
-                problem = "contains %s, which an AD logon name cannot hold%s" % (
-                    " ".join(bad), " (give the name without @REALM)" if bad == ["@"] else "")
+                problem = f"contains {' '.join(bad)}, which an AD logon name cannot hold{' (give the name without @REALM)' if bad == ['@'] else ''}"
         if problem is None:
             login = login_for(name, realm)
             size = len(login.encode("utf-8"))
             if size > MAX_NAME_BYTES:
-                problem = "makes the login %r of %d bytes; PostgreSQL names stop at %d" % (login, size, MAX_NAME_BYTES)
+                problem = f"makes the login {login!r} of {size} bytes; PostgreSQL names stop at {MAX_NAME_BYTES}"
             elif login in seen:
-                problem = "is the same login as %s.name %r (names are compared in lower case)" % (
-                    seen[login][0], seen[login][1])
+                problem = f"is the same login as {seen[login][0]}.name {seen[login][1]!r} (names are compared in lower case)"
         if problem:
-            problems.append("%s.name %r %s" % (where, name, problem))
+            problems.append(f"{where}.name {name!r} {problem}")
             continue
         seen[login] = (where, name)
         item = {"name": name, "login": login, "state": entry.get("state") or default_state,
                 "roles": entry.get("roles"), "databases": entry.get("databases")}
         for key in ("roles", "databases"):
             for value in item[key] or []:
-                problem = validate_object_name(value, "%s.%s" % (where, key))
+                problem = validate_object_name(value, f"{where}.{key}")
                 if problem:
                     problems.append(problem)
             if item[key] is not None:
@@ -99,11 +96,10 @@ def validate_logins(entries, realm, default_state, option="logins"):
         if item["roles"] and KERBEROS_ROLE in item["roles"]:
             item["roles"].remove(KERBEROS_ROLE)  # every present login gets it anyway
         if item["roles"] and IAM_ROLE in item["roles"]:
-            problems.append("%s.roles lists %s: a Kerberos login must never hold both %s and %s"
-                            % (where, IAM_ROLE, KERBEROS_ROLE, IAM_ROLE))
+            problems.append(f"{where}.roles lists {IAM_ROLE}: a Kerberos login must never hold both {KERBEROS_ROLE} and {IAM_ROLE}")
         wanted.append(item)
     if problems:
-        raise LoginsError("Refused before any change: %s. Fix or remove these entries." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}. Fix or remove these entries.")
     return wanted
 
 
@@ -135,8 +131,7 @@ class Catalog(object):
             return None
         matches = sorted(self._by_lower.get(login.lower(), []))
         if len(matches) > 1:
-            raise LoginsError("krb_caseins_users is on and %s all match the login %s: drop all but one" % (
-                ", ".join(matches), login))
+            raise LoginsError(f"krb_caseins_users is on and {', '.join(matches)} all match the login {login}: drop all but one")
         return matches[0] if matches else None
 
     def path_to(self, role, target, member_of=None):
@@ -235,9 +230,9 @@ class Plan(object):
 def _describe(dependencies):
     parts = []
     for dep in dependencies:
-        what = "owns %d object(s)" % dep["count"] if dep["owned"] else "holds %d privilege(s)" % dep["count"]
-        where = "shared objects such as databases" if dep["shared"] else "database %s" % dep["database"]
-        parts.append("%s in %s" % (what, where))
+        what = f"owns {dep['count']} object(s)" if dep["owned"] else f"holds {dep['count']} privilege(s)"
+        where = "shared objects such as databases" if dep["shared"] else f"database {dep['database']}"
+        parts.append(f"{what} in {where}")
     return ", ".join(parts)
 
 
@@ -272,8 +267,8 @@ def plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=N
     """Every statement that brings the catalog to `wanted`, or LoginsError naming each offender.
     Nothing is executed here."""
     if KERBEROS_ROLE not in catalog.roles:
-        raise LoginsError("Role %s does not exist in this cluster: is this Aurora PostgreSQL joined to a directory "
-                          "(Kerberos authentication enabled)?" % KERBEROS_ROLE)
+        raise LoginsError(f"Role {KERBEROS_ROLE} does not exist in this cluster: is this Aurora PostgreSQL joined to a "
+                          "directory (Kerberos authentication enabled)?")
     problems = []
     plan = Plan()
     present = [item for item in wanted if item["state"] == "present"]
@@ -288,12 +283,12 @@ def plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=N
             elif not catalog.databases[db]["can_grant"]:
                 no_grant.add(db)
     if missing_roles:
-        problems.append("roles %s do not exist: create them first" % ", ".join(sorted(missing_roles)))
+        problems.append(f"roles {', '.join(sorted(missing_roles))} do not exist: create them first")
     if missing_dbs:
-        problems.append("databases %s do not exist" % ", ".join(sorted(missing_dbs)))
+        problems.append(f"databases {', '.join(sorted(missing_dbs))} do not exist")
     if no_grant:
-        problems.append("%s cannot grant CONNECT on %s (not the owner, no grant option): grant it CONNECT WITH "
-                        "GRANT OPTION or leave these databases out" % (catalog.user, ", ".join(sorted(no_grant))))
+        problems.append(f"{catalog.user} cannot grant CONNECT on {', '.join(sorted(no_grant))} (not the owner, no grant "
+                        "option): grant it CONNECT WITH GRANT OPTION or leave these databases out")
 
     # The memberships every managed login will have afterwards, to check rds_ad/rds_iam on them.
     after_member_of = dict((k, set(v)) for k, v in catalog.member_of.items())
@@ -316,33 +311,29 @@ def plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=N
         path = catalog.path_to(item["login"], IAM_ROLE, after_member_of)
         if path:
             if len(path) == 2:
-                fix = "set migrate_from_iam to revoke it, or REVOKE %s FROM the login" % IAM_ROLE
+                fix = f"set migrate_from_iam to revoke it, or REVOKE {IAM_ROLE} FROM the login"
             else:
-                fix = "revoke %s from %s, or leave %s out of the login's roles" % (path[-1], path[-2], path[1])
-            problems.append("%s would hold both %s and %s (%s): %s" % (
-                item["login"], KERBEROS_ROLE, IAM_ROLE, " -> ".join(path), fix))
+                fix = f"revoke {path[-1]} from {path[-2]}, or leave {path[1]} out of the login's roles"
+            problems.append(f"{item['login']} would hold both {KERBEROS_ROLE} and {IAM_ROLE} ({' -> '.join(path)}): {fix}")
 
     drop_set = set(drops)
     if reassign_owned_to is not None:
         if reassign_owned_to not in catalog.roles:
-            problems.append("reassign_owned_to %r does not exist: create it or name an existing role"
-                            % reassign_owned_to)
+            problems.append(f"reassign_owned_to {reassign_owned_to!r} does not exist: create it or name an existing role")
         elif reassign_owned_to in drop_set:
-            problems.append("reassign_owned_to %r is a login this task drops: name a role that stays"
-                            % reassign_owned_to)
+            problems.append(f"reassign_owned_to {reassign_owned_to!r} is a login this task drops: name a role that stays")
     for login in drops:
         deps = dependencies.get(login, [])
         blocking = [d for d in deps if d["owned"] or not d["shared"]]
         elsewhere = [d for d in blocking if not d["shared"] and d["database"] != catalog.database]
         if blocking and reassign_owned_to is None:
-            problems.append("%s cannot be dropped: it %s. Set reassign_owned_to to a role that takes them over "
-                            "(REASSIGN OWNED, then DROP OWNED), or keep the login" % (login, _describe(blocking)))
+            problems.append(f"{login} cannot be dropped: it {_describe(blocking)}. Set reassign_owned_to to a role that "
+                            "takes them over (REASSIGN OWNED, then DROP OWNED), or keep the login")
         elif elsewhere:
-            problems.append("%s cannot be dropped from %s: it %s. Run this task once per database with login_db "
-                            "set to each of them, or reassign there first"
-                            % (login, catalog.database, _describe(elsewhere)))
+            problems.append(f"{login} cannot be dropped from {catalog.database}: it {_describe(elsewhere)}. Run this "
+                            "task once per database with login_db set to each of them, or reassign there first")
     if problems:
-        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}.")
 
     for item, existing, current, target, current_connect, target_connect in steps:
         login = item["login"]
@@ -432,18 +423,17 @@ def validate_group_logins(entries, realm, group_members=None, option="group_logi
     merged = {}
     markers = {}
     for index, entry in enumerate(entries):
-        where = "%s[%d]" % (option, index)
+        where = f"{option}[{index}]"
         group = entry.get("ad_group")
         problem = _name_problem(group)
         if problem is None:
             marker = marker_for(group)
             if len(marker.encode("utf-8")) > MAX_NAME_BYTES:
-                problem = "makes the marker role %r, over PostgreSQL's %d bytes: use a shorter group name" % (
-                    marker, MAX_NAME_BYTES)
+                problem = f"makes the marker role {marker!r}, over PostgreSQL's {MAX_NAME_BYTES} bytes: use a shorter group name"
             elif marker in markers.values():
                 problem = "is listed twice (group names are compared in lower case): merge the entries"
         if problem:
-            problems.append("%s.ad_group %r %s" % (where, group, problem))
+            problems.append(f"{where}.ad_group {group!r} {problem}")
             continue
         markers[group] = marker
         names = entry.get("members")
@@ -451,20 +441,18 @@ def validate_group_logins(entries, realm, group_members=None, option="group_logi
             by_lower = dict((key.lower(), value) for key, value in (group_members or {}).items())
             names = by_lower.get(group.lower())
             if not isinstance(names, list):
-                problems.append("%s has no members and group_members has no list for %r: read them with "
-                                "ad_group_members_info" % (where, group))
+                problems.append(f"{where} has no members and group_members has no list for {group!r}: read them with ad_group_members_info")
                 continue
         for key in ("roles", "databases"):
             for value in entry.get(key) or []:
-                problem = validate_object_name(value, "%s.%s" % (where, key))
+                problem = validate_object_name(value, f"{where}.{key}")
                 if problem:
                     problems.append(problem)
         if IAM_ROLE in (entry.get("roles") or []):
-            problems.append("%s.roles lists %s: a Kerberos login must never hold both %s and %s"
-                            % (where, IAM_ROLE, KERBEROS_ROLE, IAM_ROLE))
+            problems.append(f"{where}.roles lists {IAM_ROLE}: a Kerberos login must never hold both {KERBEROS_ROLE} and {IAM_ROLE}")
         try:
             members = validate_logins([{"name": name} for name in names], realm, "present",
-                                      option="%s.members" % where)
+                                      option=f"{where}.members")
         except LoginsError as e:
             problems.append(str(e).replace("Refused before any change: ", "").rstrip("."))
             continue
@@ -477,7 +465,7 @@ def validate_group_logins(entries, realm, group_members=None, option="group_logi
             item["databases"].update(entry.get("databases") or [])
             item["groups"].append(group)
     if problems:
-        raise LoginsError("Refused before any change: %s. Fix these group_logins entries." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}. Fix these group_logins entries.")
     for item in merged.values():
         item["roles"] = sorted(item["roles"])
         item["databases"] = sorted(item["databases"])
@@ -499,15 +487,14 @@ def plan_group_sync(synced, markers, wanted, catalog):
         key = existing or login
         groups = ", ".join(item["groups"])
         if key in listed:
-            problems.append("%s is both in logins (%r) and a member of AD group %s: take it out of logins, or the "
-                            "user out of the group" % (key, listed[key]["name"], groups))
+            problems.append(f"{key} is both in logins ({listed[key]['name']!r}) and a member of AD group {groups}: take it "
+                            "out of logins, or the user out of the group")
         elif existing and not all_markers & catalog.member_of.get(existing, set()):
-            problems.append("%s, a member of AD group %s, is an existing login that the group sync does not manage "
-                            "(made by hand): drop it, or list it in logins and take the user out of the group"
-                            % (existing, groups))
+            problems.append(f"{existing}, a member of AD group {groups}, is an existing login that the group sync does "
+                            "not manage (made by hand): drop it, or list it in logins and take the user out of the group")
         entries.append(dict(item, roles=list(item["roles"]), databases=list(item["databases"])))
     if problems:
-        raise LoginsError("Refused before any change: %s." % "; ".join(problems))
+        raise LoginsError(f"Refused before any change: {'; '.join(problems)}.")
     keep = set(catalog.find(item["login"]) or item["login"] for item in entries) | set(listed)
     drops = sorted(role for role in catalog.roles
                    if role not in keep and role != catalog.user and catalog.roles[role]["login"]

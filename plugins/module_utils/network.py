@@ -58,14 +58,14 @@ def rule_spec(protocol, from_port, to_port, peer_group_id=None, cidr_ip=None, ci
     protocol = normalize_protocol(protocol)
     peers = [p for p in (peer_group_id, cidr_ip, cidr_ipv6) if p]
     if len(peers) != 1:
-        raise RuleError("give exactly one of peer_group_id, cidr_ip and cidr_ipv6 (got %d)" % len(peers))
+        raise RuleError(f"give exactly one of peer_group_id, cidr_ip and cidr_ipv6 (got {len(peers)})")
     if protocol == "-1":
         from_port = to_port = -1
     elif protocol in ("tcp", "udp"):
         if from_port is None or to_port is None:
-            raise RuleError("from_port and to_port are required for %s" % protocol)
+            raise RuleError(f"from_port and to_port are required for {protocol}")
         if not (0 <= int(from_port) <= int(to_port) <= 65535):
-            raise RuleError("ports must satisfy 0 <= from_port <= to_port <= 65535 (got %s-%s)" % (from_port, to_port))
+            raise RuleError(f"ports must satisfy 0 <= from_port <= to_port <= 65535 (got {from_port}-{to_port})")
     else:
         # icmp/icmpv6: from_port is the type, to_port the code (-1 for all); other protocols: -1.
         from_port = -1 if from_port is None else int(from_port)
@@ -74,12 +74,12 @@ def rule_spec(protocol, from_port, to_port, peer_group_id=None, cidr_ip=None, ci
         try:
             cidr_ip = str(ipaddress.IPv4Network(cidr_ip, strict=True))
         except ValueError as e:
-            raise RuleError("cidr_ip must be an IPv4 network such as 10.0.1.0/24 (%s)" % e)
+            raise RuleError(f"cidr_ip must be an IPv4 network such as 10.0.1.0/24 ({e})")
     if cidr_ipv6:
         try:
             cidr_ipv6 = str(ipaddress.IPv6Network(cidr_ipv6, strict=True))
         except ValueError as e:
-            raise RuleError("cidr_ipv6 must be an IPv6 network such as 2001:db8::/64 (%s)" % e)
+            raise RuleError(f"cidr_ipv6 must be an IPv6 network such as 2001:db8::/64 ({e})")
     return dict(protocol=protocol, from_port=int(from_port), to_port=int(to_port),
                 peer_group_id=peer_group_id or None, peer_owner_id=peer_owner_id or None,
                 cidr_ip=cidr_ip or None, cidr_ipv6=cidr_ipv6 or None)
@@ -137,12 +137,12 @@ def describe(spec, egress, group_id):
     if spec["protocol"] == "-1":
         ports = "all traffic"
     elif spec["protocol"] in ("tcp", "udp"):
-        ports = "%s/%s" % (spec["protocol"], spec["from_port"] if spec["from_port"] == spec["to_port"]
-                           else "%s-%s" % (spec["from_port"], spec["to_port"]))
+        span = spec["from_port"] if spec["from_port"] == spec["to_port"] else f"{spec['from_port']}-{spec['to_port']}"
+        ports = f"{spec['protocol']}/{span}"
     else:
-        ports = "%s type %s code %s" % (spec["protocol"], spec["from_port"], spec["to_port"])
+        ports = f"{spec['protocol']} type {spec['from_port']} code {spec['to_port']}"
     peer = spec["peer_group_id"] or spec["cidr_ip"] or spec["cidr_ipv6"]
-    return "%s %s %s %s %s" % (group_id, "egress" if egress else "ingress", ports, "to" if egress else "from", peer)
+    return f"{group_id} {'egress' if egress else 'ingress'} {ports} {'to' if egress else 'from'} {peer}"
 
 
 def route_tag_key(destination):
@@ -150,7 +150,7 @@ def route_tag_key(destination):
 
 
 def route_tag_value(chain, target):
-    return "%s %s" % (chain, target)
+    return f"{chain} {target}"
 
 
 def route_target(route):

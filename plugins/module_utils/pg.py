@@ -84,14 +84,14 @@ def master_credentials(module):
     try:
         answer = jittered_backoff()(client.get_secret_value)(SecretId=params["master_user_secret"])
     except (BotoCoreError, ClientError) as e:
-        module.fail_json_aws(e, msg="Cannot read master_user_secret %s" % params["master_user_secret"])
+        module.fail_json_aws(e, msg=f"Cannot read master_user_secret {params['master_user_secret']}")
     try:
         value = json.loads(answer.get("SecretString") or "")
         user, password = value["username"], value["password"]
     except (ValueError, KeyError, TypeError):
-        module.fail_json(msg="master_user_secret %s must hold JSON with username and password, as RDS writes for "
-                             "ManageMasterUserPassword: point it at the cluster's MasterUserSecret.SecretArn"
-                         % params["master_user_secret"])
+        module.fail_json(msg=f"master_user_secret {params['master_user_secret']} must hold JSON with username and "
+                             "password, as RDS writes for ManageMasterUserPassword: point it at the cluster's "
+                             "MasterUserSecret.SecretArn")
     module.no_log_values.add(password)
     return user, password
 
@@ -120,12 +120,12 @@ def connect(module):
     if conn is None:
         where = conn_params.get("host") or "the local socket"
         if conn_params.get("hostaddr"):
-            where += " (%s)" % conn_params["hostaddr"]
+            where += f" ({conn_params['hostaddr']})"
         message = to_native(error or "no answer").strip()
         if password:
             message = message.replace(password, "********")
-        module.fail_json(msg="Cannot connect to %s port %s as %s with sslmode=%s: %s" % (
-            where, conn_params.get("port", 5432), user, conn_params.get("sslmode", "prefer"), message))
+        module.fail_json(msg=f"Cannot connect to {where} port {conn_params.get('port', 5432)} as {user} with "
+                             f"sslmode={conn_params.get('sslmode', 'prefer')}: {message}")
     return conn
 
 
@@ -155,7 +155,7 @@ def transact(module, planner):
         module.fail_json(msg=str(e))
     except Exception as e:  # any database error: nothing was committed
         conn.rollback()
-        module.fail_json(msg="Nothing changed; the transaction was rolled back: %s" % to_native(e))
+        module.fail_json(msg=f"Nothing changed; the transaction was rolled back: {to_native(e)}")
     finally:
         conn.close()
     return plan, context, queries

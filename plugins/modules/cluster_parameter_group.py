@@ -222,7 +222,7 @@ def main():
     problems = cp.input_problems(params["name"], params["preload_libraries"], params["parameters"])
     problems += rds_domain.input_problems(cluster_id=cluster_id, wait_timeout=params["wait_timeout"])
     if problems:
-        module.fail_json(msg="Refused before any change: %s." % "; ".join(problems))
+        module.fail_json(msg=f"Refused before any change: {'; '.join(problems)}.")
     deadline = time.monotonic() + params["wait_timeout"]
     client = module.client("rds", retry_decorator=jittered_backoff())
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
@@ -264,7 +264,7 @@ def main():
         rows = cp.read_parameters(module, client, name)
         changes, problems = cp.plan_parameters(rows, params["preload_libraries"], params["parameters"])
         if problems:
-            module.fail_json(msg=f"Refused before any change to {name}: %s." % "; ".join(problems))
+            module.fail_json(msg=f"Refused before any change to {name}: {'; '.join(problems)}.")
     if changes and not module.check_mode:
         for chunk in cp.chunks(changes):
             try:

@@ -235,9 +235,8 @@ def ensure(module, ec2, rules, spec, egress, chain, description, state):
     if rules is None:
         if state == "absent":
             return dict(changed=False, rule_id=None, owned=False, pre_existing=False, rule=words,
-                        msg="the group %s does not exist: nothing to revoke" % group_id)
-        module.fail_json(msg="security group %s was not found in this account and Region: check the id and the "
-                             "AWS Region" % group_id)
+                        msg=f"the group {group_id} does not exist: nothing to revoke")
+        module.fail_json(msg=f"security group {group_id} was not found in this account and Region: check the id and the AWS Region")
     matching = [r for r in rules if network.matches(r, spec, egress)]
     ours = [r for r in matching if network.owned_by(r, chain)]
     theirs = [r for r in matching if not network.owned_by(r, chain)]
@@ -367,8 +366,8 @@ def main():
             specs.append(network.rule_spec(item["protocol"], item["from_port"], item["to_port"], item["peer_group_id"],
                                            item["cidr_ip"], item["cidr_ipv6"], item["peer_owner_id"]))
         except network.RuleError as e:
-            where = "" if params["rules"] is None else " (rules[%d])" % number
-            module.fail_json(msg="Invalid rule for %s%s: %s" % (params["group_id"], where, e))
+            where = "" if params["rules"] is None else f" (rules[{number}])"
+            module.fail_json(msg=f"Invalid rule for {params['group_id']}{where}: {e}")
     egress = params["direction"] == "egress"
     ec2 = module.client("ec2", retry_decorator=jittered_backoff())
     results = []
@@ -378,16 +377,15 @@ def main():
             results.append(ensure(module, ec2, rules, spec, egress, params["chain"], params["description"],
                                   params["state"]))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not %s the rule %s" % (
-            "authorize" if params["state"] == "present" else "revoke",
-            network.describe(specs[len(results)], egress, params["group_id"])))
+        verb = "authorize" if params["state"] == "present" else "revoke"
+        module.fail_json_aws(e, msg=f"Could not {verb} the rule {network.describe(specs[len(results)], egress, params['group_id'])}")
     if params["rules"] is None:
         module.exit_json(**results[0])
     diff = dict(before=[r["diff"]["before"] for r in results], after=[r["diff"]["after"] for r in results])
     for result in results:
         result.pop("diff")
     module.exit_json(changed=any(r["changed"] for r in results), results=results, diff=diff,
-                     msg="; ".join("%s: %s" % (r["rule"], r["msg"]) for r in results))
+                     msg="; ".join(f"{r['rule']}: {r['msg']}" for r in results))
 
 
 if __name__ == "__main__":

@@ -139,14 +139,14 @@ def present(module, ec2, table, destination, pcx, chain):
         return dict(result, pre_existing=True, msg="pre-existing, left alone"), now
     if now["target"] is not None and not (recorded_ours and now["record"] == network.route_tag_value(chain, now["target"])):
         module.fail_json(
-            msg="route table %s already routes %s through %s %s; this chain would route it through the peering %s. "
-                "A route to the same destination is never replaced: remove or change that route yourself, give "
-                "another route table, or reach the directory through the existing target (network_vpc_peering: false)"
-                % (table_id, destination, now["target_kind"], now["target"], pcx),
+            msg=f"route table {table_id} already routes {destination} through {now['target_kind']} {now['target']}; this "
+                f"chain would route it through the peering {pcx}. A route to the same destination is never replaced: "
+                "remove or change that route yourself, give another route table, or reach the directory through the "
+                "existing target (network_vpc_peering: false)",
             existing_target=now["target"], wanted_target=pcx)
     # Free, or our own route through an older peering of ours (a blackhole left by a deleted peering): replace it.
     replace = now["target"] is not None
-    result.update(changed=True, owned=True, target=pcx, msg="route replaced (ours, through %s)" % now["target"]
+    result.update(changed=True, owned=True, target=pcx, msg=f"route replaced (ours, through {now['target']})"
                   if replace else "route added")
     if module.check_mode:
         return result, dict(target=pcx, target_kind="VpcPeeringConnectionId", record=value)
@@ -163,9 +163,9 @@ def present(module, ec2, table, destination, pcx, chain):
     except is_boto3_error_code("RouteAlreadyExists"):
         again = _state(read_table(ec2, table_id) or {}, destination)
         if again["target"] != pcx:
-            module.fail_json(msg="route table %s now routes %s through %s %s (added while this run was adding it "
-                                 "through %s): never replaced, resolve it by hand"
-                                 % (table_id, destination, again["target_kind"], again["target"], pcx))
+            module.fail_json(msg=f"route table {table_id} now routes {destination} through {again['target_kind']} "
+                                 f"{again['target']} (added while this run was adding it through {pcx}): never "
+                                 "replaced, resolve it by hand")
         result.update(changed=False, msg="added by a parallel run: converged")
     return result, dict(target=pcx, target_kind="VpcPeeringConnectionId", record=value)
 
@@ -209,28 +209,26 @@ def main():
                               required_if=[("state", "present", ["vpc_peering_connection_id"])])
     params = module.params
     if not params["chain"] or " " in params["chain"]:
-        module.fail_json(msg="chain must be a non-empty value without spaces (got %r)" % params["chain"])
+        module.fail_json(msg=f"chain must be a non-empty value without spaces (got {params['chain']!r})")
     try:
         destination = str(network.ipaddress.IPv4Network(params["destination_cidr_block"], strict=True))
     except ValueError as e:
-        module.fail_json(msg="destination_cidr_block must be an IPv4 network such as 10.76.0.0/16 (%s)" % e)
+        module.fail_json(msg=f"destination_cidr_block must be an IPv4 network such as 10.76.0.0/16 ({e})")
     ec2 = module.client("ec2", retry_decorator=jittered_backoff())
     try:
         table = read_table(ec2, params["route_table_id"])
         if table is None:
             if params["state"] == "absent":
                 module.exit_json(changed=False, owned=False, pre_existing=False, target=None,
-                                 msg="route table %s does not exist" % params["route_table_id"])
-            module.fail_json(msg="route table %s was not found in this account and Region: check the id and the "
-                                 "AWS Region" % params["route_table_id"])
+                                 msg=f"route table {params['route_table_id']} does not exist")
+            module.fail_json(msg=f"route table {params['route_table_id']} was not found in this account and Region: check the id and the AWS Region")
         before = _state(table, destination)
         if params["state"] == "present":
             result, after = present(module, ec2, table, destination, params["vpc_peering_connection_id"], params["chain"])
         else:
             result, after = absent(module, ec2, table, destination, params["chain"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg="Could not %s the route to %s in %s" % (
-            "add" if params["state"] == "present" else "remove", destination, params["route_table_id"]))
+        module.fail_json_aws(e, msg=f"Could not {'add' if params['state'] == 'present' else 'remove'} the route to {destination} in {params['route_table_id']}")
     module.exit_json(diff=dict(before=dict(before, destination=destination), after=dict(after, destination=destination)),
                      **result)
 
