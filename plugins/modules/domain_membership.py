@@ -115,6 +115,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -125,6 +126,8 @@ attributes:
   diff_mode:
     description: The membership (domain, status, IAM role) before and after.
     support: full
+  platform:
+    platforms: all
 notes:
   - With O(apply_immediately=true), if AWS still puts the change off to the maintenance window
     (C(pending-maintenance-enable-kerberos)), the wait ends only after that window or at O(wait_timeout).

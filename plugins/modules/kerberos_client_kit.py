@@ -82,6 +82,8 @@ options:
       - The login the examples and the pgAdmin entry name, for example V(alice@CORP.EXAMPLE.COM). Default the
         placeholder C(<you>@<realm>) (pgAdmin refuses an entry without a user name).
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     description: Says what it would write, and writes nothing.
@@ -89,6 +91,8 @@ attributes:
   diff_mode:
     description: Shows each file's change.
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

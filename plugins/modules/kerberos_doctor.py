@@ -126,6 +126,7 @@ options:
     description: The RDS CA bundle, for O(ssl_mode=verify-full).
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -136,6 +137,8 @@ attributes:
   diff_mode:
     description: The module changes nothing.
     support: none
+  platform:
+    platforms: all
 notes:
   - Nothing is written to AWS, the directory or the database. Passwords are never returned.
 seealso:

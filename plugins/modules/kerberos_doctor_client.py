@@ -83,6 +83,8 @@ options:
     description: Seconds to wait for each KDC port and for the login; the probes after TCP 88 run side by side.
     type: int
     default: 5
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     description: The module only reads; it runs the same in check mode.
@@ -90,6 +92,8 @@ attributes:
   diff_mode:
     description: The module changes nothing.
     support: none
+  platform:
+    platforms: posix
 notes:
   - Needs MIT Kerberos's kinit and kvno (Debian krb5-user, RHEL krb5-workstation) and psycopg2 with GSSAPI.
 seealso:

@@ -106,6 +106,7 @@ options:
     choices: [warn, fail]
     default: [fail]
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -116,6 +117,8 @@ attributes:
   diff_mode:
     description: The module changes nothing, so there is nothing to diff.
     support: none
+  platform:
+    platforms: all
 seealso:
   - module: aurora.kerberos.domain_membership
 """
