@@ -5,11 +5,15 @@
     lab.py status   print each component's health; exit 0 only when all are healthy
     lab.py down     stop every lab process by pid, remove the namespace and the veth pair
     lab.py resolve NAME   print the address and port the lab gives a cluster's endpoint name
+    lab.py onprem up|stop|down   start (provision on first use) / stop / remove the on-premises forest's DC
 
 Components:
   aws       moto's server with the managed IAM policies, on 127.0.0.1 (lab/aws_endpoint.py)
   network   a network namespace joined to the host by a veth pair, with no route elsewhere
   samba     a Samba AD DC for CORP.EXAMPLE.COM inside that namespace, laid out like Managed AD
+  onprem    a second Samba AD DC, for ONPREM.EXAMPLE.ORG (the on-premises forest a trust names), in a
+            namespace of its own that reaches the first DC and the host only; started on demand
+            (lab.py onprem up, or the AWS endpoint at CreateTrust), never by up
   postgres  a template PostgreSQL data directory whose pg_hba.conf answers like Aurora's Kerberos
             front door; the AWS endpoint starts a server from it for each cluster it creates
 
@@ -80,6 +84,25 @@ DC_HOSTNAME = f"dc1.{DOMAIN}"
 AD_ADMIN = "Admin"
 DELEGATED_GROUP = "AWS Delegated Administrators"
 AES_ONLY = 24  # msDS-SupportedEncryptionTypes: AES128 + AES256
+
+# The on-premises forest a trust names (lab/README.md, "A trusted on-premises forest"): its own namespace,
+# joined to the host by one veth pair and to the first DC's namespace by another; its address is .251 of
+# the DC's /24 (the clusters' servers take .10-.250), so labs with different LAB_DC_IP never collide.
+ONPREM_DOMAIN = "onprem.example.org"
+ONPREM_REALM = ONPREM_DOMAIN.upper()
+ONPREM_NETBIOS = "ONPREM"
+ONPREM_BASE_DN = ",".join(f"DC={p}" for p in ONPREM_DOMAIN.split("."))
+ONPREM_DC_HOSTNAME = f"dc1.{ONPREM_DOMAIN}"
+ONPREM_IP = f"{DC_IP.rsplit('.', 1)[0]}.251"
+ONPREM_NETNS = f"{NETNS}-op"
+ONPREM_VETH_HOST = f"{NETNS[:11]}-oh"  # host <-> on-premises DC
+ONPREM_VETH_DC = f"{NETNS[:11]}-od"
+ONPREM_VETH_CORP = f"{NETNS[:11]}-dx"  # first DC's namespace <-> on-premises DC
+ONPREM_VETH_PEER = f"{NETNS[:11]}-ox"
+ONPREM_DIR = STATE / "onprem"
+ONPREM_SMB_CONF = ONPREM_DIR / "etc" / "smb.conf"
+ONPREM_PIDFILE = ONPREM_DIR / "run" / "samba.pid"
+ONPREM_USER = "joe"  # the on-premises user of the demo and the tests
 
 
 class LabError(Exception):
@@ -185,7 +208,8 @@ def make_password():
                 return f"Lab-{body}!"
 
 
-SECRET_NAMES = ("ad_admin_password", "administrator_password", "user_password", "master_password")
+SECRET_NAMES = ("ad_admin_password", "administrator_password", "user_password", "master_password",
+                "onprem_administrator_password", "onprem_trust_password")
 
 
 def load_secrets():
@@ -271,16 +295,34 @@ def samba_provision(sec):
         f"--option=pid directory={RUN}", f"--option=log file={LOGS / 'samba.log'}",
         "--option=disable netbios=yes",
     ])
-    conf = SMB_CONF.read_text().splitlines()
+    dc_conf(SMB_CONF, SAMBA_DIR)
+    (SAMBA_DIR / ".provisioned").touch()
+
+
+def dc_conf(conf_file, folder):
+    """What a lab DC's smb.conf needs beyond what provision writes; True when it changed the file."""
+    conf = conf_file.read_text().splitlines()
+    before = list(conf)
     # No forwarder: the DC must reach nothing beyond this host. No winbindd (not packaged, not needed)
     # and no file server: the lab needs the KDC, LDAP(S), kpasswd and DNS.
     conf = [line for line in conf if "dns forwarder" not in line]
-    conf.insert(conf.index("[global]") + 1, "\tserver services = -winbindd -s3fs")
-    # The directory's databases are not fsync'd: a lab DC is made again rather than recovered, and an LDAP add
-    # takes half the time (Samba's own test environments set the same).
-    conf.insert(conf.index("[global]") + 1, "\tldb:nosync = true")
-    SMB_CONF.write_text("\n".join(conf) + "\n")
-    (SAMBA_DIR / ".provisioned").touch()
+    wanted = [
+        "\tserver services = -winbindd -s3fs",
+        # The directory's databases are not fsync'd: a lab DC is made again rather than recovered, and an LDAP
+        # add takes half the time (Samba's own test environments set the same).
+        "\tldb:nosync = true",
+        # The DC's local RPC sockets in its own folder: Samba's default (/run/samba/ncalrpc) is one for every
+        # DC of the machine, so a second DC (another lab's, or the on-premises forest's) took the first one's.
+        f"\tncalrpc dir = {folder / 'ncalrpc'}",
+    ]
+    for line in wanted:
+        key = line.split("=")[0].strip()
+        conf = [c for c in conf if c.split("=")[0].strip() != key or c == line]
+        if line not in conf:
+            conf.insert(conf.index("[global]") + 1, line)
+    if conf != before:
+        conf_file.write_text("\n".join(conf) + "\n")
+    return conf != before
 
 
 def samba_running():
@@ -288,6 +330,10 @@ def samba_running():
 
 
 def samba_start():
+    if dc_conf(SMB_CONF, SAMBA_DIR) and samba_running():
+        pid = read_pid(SAMBA_PIDFILE)
+        stop_pid(pid, "samba")
+        say("samba", f"stopped (pid {pid}) to start it with its own RPC sockets")
     if samba_running():
         say("samba", f"already running (pid {read_pid(SAMBA_PIDFILE)})")
         return
@@ -339,13 +385,148 @@ def samba_configure(sec):
     marker.touch()
 
 
+# --- the on-premises forest (a trust's other side) -------------------------------------------
+
+def onprem_netns_exists():
+    return ONPREM_NETNS in run(["ip", "netns", "list"]).stdout.split()
+
+
+def in_lab_netns(*cmd):
+    return ["ip", "netns", "exec", NETNS, *cmd]
+
+
+def onprem_link_in_lab():
+    return run(in_lab_netns("ip", "link", "show", ONPREM_VETH_CORP), check=False).returncode == 0
+
+
+def onprem_network_up():
+    """The on-premises DC's namespace: one veth pair to the host, one to the first DC's namespace, a /32 route
+    each way and nothing else, so it reaches the host and the first forest's DC only."""
+    if not netns_exists():
+        raise LabError(f"the lab's namespace {NETNS} is missing: run lab.py up first")
+    if onprem_netns_exists() and link_exists(ONPREM_VETH_HOST) and onprem_link_in_lab():
+        return
+    onprem_network_down()
+    run(["ip", "netns", "add", ONPREM_NETNS])
+    run(["ip", "link", "add", ONPREM_VETH_HOST, "type", "veth", "peer", "name", ONPREM_VETH_DC])
+    run(["ip", "link", "set", ONPREM_VETH_DC, "netns", ONPREM_NETNS])
+    run(["ip", "link", "add", ONPREM_VETH_CORP, "type", "veth", "peer", "name", ONPREM_VETH_PEER])
+    run(["ip", "link", "set", ONPREM_VETH_CORP, "netns", NETNS])
+    run(["ip", "link", "set", ONPREM_VETH_PEER, "netns", ONPREM_NETNS])
+    run(["ip", "link", "set", ONPREM_VETH_HOST, "up"])
+    run(["ip", "route", "add", f"{ONPREM_IP}/32", "dev", ONPREM_VETH_HOST, "src", HOST_IP])
+    inside = ["ip", "netns", "exec", ONPREM_NETNS]
+    for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", f"{ONPREM_IP}/32", "dev", ONPREM_VETH_DC],
+                ["ip", "link", "set", ONPREM_VETH_DC, "up"], ["ip", "link", "set", ONPREM_VETH_PEER, "up"],
+                ["ip", "route", "add", f"{HOST_IP}/32", "dev", ONPREM_VETH_DC],
+                ["ip", "route", "add", f"{DC_IP}/32", "dev", ONPREM_VETH_PEER]):
+        run(inside + cmd)
+    run(in_lab_netns("ip", "link", "set", ONPREM_VETH_CORP, "up"))
+    run(in_lab_netns("ip", "route", "add", f"{ONPREM_IP}/32", "dev", ONPREM_VETH_CORP, "src", DC_IP))
+    say("onprem", f"created namespace {ONPREM_NETNS}: DC {ONPREM_IP} <-> host {HOST_IP} and DC {DC_IP} only")
+
+
+def onprem_network_down():
+    """Idempotent whatever the kernel does meanwhile, as network_down: the namespace takes its ends of both veth
+    pairs along, and the other ends go with them at a moment the kernel chooses."""
+    if onprem_netns_exists():
+        for pid in run(["ip", "netns", "pids", ONPREM_NETNS], check=False).stdout.split():
+            stop_pid(int(pid), "", timeout=5)
+        if until_gone(["ip", "netns", "del", ONPREM_NETNS], lambda: not onprem_netns_exists()):
+            say("onprem", f"removed namespace {ONPREM_NETNS}")
+    if link_exists(ONPREM_VETH_HOST):
+        until_gone(["ip", "link", "del", ONPREM_VETH_HOST], lambda: not link_exists(ONPREM_VETH_HOST))
+    if netns_exists() and onprem_link_in_lab():
+        until_gone(in_lab_netns("ip", "link", "del", ONPREM_VETH_CORP),
+                   lambda: not (netns_exists() and onprem_link_in_lab()))
+
+
+def onprem_samba_tool(*args):
+    return run(["samba-tool", *args, "-s", str(ONPREM_SMB_CONF)])
+
+
+def onprem_provision(sec):
+    if (ONPREM_DIR / ".provisioned").exists():
+        return
+    remove_tree(ONPREM_DIR)  # a provision that did not finish
+    (ONPREM_DIR / "run").mkdir(parents=True)
+    say("onprem", f"provisioning {ONPREM_REALM} (NetBIOS {ONPREM_NETBIOS}) ...")
+    run([
+        "ip", "netns", "exec", ONPREM_NETNS, "samba-tool", "domain", "provision",
+        f"--targetdir={ONPREM_DIR}", "--use-rfc2307", f"--realm={ONPREM_REALM}", f"--domain={ONPREM_NETBIOS}",
+        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['onprem_administrator_password']}",
+        "--host-name=dc1", f"--host-ip={ONPREM_IP}",
+        f"--option=interfaces=127.0.0.1 {ONPREM_IP}", "--option=bind interfaces only=yes",
+        f"--option=pid directory={ONPREM_PIDFILE.parent}", f"--option=log file={LOGS / 'onprem-samba.log'}",
+        "--option=disable netbios=yes",
+    ])
+    dc_conf(ONPREM_SMB_CONF, ONPREM_DIR)
+    (ONPREM_DIR / ".provisioned").touch()
+
+
+def onprem_running():
+    return pid_alive(read_pid(ONPREM_PIDFILE), "samba")
+
+
+def onprem_start():
+    if onprem_running():
+        return
+    if port_open(ONPREM_IP, 88):
+        raise LabError(f"a DC that is not this lab's already answers at {ONPREM_IP}: stop the other lab")
+    dc_conf(ONPREM_SMB_CONF, ONPREM_DIR)
+    run(["ip", "netns", "exec", ONPREM_NETNS, "samba", "-s", str(ONPREM_SMB_CONF), "-D", "-M", "single"])
+    try:
+        wait_for(lambda: port_open(ONPREM_IP, 88) and port_open(ONPREM_IP, 389), 60,
+                 "the on-premises DC's Kerberos (88) and LDAP (389)")
+    except LabError as exc:
+        stop_pid(read_pid(ONPREM_PIDFILE), "samba")
+        raise LabError(f"{exc}; see {LOGS / 'onprem-samba.log'}") from None
+    say("onprem", f"DC {ONPREM_DC_HOSTNAME} up at {ONPREM_IP} (pid {read_pid(ONPREM_PIDFILE)})")
+
+
+def onprem_configure(sec):
+    """The on-premises users, once: joe (the demo's and the tests' user of the trusted forest)."""
+    marker = ONPREM_DIR / ".configured"
+    if marker.exists():
+        return
+    onprem_samba_tool("domain", "passwordsettings", "set", "--max-pwd-age=0")
+    onprem_samba_tool("user", "create", ONPREM_USER, sec["user_password"])
+    marker.touch()
+
+
+def onprem_stop():
+    pid = read_pid(ONPREM_PIDFILE)
+    if stop_pid(pid, "samba"):
+        say("onprem", f"stopped (pid {pid})")
+
+
+def onprem(action):
+    """lab.py onprem up|stop|down. up provisions on first use (about 8 s), then starts the DC (about 1 s)."""
+    require_root()
+    if action == "up":
+        started = time.monotonic()
+        sec = load_secrets()
+        onprem_network_up()
+        onprem_provision(sec)
+        onprem_start()
+        onprem_configure(sec)
+        say("onprem", f"up in {time.monotonic() - started:.1f}s")
+    elif action == "stop":
+        onprem_stop()
+    else:
+        onprem_stop()
+        onprem_network_down()
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 # The template every cluster's server is copied from (lab/fidelity/servers.py), and the servers' folder.
 PG_TEMPLATE = PG_DIR / "template"
 PG_SOCKET = PG_DIR / "template-run"
 PG_SERVERS = PG_DIR / "servers"
-PG_TEMPLATE_VERSION = "2"  # a template made by an older lab.py is made again
+PG_TEMPLATE_VERSION = "3"  # a template made by an older lab.py is made again
+# PostgreSQL's reserved key words, which RDS refuses as a master user name (lab/fidelity/rds.py reads them).
+PG_RESERVED_WORDS = PG_DIR / "reserved_words"
 PG_TEMPLATE_PORT = 5432  # only names the template's private socket: it never listens on TCP
 # A lab made before servers per cluster ran one server from here: up and down stop it.
 PG_LEGACY_PIDFILE = PG_DIR / "data" / "postmaster.pid"
@@ -461,8 +642,12 @@ def pg_bootstrap():
     its master user's rds_superuser holds. Run once on the template, over its private socket."""
     as_postgres([pg_bin("pg_ctl"), "-D", str(PG_TEMPLATE), "-l", str(PG_DIR / "template.log"), "-w", "-t", "60", "start"])
     try:
-        as_postgres([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET),
-                     "-p", str(PG_TEMPLATE_PORT), "-U", PG_SUPERUSER, "-d", "postgres"], input=PG_TEMPLATE_SQL)
+        psql = [pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(PG_SOCKET),
+                "-p", str(PG_TEMPLATE_PORT), "-U", PG_SUPERUSER, "-d", "postgres"]
+        as_postgres(psql, input=PG_TEMPLATE_SQL)
+        # The engine's own list (reserved, and reserved that can be a function or type name), not a copy of it.
+        words = as_postgres(psql + ["-A", "-t", "-c", "SELECT word FROM pg_get_keywords() WHERE catcode IN ('R', 'T')"])
+        PG_RESERVED_WORDS.write_text(words.stdout)
     finally:
         as_postgres([pg_bin("pg_ctl"), "-D", str(PG_TEMPLATE), "-m", "fast", "-w", "-t", "60", "stop"])
 
@@ -542,6 +727,10 @@ def aws_start(sec):
                 "LAB_STATE_DIR": str(STATE), "LAB_AD_ADMINISTRATOR_PASSWORD": sec["administrator_password"]})
     # The join's keys (lab/fidelity/kerberos.py): exported from the DC into each server's keytab.
     env.update({"LAB_SAMBA_CONF": str(SMB_CONF), "LAB_PG_DEVICE": VETH_DC})
+    # Trusts to the on-premises forest (lab/fidelity/trusts.py): its DC, started on demand by lab.py onprem up.
+    env.update({"LAB_ONPREM_SAMBA_CONF": str(ONPREM_SMB_CONF), "LAB_ONPREM_NETNS": ONPREM_NETNS,
+                "LAB_ONPREM_ADMINISTRATOR_PASSWORD": sec["onprem_administrator_password"],
+                "LAB_PY": str(Path(__file__).resolve())})
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "lab" / "aws_endpoint.py"), "--host", AWS_HOST, "--port", str(AWS_PORT)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=STATE, env=env,
@@ -621,11 +810,25 @@ def write_client_files(sec, network):
         admin_server = {DC_IP}
         kpasswd_server = {DC_IP}
     }}
+    {ONPREM_REALM} = {{
+        kdc = {ONPREM_IP}
+    }}
 
 [domain_realm]
     .{DOMAIN} = {REALM}
     {DOMAIN} = {REALM}
     .rds.{DNS_SUFFIX} = {REALM}
+    .{ONPREM_DOMAIN} = {ONPREM_REALM}
+    {ONPREM_DOMAIN} = {ONPREM_REALM}
+
+# A trust between the two forests is a direct path: each realm's KDC refers to the other's.
+[capaths]
+    {ONPREM_REALM} = {{
+        {REALM} = .
+    }}
+    {REALM} = {{
+        {ONPREM_REALM} = .
+    }}
 """)
     text = "# aurora.kerberos lab: source me (. .lab/env). Written by lab/lab.py up; see lab/CONTRACT.md.\n"
     text += "".join(f"export {key}={shlex.quote(value)}\n" for key, value in {**contract_values(sec), **network}.items())
@@ -660,6 +863,13 @@ def contract_values(sec):
         "LAB_AD_ADMIN_USER": AD_ADMIN,
         "LAB_AD_ADMIN_PASSWORD": sec["ad_admin_password"],
         "LAB_USER_PASSWORD": sec["user_password"],
+        "LAB_ONPREM_DOMAIN": ONPREM_DOMAIN,
+        "LAB_ONPREM_REALM": ONPREM_REALM,
+        "LAB_ONPREM_NETBIOS": ONPREM_NETBIOS,
+        "LAB_ONPREM_DC_IP": ONPREM_IP,
+        "LAB_ONPREM_DC_HOSTNAME": ONPREM_DC_HOSTNAME,
+        "LAB_ONPREM_USER": ONPREM_USER,
+        "LAB_ONPREM_TRUST_PASSWORD": sec["onprem_trust_password"],
         "LAB_PG_CLUSTER": PG_CLUSTER,
         "LAB_PG_HOST": PG_HOST,
         "LAB_PG_HOSTADDR": PG_HOSTADDR,
@@ -703,6 +913,8 @@ def down():
     require_root()
     aws_stop()
     pg_stop()
+    onprem_stop()
+    onprem_network_down()
     pid = read_pid(SAMBA_PIDFILE)
     if stop_pid(pid, "samba"):
         say("samba", f"stopped (pid {pid})")
@@ -788,8 +1000,8 @@ def status(quiet=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "resolve"])
-    parser.add_argument("name", nargs="?", help="resolve: an endpoint name")
+    parser.add_argument("command", choices=["up", "down", "status", "resolve", "onprem"])
+    parser.add_argument("name", nargs="?", help="resolve: an endpoint name; onprem: up, stop or down")
     parser.add_argument("--quiet", action="store_true", help="status: print nothing, only set the exit code")
     args = parser.parse_args()
     try:
@@ -797,6 +1009,10 @@ def main():
             up()
         elif args.command == "down":
             down()
+        elif args.command == "onprem":
+            if args.name not in ("up", "stop", "down"):
+                raise LabError("onprem needs up, stop or down: lab.py onprem up")
+            onprem(args.name)
         elif args.command == "resolve":
             if not args.name:
                 raise LabError("resolve needs an endpoint name: lab.py resolve <endpoint>")

@@ -307,15 +307,32 @@ def _random_password():
             return value
 
 
-def _validate_master(kwargs, creating):
+# MasterUserPassword lengths (rds model): CreateDBCluster 8-41; CreateDBInstance, RDS for PostgreSQL, 8-128.
+PASSWORD_LENGTHS = {ENGINE: (8, 41), "postgres": (8, 128)}
+
+
+def _reserved_words():
+    """PostgreSQL's reserved key words, as the engine lists them (lab.py writes them when it makes the template);
+    none when this endpoint runs without a template."""
+    if not (_LAB and _LAB.env.get("LAB_PG_TEMPLATE")):
+        return frozenset()
+    path = Path(_LAB.env["LAB_PG_TEMPLATE"]).with_name("reserved_words")
+    return frozenset(path.read_text().split()) if path.exists() else frozenset()
+
+
+def _validate_master(kwargs, creating, engine=ENGINE):
+    """RDS's rules for the master user (rds model, CreateDBCluster/CreateDBInstance MasterUsername: 1 to 16
+    characters, a letter first, not a reserved word of the engine; MasterUserPassword: printable ASCII without
+    / " @, 8-41 characters for Aurora, 8-128 for RDS for PostgreSQL). The wording of the refusals is [inferred]."""
     username = kwargs.get("master_username")
     if creating and username is not None:
-        if (not username or len(username) > 63 or not username[0].isalpha()
-                or not all(c.isalnum() or c == "_" for c in username)):
+        if (not username or len(username) > 16 or not username[0].isalpha()
+                or not all(c.isascii() and (c.isalnum() or c == "_") for c in username)):
             raise _error("InvalidParameterValue", "The parameter MasterUsername is not a valid identifier. "
                          "Identifiers must begin with a letter; must contain only ASCII letters, digits, and "
-                         "underscores; and must be 1 to 63 characters long.")
-        if username.lower() in RESERVED_MASTER_NAMES or username.lower().startswith("pg_"):
+                         "underscores; and must be 1 to 16 characters long.")
+        word = username.lower()
+        if word in RESERVED_MASTER_NAMES or word.startswith("pg_") or word in _reserved_words():
             raise _error("InvalidParameterValue",
                          f"MasterUsername {username} cannot be used as it is a reserved word used by the engine")
     password = kwargs.get("master_user_password")
@@ -326,9 +343,13 @@ def _validate_master(kwargs, creating):
         if any(c in '/@" ' or not (32 <= ord(c) < 127) for c in password):
             raise _error("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password. "
                          "Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.")
-        if len(password) > 41:
-            raise _error("InvalidParameterValue",
-                         "The parameter MasterUserPassword is not a valid password because it is longer than 41 characters.")
+        low, high = PASSWORD_LENGTHS[engine]
+        if len(password) < low:
+            raise _error("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password because "
+                         f"it is shorter than {low} characters.")
+        if len(password) > high:
+            raise _error("InvalidParameterValue", "The parameter MasterUserPassword is not a valid password because "
+                         f"it is longer than {high} characters.")
 
 
 def endpoints():
@@ -818,6 +839,8 @@ def _patch_backend():
             raise _error("InvalidParameterCombination",
                          "Domain and DomainIAMRoleName can't be set on a DB instance of an Aurora DB cluster: "
                          "the domain is managed by the DB cluster (ModifyDBCluster).")
+        if not clustered and db_kwargs.get("engine") == "postgres":
+            _validate_master(db_kwargs, creating=True, engine="postgres")
         checked = None
         if domain and domain.lower() != "none":
             checked = _check_domain(self, domain, role_name or DEFAULT_DOMAIN_ROLE)
@@ -851,6 +874,8 @@ def _patch_backend():
             raise _error("InvalidParameterCombination",
                          "Domain and DomainIAMRoleName can't be set on a DB instance of an Aurora DB cluster: "
                          "the domain is managed by the DB cluster (ModifyDBCluster).")
+        if _is_server_instance(database):
+            _validate_master(db_kwargs, creating=False, engine="postgres")
         change = _plan_domain(database, domain, role_name, disable) if touches_domain else None
         password = db_kwargs.get("master_user_password")
         managed = db_kwargs.get("manage_master_user_password")

@@ -45,10 +45,13 @@ _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # so the role asks for them in lower case and compares them with what RDS returns.
 _LOWER_ID = re.compile(r"^[a-z](-?[a-z0-9])*$")
 RDS_ID_MAX = 63
-# Aurora PostgreSQL's master user name (Amazon Aurora User Guide, "Naming constraints in Amazon Aurora": 1-63
-# letters, digits or underscores, a letter first; rds model CreateDBCluster.MasterUsername: "Can't be a reserved
-# word for the chosen database engine").
-_MASTER_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+# The master user name: 1 to 16 characters, a letter first (rds model, CreateDBCluster.MasterUsername "Must be 1 to
+# 16 letters or numbers" and CreateDBInstance.MasterUsername "1 to 16 letters, numbers, or underscores"; Aurora User
+# Guide, "Understanding PostgreSQL roles and permissions": "between 1 and 16 alphanumeric characters"); "Can't be a
+# reserved word for the chosen database engine". Underscores: the instance text allows them; the cluster text names
+# only letters and numbers [inferred: allowed for clusters too, as the engine and the instance text allow them].
+MASTER_USERNAME_MAX = 16
+_MASTER_USERNAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_]{{0,{MASTER_USERNAME_MAX - 1}}}$")
 # The reserved words: Aurora's own roles (the Aurora User Guide, "Understanding PostgreSQL roles and permissions"),
 # role names PostgreSQL itself refuses (CREATE ROLE: public, none and the current_* / session_user keywords), and
 # PostgreSQL's reserved key words (PostgreSQL documentation, Appendix C "SQL Key Words": reserved, and reserved
@@ -64,9 +67,11 @@ POSTGRESQL_RESERVED_WORDS = frozenset("""
     limit localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
     references returning right select session_user similar some symmetric table tablesample then to trailing true
     union unique user using variadic verbose when where window with""".split())
-# CreateDBCluster.MasterUserPassword (rds model): 8-41 characters, any printable ASCII except / " and @; the Aurora
-# User Guide's naming constraints exclude ' and the space too.
+# MasterUserPassword (rds model): CreateDBCluster 8-41 characters; CreateDBInstance "RDS for PostgreSQL - Must
+# contain from 8 to 128 characters"; any printable ASCII except / " and @. The Aurora User Guide's naming constraints
+# exclude ' and the space too.
 MASTER_PASSWORD_LENGTH = (8, 41)
+MASTER_PASSWORD_LENGTHS = {"aurora-postgresql": MASTER_PASSWORD_LENGTH, "postgres": (8, 128)}
 MASTER_PASSWORD_EXCLUDED = "/\"@' "
 # DBInstanceClass (rds model: "for example db.m5.large"; Aurora Serverless v2 is db.serverless).
 _INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+(\.[a-z0-9]+)?$")
@@ -129,8 +134,8 @@ def rds_id_problem(value, variable, room=0, example="orders-prod"):
 def master_username_problem(value, variable):
     """What Aurora PostgreSQL refuses as the master user name, or None."""
     if not isinstance(value, str) or not _MASTER_USERNAME.match(value):
-        return (f"{variable} must be 1-63 letters, digits or underscores, starting with a letter (got {value!r}): "
-                "use e.g. postgres or dbadmin")
+        return (f"{variable} must be 1-{MASTER_USERNAME_MAX} letters, digits or underscores, starting with a letter "
+                f"(got {value!r}): use e.g. postgres or dbadmin")
     if value.lower() in AURORA_RESERVED_ROLES or value.lower().startswith("pg_"):
         return (f"{variable} {value!r} is a name Aurora or PostgreSQL keeps for its own roles "
                 f"({', '.join(sorted(AURORA_RESERVED_ROLES))}, pg_*): "
@@ -141,14 +146,16 @@ def master_username_problem(value, variable):
     return None
 
 
-def master_password_problem(value, variable):
-    """What RDS refuses in a master password, or None. The password is never part of the message."""
-    low, high = MASTER_PASSWORD_LENGTH
+def master_password_problem(value, variable, engine="aurora-postgresql"):
+    """What RDS refuses in a master password of engine's cluster or instance, or None. The password is never part
+    of the message."""
+    low, high = MASTER_PASSWORD_LENGTHS[engine]
     if (isinstance(value, str) and low <= len(value) <= high
             and all(32 <= ord(c) < 127 and c not in MASTER_PASSWORD_EXCLUDED for c in value)):
         return None
+    what = "an Aurora cluster" if engine == "aurora-postgresql" else "an RDS for PostgreSQL instance"
     return (f"{variable} must be {low}-{high} printable ASCII characters without / \" @ ' or a space (RDS's rules "
-            "for the master password of an Aurora cluster): choose another password")
+            f"for the master password of {what}): choose another password")
 
 
 def instance_class_problem(value, variable):

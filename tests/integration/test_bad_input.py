@@ -185,7 +185,7 @@ CASES = [
     ("master-username-pg", "cluster", {"cluster_master_username": "pg_admin"}, ["cluster_master_username", "pg_*"]),
     ("master-username-digit", "cluster", {"cluster_master_username": "1admin"}, ["cluster_master_username", "starting with a letter"]),
     ("master-username-hyphen", "cluster", {"cluster_master_username": "db-admin"}, ["cluster_master_username", "underscores"]),
-    ("master-username-long", "cluster", {"cluster_master_username": "a" * 64}, ["cluster_master_username", "1-63"]),
+    ("master-username-long", "cluster", {"cluster_master_username": "a" * 17}, ["cluster_master_username", "1-16"]),
     ("master-password-short", "cluster", {"cluster_master_password": "Ab1!x"}, ["cluster_master_password", "8-41"]),
     ("master-password-long", "cluster", {"cluster_master_password": "Long-Password-1" * 3}, ["cluster_master_password", "8-41"]),
     ("master-password-space", "cluster", {"cluster_master_password": "pass word 1"}, ["cluster_master_password", "a space"]),

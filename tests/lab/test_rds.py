@@ -324,6 +324,9 @@ def test_managed_master_password_is_the_secrets_password_and_rotates(lab, rds, n
 @pytest.mark.parametrize("change, code, text", [
     ({"MasterUsername": "rdsadmin"}, "InvalidParameterValue", "reserved word"),
     ({"MasterUsername": "1st"}, "InvalidParameterValue", "MasterUsername"),
+    ({"MasterUsername": "a" * 17}, "InvalidParameterValue", "1 to 16 characters"),
+    ({"MasterUsername": "Select"}, "InvalidParameterValue", "reserved word"),
+    ({"MasterUsername": "analyze"}, "InvalidParameterValue", "reserved word"),
     ({"MasterUserPassword": "has/slash-123"}, "InvalidParameterValue", "printable ASCII"),
     ({"MasterUserPassword": "x" * 42}, "InvalidParameterValue", "41"),
     ({"MasterUserPassword": "short"}, "InvalidParameterValue", "8 characters"),

@@ -105,6 +105,35 @@ def test_a_standalone_instance_has_its_own_endpoint_port_and_master_user(lab, rd
         conn.close()
 
 
+@pytest.mark.parametrize("change, text", [
+    ({"MasterUsername": "a" * 17}, "1 to 16 characters"),
+    ({"MasterUsername": "user"}, "reserved word"),
+    ({"MasterUsername": "rds_superuser"}, "reserved word"),
+    ({"MasterUserPassword": "Pw-1" * 32 + "x"}, "longer than 128 characters"),
+    ({"MasterUserPassword": "Pw-1234"}, "shorter than 8 characters"),
+    ({"MasterUserPassword": "has@at-sign1"}, "printable ASCII"),
+])
+def test_a_standalone_instance_master_user_is_validated_like_aws(lab, rds, standalone, change, text):
+    """RDS for PostgreSQL's own rules (rds model, CreateDBInstance): 1-16 characters for the name, not a reserved
+    word; 8-128 characters for the password (Aurora's is 8-41). Nothing is made."""
+    instance_id = unique("lab-pg-bad-")
+    with pytest.raises(rds.exceptions.ClientError) as refused:
+        standalone(DBInstanceIdentifier=instance_id, **change)
+    error = refused.value.response["Error"]
+    assert (error["Code"], text in error["Message"]) == ("InvalidParameterValue", True), error
+    with pytest.raises(rds.exceptions.DBInstanceNotFoundFault):
+        describe_instance(rds, instance_id)
+
+
+def test_a_standalone_instance_takes_a_128_character_password(lab, rds, standalone):
+    """What Aurora refuses (over 41 characters) RDS for PostgreSQL takes, and the master logs in with it."""
+    secret = "Pw-1" * 32
+    answer, args = standalone(MasterUserPassword=secret)
+    shown = wait_available(rds, args["DBInstanceIdentifier"])
+    pg_login(lab, {"Endpoint": shown["Endpoint"]["Address"], "Port": shown["Endpoint"]["Port"]}, args["MasterUsername"],
+             secret).close()
+
+
 def test_a_standalone_instance_logs_in_over_gssapi_only_while_a_member(lab, rds, net, roles, standalone, gss_user):
     # sgs["good"] admits 5432 from the directory's security group: the join's network check passes on that port.
     answer, args = standalone(Port=5432)
