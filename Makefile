@@ -57,7 +57,7 @@ lint: setup ## ansible-lint, production profile
 INTEGRATION_LAB := tests/lab tests/integration/test_lab.py tests/integration/test_lab_lifecycle.py \
   tests/integration/test_targets.py tests/integration/test_directory_role.py \
   tests/integration/test_network_peering.py tests/integration/test_execution_environment.py \
-  tests/integration/test_ownership.py
+  tests/integration/test_ownership.py tests/integration/test_trust_login.py
 INTEGRATION_CHAIN := tests/integration/test_site.py tests/integration/test_reliability.py \
   tests/integration/test_bad_input.py tests/integration/test_awx.py tests/integration/test_molecule.py \
   tests/integration/test_doctor.py tests/integration/test_iam_policy.py

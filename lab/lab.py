@@ -524,7 +524,7 @@ def onprem(action):
 PG_TEMPLATE = PG_DIR / "template"
 PG_SOCKET = PG_DIR / "template-run"
 PG_SERVERS = PG_DIR / "servers"
-PG_TEMPLATE_VERSION = "3"  # a template made by an older lab.py is made again
+PG_TEMPLATE_VERSION = "4"  # a template made by an older lab.py is made again
 # PostgreSQL's reserved key words, which RDS refuses as a master user name (lab/fidelity/rds.py reads them).
 PG_RESERVED_WORDS = PG_DIR / "reserved_words"
 PG_TEMPLATE_PORT = 5432  # only names the template's private socket: it never listens on TCP
@@ -578,7 +578,7 @@ def pg_init():
     (PG_TEMPLATE / "pg_hba.conf").write_text(f"""\
 # Aurora-like front door (lab/README.md). Local socket: the lab's own bootstrap only.
 local all {PG_SUPERUSER}                      trust
-host  all +rds_ad  0.0.0.0/0  gss include_realm=1 krb_realm={REALM}
+host  all +rds_ad  0.0.0.0/0  gss include_realm=1
 host  all +rds_iam 0.0.0.0/0  reject
 host  all all      0.0.0.0/0  scram-sha-256
 """)

@@ -10,6 +10,8 @@ at runtime (moto's files are never edited):
   with fault `directory_stage` ({directory_id: [stage, reason]}).
 - moto's `Trust.trust_state` likewise: Creating -> Created -> Verifying -> Verified over knob
   `trust_seconds`, or VerifyFailed when fault `trust_verify_fail` is truthy (a string is the reason).
+  A trust of the lab's directory with the lab's on-premises forest is made and verified for real
+  instead (trusts.py).
 - Operations moto lacks are methods added to moto's DirectoryServiceBackend and
   DirectoryServiceResponse (moto dispatches on the snake_case action name). botocore 1.44 lists
   smithy-rpc-v2-cbor first in the ds model, but resolves `json` (X-Amz-Target) because json comes
@@ -51,6 +53,8 @@ from moto.ds.responses import DirectoryServiceResponse
 from moto.ds.validations import validate_args
 from moto.ec2 import ec2_backends
 from moto.moto_api._internal import mock_random
+
+from . import trusts
 
 LAB = None  # the LabContext (context.py), set by install()
 _LOCK = threading.RLock()
@@ -482,8 +486,13 @@ def _patch_backend(orig):
         if any(t.remote_domain_name.rstrip(".").lower() == remote for t in directory.trusts):
             raise EntityAlreadyExistsException(f"A trust with {remote_domain_name} already exists for directory "
                                                f"{directory_id}.")
-        return orig["create_trust"](self, directory_id, remote_domain_name, trust_password, trust_direction,
-                                    trust_type or "Forest", conditional_forwarder_ip_addrs, selective_auth)
+        trust_id = orig["create_trust"](self, directory_id, remote_domain_name, trust_password, trust_direction,
+                                        trust_type or "Forest", conditional_forwarder_ip_addrs, selective_auth)
+        if trusts.is_lab_forest(directory, remote_domain_name):  # a real trust between the lab's two forests
+            trust = next(t for t in directory.trusts if t.trust_id == trust_id)
+            trust.__dict__["_lab_forest"] = True
+            trusts.start(trust, create=True)
+        return trust_id
 
     def verify_trust(self, trust_id):
         trust = next((t for d in self.directories.values() for t in d.trusts if t.trust_id == trust_id), None)
@@ -493,8 +502,17 @@ def _patch_backend(orig):
         if state in ("Creating", "Verifying", "Updating", "Deleting", "Deleted"):
             raise ClientException(f"Trust {trust_id} is {state}: it can be verified once it is created and no "
                                   "other operation runs on it.")
-        _start_verification(trust, ("Verifying",))
+        if trust.__dict__.get("_lab_forest"):
+            trusts.start(trust, create=False)
+        else:
+            _start_verification(trust, ("Verifying",))
         return trust_id
+
+    def delete_trust(self, trust_id, delete_associated_conditional_forwarder):
+        trust = next((t for d in self.directories.values() for t in d.trusts if t.trust_id == trust_id), None)
+        if trust is not None and trust.__dict__.get("_lab_forest"):
+            trusts.delete(trust)
+        return orig["delete_trust"](self, trust_id, delete_associated_conditional_forwarder)
 
     # -- sharing (AWS_FACTS section 2) --
 
@@ -678,6 +696,7 @@ def _patch_backend(orig):
     added = dict(
         _verify_subnets=_verify_subnets, create_microsoft_ad=create_microsoft_ad, delete_directory=delete_directory,
         describe_directories=describe_directories, create_trust=create_trust, verify_trust=verify_trust,
+        delete_trust=delete_trust,
         share_directory=share_directory, accept_shared_directory=accept_shared_directory,
         reject_shared_directory=reject_shared_directory, unshare_directory=unshare_directory,
         describe_shared_directories=describe_shared_directories,
@@ -820,6 +839,7 @@ def install(lab, middleware):
     """Patch moto's ds classes once (middleware: unused, ds is a service moto has)."""
     global LAB
     LAB = lab
+    trusts.install(lab)
     lab.knobs.setdefault("directory_delete_seconds", float(lab.env.get("LAB_DIRECTORY_DELETE_SECONDS", "1")))
     lab.knobs.setdefault("data_access_seconds", float(lab.env.get("LAB_DATA_ACCESS_SECONDS", "1")))
     if getattr(Directory, "_lab_patched", False):
@@ -837,7 +857,8 @@ def install(lab, middleware):
     Directory.lab_data_access = property(_get_data_access, _set_data_access)
     Directory.lab_data_access_since = property(_get_data_access_since)
     orig = {name: getattr(DirectoryServiceBackend, name) for name in
-            ("_verify_subnets", "create_microsoft_ad", "delete_directory", "describe_directories", "create_trust")}
+            ("_verify_subnets", "create_microsoft_ad", "delete_directory", "describe_directories", "create_trust",
+             "delete_trust")}
     _patch_backend(orig)
     _patch_trust()
     _patch_responses()

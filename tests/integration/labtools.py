@@ -116,6 +116,17 @@ def lab_api(env, method, path, payload=None):
 
 
 @contextlib.contextmanager
+def knobs(env, **values):
+    """The lab's knobs (lab/README.md, "Knobs") set to values for a block, restored afterwards."""
+    saved = lab_api(env, "GET", "knobs")
+    lab_api(env, "POST", "knobs", values)
+    try:
+        yield
+    finally:
+        lab_api(env, "POST", "knobs", {key: saved[key] for key in values})
+
+
+@contextlib.contextmanager
 def member_cluster(env, timeout=60, **create):
     """A cluster of the lab's AWS API joined to a directory until kerberos-enabled: only then does a
     Kerberos login to its endpoint work (AWS_FACTS section 10, lab/README.md). Made in the lab account's

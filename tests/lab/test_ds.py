@@ -498,6 +498,8 @@ def test_delete_refused_while_a_cluster_is_a_member_in_process():
 
 
 # --- trusts (AWS_FACTS section 8) ----------------------------------------------------------------
+# onprem.example.net: a domain the lab has no forest for, so the timed states of ds.py. A trust with the lab's own
+# on-premises forest is made for real (lab/fidelity/trusts.py): tests/integration/test_trust_login.py.
 
 def trust_states(ds, trust_id, until, timeout=10):
     seen = []
@@ -516,12 +518,12 @@ def test_trust_goes_creating_to_verified_and_verify_trust_rechecks(ds, make_dire
     directory_id = make_directory()
     active(ds, directory_id)
     knobs(trust_seconds=1.5)
-    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.org",
+    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.net",
                                TrustPassword="Trust-Secret-1", TrustDirection="One-Way: Outgoing",
                                TrustType="Forest")["TrustId"]
     seen, trust = trust_states(ds, trust_id, ("Verified", "VerifyFailed"))
     assert seen == ["Creating", "Created", "Verifying", "Verified"]
-    assert trust["RemoteDomainName"] == "onprem.example.org" and trust["TrustDirection"] == "One-Way: Outgoing"
+    assert trust["RemoteDomainName"] == "onprem.example.net" and trust["TrustDirection"] == "One-Way: Outgoing"
     assert ds.verify_trust(TrustId=trust_id)["TrustId"] == trust_id
     seen, trust = trust_states(ds, trust_id, ("Verified", "VerifyFailed"))
     assert seen == ["Verifying", "Verified"]
@@ -532,7 +534,7 @@ def test_trust_verify_failed_when_injected_then_verify_trust_succeeds(ds, make_d
     active(ds, directory_id)
     knobs(trust_seconds=0.6)
     faults(trust_verify_fail=True)
-    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.org",
+    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.net",
                                TrustPassword="Trust-Secret-1", TrustDirection="Two-Way")["TrustId"]
     seen, trust = trust_states(ds, trust_id, ("Verified", "VerifyFailed"))
     assert seen[-1] == "VerifyFailed" and "could not be verified" in trust["TrustStateReason"]
@@ -545,7 +547,7 @@ def test_trust_verify_failed_when_injected_then_verify_trust_succeeds(ds, make_d
 def test_trust_validation_and_delete(ds, make_directory):
     directory_id = make_directory()
     active(ds, directory_id)
-    base = {"DirectoryId": directory_id, "RemoteDomainName": "onprem.example.org", "TrustPassword": "Trust-Secret-1",
+    base = {"DirectoryId": directory_id, "RemoteDomainName": "onprem.example.net", "TrustPassword": "Trust-Secret-1",
             "TrustDirection": "Two-Way"}
     for change, code in (({"TrustDirection": "Both"}, "ValidationException"),
                          ({"TrustType": "Realm"}, "ValidationException"),
