@@ -59,22 +59,47 @@ def login_for(name, realm):
     return f"{name.lower()}@{realm}"
 
 
-def validate_logins(entries, realm, default_state, option="logins"):
-    """[{name, state, roles, databases}] -> [{name, login, state, roles, databases}], or LoginsError
-    naming every bad entry at once."""
+def realm_problem(value, realm, realms):
+    """What is wrong with a login's own realm: not a realm, or neither the directory's nor one it trusts (realms:
+    every realm the task may make logins in; None when only the directory's is known). None when it passes."""
+    try:
+        upper = validate_realm(value)
+    except LoginsError as e:
+        return str(e)
+    if upper == realm or (realms is not None and upper in realms):
+        return None
+    if realms is None:
+        return (f"realm {upper} is not the directory's ({realm}): give the realms the directory trusts "
+                "(trusted_realms, or directory_id to read them from its trusts)")
+    trusted = sorted(set(realms) - {realm})
+    return (f"realm {upper} is neither the directory's ({realm}) nor one it trusts "
+            f"({', '.join(trusted) or 'no trust'}): create the forest trust first, or fix the realm")
+
+
+def validate_logins(entries, realm, default_state, option="logins", realms=None):
+    """[{name, realm, state, roles, databases}] -> [{name, realm, login, state, roles, databases}], or LoginsError
+    naming every bad entry at once. An entry's realm defaults to the directory's (realm); another must be in
+    realms, the realms the directory trusts."""
     problems = []
     seen = {}
     wanted = []
     for index, entry in enumerate(entries):
         where = f"{option}[{index}]"
         name = entry.get("name")
+        own_realm = realm
+        if entry.get("realm") is not None:
+            problem = realm_problem(entry["realm"], realm, realms)
+            if problem:
+                problems.append(f"{where}.{problem}")
+                continue
+            own_realm = entry["realm"].upper()
         problem = _name_problem(name)
         if problem is None:
             bad = sorted(set(c for c in name if c in FORBIDDEN_IN_LOGON_NAME))
             if bad:
                 problem = f"contains {' '.join(bad)}, which an AD logon name cannot hold{' (give the name without @REALM)' if bad == ['@'] else ''}"
         if problem is None:
-            login = login_for(name, realm)
+            login = login_for(name, own_realm)
             size = len(login.encode("utf-8"))
             if size > MAX_NAME_BYTES:
                 problem = f"makes the login {login!r} of {size} bytes; PostgreSQL names stop at {MAX_NAME_BYTES}"
@@ -84,7 +109,7 @@ def validate_logins(entries, realm, default_state, option="logins"):
             problems.append(f"{where}.name {name!r} {problem}")
             continue
         seen[login] = (where, name)
-        item = {"name": name, "login": login, "state": entry.get("state") or default_state,
+        item = {"name": name, "realm": own_realm, "login": login, "state": entry.get("state") or default_state,
                 "roles": entry.get("roles"), "databases": entry.get("databases")}
         for key in ("roles", "databases"):
             for value in item[key] or []:
@@ -236,9 +261,9 @@ def _describe(dependencies):
     return ", ".join(parts)
 
 
-def drop_candidates(wanted, catalog, realm, exclusive):
+def drop_candidates(wanted, catalog, realms, exclusive):
     """Existing roles to drop: entries marked absent, and with exclusive every other Kerberos login
-    (a direct member of rds_ad named <name>@<realm>)."""
+    (a direct member of rds_ad named <name>@<realm>, for each of realms: one realm or a list)."""
     drops = []
     for item in wanted:
         if item["state"] == "absent":
@@ -250,9 +275,10 @@ def drop_candidates(wanted, catalog, realm, exclusive):
         for item in wanted:
             if item["state"] == "present":
                 keep.add(catalog.find(item["login"]) or item["login"])
-        suffix = "@" + realm
+        suffixes = tuple("@" + realm for realm in ([realms] if isinstance(realms, str) else realms))
         for role in sorted(catalog.roles):
-            is_kerberos = (role.lower().endswith(suffix.lower()) if catalog.caseins else role.endswith(suffix))
+            is_kerberos = (role.lower().endswith(tuple(x.lower() for x in suffixes)) if catalog.caseins
+                           else role.endswith(suffixes))
             if (is_kerberos and KERBEROS_ROLE in catalog.member_of.get(role, ()) and role not in keep
                     and role not in drops and role != catalog.user):
                 drops.append(role)

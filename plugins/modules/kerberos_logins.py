@@ -58,6 +58,13 @@ options:
           - Upper-case letters are lowered; two entries that are the same login are refused.
         type: str
         required: true
+      realm:
+        description:
+          - The user's Kerberos realm, for a user of a forest the directory trusts, for example
+            V(ONPREM.EXAMPLE.ORG) (the login is then C(joe@ONPREM.EXAMPLE.ORG)). Defaults to O(realm).
+          - A realm other than O(realm) must be in O(trusted_realms) or be the remote domain of one of the
+            trusts of O(directory_id); otherwise the task is refused before it connects.
+        type: str
       state:
         description:
           - V(present) creates the login with C(LOGIN) and grants it C(rds_ad); V(absent) drops it.
@@ -89,10 +96,26 @@ options:
       - The Kerberos realm of the directory, for example V(CORP.EXAMPLE.COM). Lower case is raised.
     type: str
     required: true
+  trusted_realms:
+    description:
+      - The realms of the forests the directory trusts, whose users O(logins) may name with their own
+        C(realm), for example V([ONPREM.EXAMPLE.ORG]). Lower case is raised.
+    type: list
+    elements: str
+    default: []
+  directory_id:
+    description:
+      - The directory whose trusts (DescribeTrusts) give the trusted realms, besides O(trusted_realms). Each
+        trust that is not C(Failed), C(Deleting) or C(Deleted) adds its remote domain, in upper case.
+      - Read with the AWS credentials and region of the task, only when a login names a realm other than
+        O(realm).
+    type: str
   exclusive:
     description:
       - Whether to drop every other Kerberos login of O(realm), that is every direct member of
         C(rds_ad) named C(<name>@<realm>) that O(logins) does not list as present.
+      - The same holds for each realm of O(trusted_realms) (and of the trusts of O(directory_id) when they are
+        read), so that the list is the whole truth for every realm the task knows.
       - The master user is never dropped. The same ownership rules as for V(absent) apply.
     type: bool
     default: false
@@ -211,6 +234,19 @@ EXAMPLES = r"""
     exclusive: true
     migrate_from_iam: true
 
+- name: A login for a user of the trusted on-premises forest, next to the directory's own users
+  aurora.kerberos.kerberos_logins:
+    login_host: "{{ endpoint }}"
+    master_user_secret: "{{ master_secret_arn }}"
+    ca_cert: /etc/pki/rds/global-bundle.pem
+    region: eu-west-1
+    realm: CORP.EXAMPLE.COM
+    directory_id: d-1234567890  # its trusts (DescribeTrusts) say which other realms may log in
+    logins:
+      - name: alice
+      - name: joe
+        realm: ONPREM.EXAMPLE.ORG
+
 - name: Logins for exactly the enabled members of AD group dba, nested groups included
   aurora.kerberos.kerberos_logins:
     login_host: "{{ endpoint }}"
@@ -275,9 +311,32 @@ krb_caseins_users:
   sample: false
 """
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import logins as lg
 from ansible_collections.aurora.kerberos.plugins.module_utils import pg
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
+
+
+# A trust in these states gives no path for tickets (ds model, TrustState).
+DEAD_TRUST_STATES = ("Failed", "Deleting", "Deleted")
+
+
+def known_realms(module, realm):
+    """Every realm the task may make logins in: the directory's, trusted_realms and, when a login needs one that
+    is not among them, the remote domains of the directory's trusts. None when nothing says what it trusts."""
+    params = module.params
+    trusted = [lg.validate_realm(value) for value in params["trusted_realms"]]
+    others = set(str(entry.get("realm") or realm).upper() for entry in params["logins"]) - {realm}
+    if params["directory_id"] and others - set(trusted):
+        try:
+            trusts = ds.describe_trusts(module.client("ds"), params["directory_id"])
+        except ds.AnsibleDSError as e:
+            module.fail_json(msg=f"Cannot read the trusts of directory {params['directory_id']} (directory_id), which "
+                                 f"say the realms its logins may name: {e}")
+        trusted.extend(t["RemoteDomainName"].upper() for t in trusts if t.get("TrustState") not in DEAD_TRUST_STATES)
+    if not trusted and not params["directory_id"]:
+        return None
+    return sorted(set([realm] + trusted))
 
 
 def main():
@@ -285,12 +344,15 @@ def main():
     argument_spec.update(
         logins=dict(type="list", elements="dict", default=[], options=dict(
             name=dict(type="str", required=True),
+            realm=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"]),
             roles=dict(type="list", elements="str"),
             databases=dict(type="list", elements="str"),
         )),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         realm=dict(type="str", required=True),
+        trusted_realms=dict(type="list", elements="str", default=[]),
+        directory_id=dict(type="str"),
         exclusive=dict(type="bool", default=False),
         reassign_owned_to=dict(type="str"),
         migrate_from_iam=dict(type="bool", default=False),
@@ -306,7 +368,8 @@ def main():
     params = module.params
     try:
         realm = lg.validate_realm(params["realm"])
-        wanted = lg.validate_logins(params["logins"], realm, params["state"])
+        realms = known_realms(module, realm)
+        wanted = lg.validate_logins(params["logins"], realm, params["state"], realms=realms)
         sync = params["group_logins"] is not None
         synced, markers = lg.validate_group_logins(params["group_logins"] or [], realm, params["group_members"])
         if params["reassign_owned_to"] is not None:
@@ -324,7 +387,7 @@ def main():
             wanted.extend(entries)
             for marker in creates:  # made ahead of the grants, in the same transaction
                 catalog.roles[marker] = {"oid": None, "login": False}
-        drops = lg.drop_candidates(wanted, catalog, realm, params["exclusive"])
+        drops = lg.drop_candidates(wanted, catalog, sorted(realms or [realm]), params["exclusive"])
         drops.extend(login for login in sync_drops if login not in drops)
         dependencies = lg.read_dependencies(cursor, catalog, drops)
         plan = lg.plan_logins(wanted, catalog, realm, drops, dependencies, reassign_owned_to=params["reassign_owned_to"],

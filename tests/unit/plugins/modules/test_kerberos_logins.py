@@ -419,3 +419,70 @@ def test_members_come_from_group_members_as_ad_group_members_info_returns_them(s
     assert result["created"] == [login("alice")] and server.roles_in(MARKER) == [login("alice")]
     refused = run(group_logins=[{"ad_group": "ops"}], group_members={"dba": ["alice"]})
     assert refused["failed"] and "group_logins[0] has no members" in refused["msg"]
+
+
+# --- logins of a trusted forest's users -----------------------------------------------------------------
+
+ONPREM = "ONPREM.EXAMPLE.ORG"
+DIRECTORY = "d-1234567890"
+
+
+def trusts(*entries):
+    return {"Trusts": [{"DirectoryId": DIRECTORY, "TrustId": f"t-{i:010d}", "RemoteDomainName": name,
+                        "TrustType": "Forest", "TrustDirection": "One-Way: Incoming", "TrustState": state}
+                       for i, (name, state) in enumerate(entries)]}
+
+
+def test_a_login_of_a_trusted_realm_gets_its_own_realm(server):
+    result = run(logins=[{"name": "alice"}, {"name": "Joe", "realm": "onprem.example.org"}], trusted_realms=[ONPREM])
+    assert result["created"] == [login("alice"), f"joe@{ONPREM}"] and not result["failed"]
+    assert sorted(server.roles_in("rds_ad")) == [login("alice"), f"joe@{ONPREM}"]
+    assert not run(logins=[{"name": "alice"}, {"name": "joe", "realm": ONPREM}], trusted_realms=[ONPREM])["changed"]
+
+
+def test_the_same_name_in_two_realms_is_two_logins(server):
+    result = run(logins=[{"name": "joe"}, {"name": "joe", "realm": ONPREM}], trusted_realms=[ONPREM])
+    assert result["created"] == [login("joe"), f"joe@{ONPREM}"]
+
+
+def test_a_realm_nothing_trusts_is_refused_before_connecting(server):
+    server.connect_error = "the module must not connect"
+    result = run(logins=[{"name": "eve", "realm": "EVIL.EXAMPLE.NET"}], trusted_realms=[ONPREM])
+    assert result["failed"] and "logins[0].realm EVIL.EXAMPLE.NET is neither the directory's (CORP.EXAMPLE.COM) " \
+        "nor one it trusts (ONPREM.EXAMPLE.ORG)" in result["msg"]
+    unknown = run(logins=[{"name": "joe", "realm": ONPREM}])
+    assert unknown["failed"] and "give the realms the directory trusts (trusted_realms, or directory_id" in unknown["msg"]
+    bad = run(logins=[{"name": "joe", "realm": "not a realm"}], trusted_realms=[ONPREM])
+    assert bad["failed"] and "logins[0].realm 'not a realm' is not a Kerberos realm" in bad["msg"]
+    assert server.writes == []
+
+
+def test_the_directorys_trusts_say_which_realms_it_trusts(server, monkeypatch):
+    stubbers = stubbed(monkeypatch, "ds")
+    stubbers["ds"].add_response("describe_trusts", trusts((ONPREM.lower(), "Verified"), ("gone.example", "Deleted")),
+                                {"DirectoryId": DIRECTORY})
+    result = run(logins=[{"name": "joe", "realm": ONPREM}], directory_id=DIRECTORY)
+    assert result["created"] == [f"joe@{ONPREM}"]
+    assert_all_used(stubbers)
+    stubbers["ds"].add_response("describe_trusts", trusts((ONPREM.lower(), "Verified"), ("gone.example", "Deleted")),
+                                {"DirectoryId": DIRECTORY})
+    refused = run(logins=[{"name": "joe", "realm": "GONE.EXAMPLE"}], directory_id=DIRECTORY)
+    assert refused["failed"] and "nor one it trusts (ONPREM.EXAMPLE.ORG)" in refused["msg"]
+    assert_all_used(stubbers)
+
+
+def test_the_directory_is_not_read_when_every_login_is_of_a_known_realm(server, monkeypatch):
+    stubbers = stubbed(monkeypatch, "ds")  # no response queued: a call would fail the test
+    result = run(logins=[{"name": "alice"}, {"name": "joe", "realm": ONPREM}], directory_id=DIRECTORY,
+                 trusted_realms=[ONPREM])
+    assert result["created"] == [login("alice"), f"joe@{ONPREM}"]
+    assert_all_used(stubbers)
+
+
+def test_exclusive_covers_every_realm_the_task_knows_and_no_other(server):
+    for role in (login("alice"), f"old@{ONPREM}", f"joe@{ONPREM}", "old@OTHER.REALM"):
+        server.add_role(role)
+        server.grant("rds_ad", role)
+    result = run(logins=[{"name": "alice"}, {"name": "joe", "realm": ONPREM}], trusted_realms=[ONPREM], exclusive=True)
+    assert result["dropped"] == [f"old@{ONPREM}"]
+    assert sorted(server.roles_in("rds_ad")) == sorted([login("alice"), f"joe@{ONPREM}", "old@OTHER.REALM"])
