@@ -38,6 +38,13 @@ def krb5_conf(default_realm, realms, endpoints, newline="\n"):
     lines += [f"    {endpoint} = {default_realm}" for endpoint in endpoints]
     for entry in realms:
         lines += [f"    .{entry['realm'].lower()} = {entry['realm']}", f"    {entry['realm'].lower()} = {entry['realm']}"]
+    trusted = [entry["realm"] for entry in realms if entry["realm"] != default_realm]
+    if trusted:
+        # A forest trust is a direct path: each trusted realm's KDC refers its users to the directory's, and back.
+        lines += ["", "[capaths]"]
+        for realm in trusted:
+            lines += [f"    {realm} = {{", f"        {default_realm} = .", "    }"]
+        lines += [f"    {default_realm} = {{"] + [f"        {realm} = ." for realm in trusted] + ["    }"]
     return newline.join(lines) + newline
 
 

@@ -23,6 +23,9 @@ def test_krb5_conf_has_every_realm_every_kdc_and_maps_every_endpoint_in_the_part
     assert doctor.kdc_addresses(conf["realms"]["ONPREM.NET"]) == [("192.168.1.5", 88)]
     assert conf["domain_realm"][".rds.amazonaws.com.cn"] == [REALM]
     assert doctor.realm_for_host(conf["domain_realm"], "host.onprem.net") == ("ONPREM.NET", ".onprem.net")
+    # a direct path each way between the trusted forest and the directory (a forest trust)
+    assert conf["capaths"] == {"ONPREM.NET": {REALM: ["."]}, REALM: {"ONPREM.NET": ["."]}}
+    assert "[capaths]" not in client_kit.krb5_conf(REALM, REALMS[:1], [ENDPOINT])
     found, dummy, dummy = doctor.krb5_conf_findings(conf, "kit/krb5.conf", REALM, READER, ["10.0.1.10"])
     assert [f["status"] for f in found] == [doctor.OK, doctor.OK]
     ini = client_kit.krb5_conf(REALM, REALMS, [ENDPOINT], newline="\r\n")
