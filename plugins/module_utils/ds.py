@@ -52,6 +52,13 @@ class AnsibleDSError(AnsibleAWSError):
     pass
 
 
+def fail(module, error):
+    """Report an AnsibleDSError with what it carries besides its message (the directory, trust or share)."""
+    if error.exception is not None:
+        module.fail_json_aws(error.exception, msg=error.message, **error.kwargs)
+    module.fail_json(msg=error.message or str(error), **error.kwargs)
+
+
 class DSErrorHandler(AWSErrorHandler):
     _CUSTOM_EXCEPTION = AnsibleDSError
 
@@ -275,8 +282,8 @@ class DSWaiterFactory(WaiterFactory):
         )
 
 
-def wait_for(module, client, waiter_name, directory_id, timeout, pause=15):
-    """Wait, and on a failed stage say why with AWS's StageReason."""
+def wait_for(client, waiter_name, directory_id, timeout, pause=15):
+    """Wait; on a failed stage raise AnsibleDSError saying why with AWS's StageReason (fail() reports it)."""
     from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 
     waiter = DSWaiterFactory().get_waiter(client, waiter_name)
@@ -286,16 +293,16 @@ def wait_for(module, client, waiter_name, directory_id, timeout, pause=15):
         directory = get_directory(client, directory_id) or {}
         stage = directory.get("Stage", "unknown")
         if stage in STAGES_FAILED:
-            module.fail_json(msg=f"Directory {directory_id} is {stage}: {directory.get('StageReason') or 'AWS gave no reason'}. "
+            raise AnsibleDSError(f"Directory {directory_id} is {stage}: {directory.get('StageReason') or 'AWS gave no reason'}. "
                                  "Check the VPC, subnets and the directory's security group; AWS support can repair an "
                                  "Impaired directory, a Failed one must be deleted and created again.",
-                             directory=normalize(directory))
+                                 directory=normalize(directory))
         if stage in ("Deleting", "Deleted", "unknown") and waiter_name == "directory_active":
-            module.fail_json(msg=f"Directory {directory_id} is {'gone' if stage == 'unknown' else stage}: it is being "
+            raise AnsibleDSError(f"Directory {directory_id} is {'gone' if stage == 'unknown' else stage}: it is being "
                                  "deleted and will never be Active. Wait until it is gone and run again to create a new "
                                  "one, or give the id of another directory.", directory=normalize(directory))
-        module.fail_json_aws(e, msg=f"Timed out after {timeout}s waiting for directory {directory_id} "
-                                    f"({waiter_name.replace('_', ' ')}); it is {stage}")
+        raise AnsibleDSError(f"Timed out after {timeout}s waiting for directory {directory_id} "
+                             f"({waiter_name.replace('_', ' ')}); it is {stage}", exception=e) from e
 
 
 def normalize(directory, tags=None):
@@ -697,8 +704,8 @@ def _config(timeout, pause=15):
     return custom_waiter_config(timeout=timeout, default_pause=pause)
 
 
-def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout, pause=15):
-    """Wait for a trust; when it ends VerifyFailed (or any failed state) say what to check."""
+def wait_for_trust(client, waiter_name, directory_id, trust_id, timeout, pause=15):
+    """Wait for a trust; when it ends VerifyFailed (or any failed state) raise AnsibleDSError saying what to check."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
         waiter.wait(DirectoryId=directory_id, TrustIds=[trust_id], WaiterConfig=_config(timeout, pause))
@@ -706,9 +713,10 @@ def wait_for_trust(module, client, waiter_name, directory_id, trust_id, timeout,
         trust = get_trust(client, directory_id, trust_id) or {}
         state = trust.get("TrustState", "unknown")
         if state in TRUST_STATES_FAILED:
-            module.fail_json(msg=trust_failure_hint(trust), trust=normalize_trust(trust))
-        module.fail_json_aws(e, msg=f"Timed out after {timeout}s waiting for trust {trust_id} "
-                                    f"({waiter_name.replace('_', ' ')}); it is {state}", trust=normalize_trust(trust))
+            raise AnsibleDSError(trust_failure_hint(trust), trust=normalize_trust(trust))
+        raise AnsibleDSError(f"Timed out after {timeout}s waiting for trust {trust_id} "
+                             f"({waiter_name.replace('_', ' ')}); it is {state}", exception=e,
+                             trust=normalize_trust(trust)) from e
 
 
 def wait_for_verification_start(client, directory_id, trust_id, timeout=60, pause=5):
@@ -722,7 +730,7 @@ def wait_for_verification_start(client, directory_id, trust_id, timeout=60, paus
     return True
 
 
-def wait_for_share(module, client, waiter_name, owner_directory_id, shared_directory_id, timeout, pause=15):
+def wait_for_share(client, waiter_name, owner_directory_id, shared_directory_id, timeout, pause=15):
     """Wait for the owner's view of a share."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
@@ -731,26 +739,27 @@ def wait_for_share(module, client, waiter_name, owner_directory_id, shared_direc
     except botocore.exceptions.WaiterError as e:
         found = describe_shared_directories(client, owner_directory_id, [shared_directory_id])
         share = found[0] if found else {}
-        _share_wait_failed(module, e, waiter_name, shared_directory_id, share.get("ShareStatus"), timeout,
-                           normalize_share(share))
+        raise _share_wait_failed(e, waiter_name, shared_directory_id, share.get("ShareStatus"), timeout,
+                                 normalize_share(share)) from e
 
 
-def wait_for_consumer(module, client, waiter_name, shared_directory_id, timeout, pause=15):
+def wait_for_consumer(client, waiter_name, shared_directory_id, timeout, pause=15):
     """Wait for the consumer's view of a share (its own directory id)."""
     waiter = DSTrustShareWaiterFactory().get_waiter(client, waiter_name)
     try:
         waiter.wait(DirectoryIds=[shared_directory_id], WaiterConfig=_config(timeout, pause))
     except botocore.exceptions.WaiterError as e:
         directory = get_directory(client, shared_directory_id) or {}
-        _share_wait_failed(module, e, waiter_name, shared_directory_id, directory.get("ShareStatus"), timeout,
-                           normalize_consumer_directory(directory))
+        raise _share_wait_failed(e, waiter_name, shared_directory_id, directory.get("ShareStatus"), timeout,
+                                 normalize_consumer_directory(directory)) from e
 
 
-def _share_wait_failed(module, error, waiter_name, shared_directory_id, status, timeout, share):
+def _share_wait_failed(error, waiter_name, shared_directory_id, status, timeout, share):
+    """The AnsibleDSError of a share wait that ended without the status asked."""
     if status in SHARE_STATUSES_ENDED + ("RejectFailed",):
-        module.fail_json(msg=f"The share {shared_directory_id} is {status}. A handshake share must be accepted in the "
-                             "consumer account (not rejected); an Organizations share needs AWS Organizations with "
-                             "Directory Service sharing enabled and the target account in the organization. Share "
-                             "again once that is fixed.", share=share)
-    module.fail_json_aws(error, msg=f"Timed out after {timeout}s waiting for share {shared_directory_id} "
-                                    f"({waiter_name.replace('_', ' ')}); it is {status or 'not found'}", share=share)
+        return AnsibleDSError(f"The share {shared_directory_id} is {status}. A handshake share must be accepted in the "
+                              "consumer account (not rejected); an Organizations share needs AWS Organizations with "
+                              "Directory Service sharing enabled and the target account in the organization. Share "
+                              "again once that is fixed.", share=share)
+    return AnsibleDSError(f"Timed out after {timeout}s waiting for share {shared_directory_id} "
+                          f"({waiter_name.replace('_', ' ')}); it is {status or 'not found'}", exception=error, share=share)

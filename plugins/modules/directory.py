@@ -383,7 +383,7 @@ def ensure_present(module, client):
         if module.check_mode:
             module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
         if p["wait"]:
-            ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
+            ds.wait_for(client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
         result = ds.normalize(directory, ds.list_tags(client, directory_id))
         apply_data_access(module, client, directory, result)
@@ -411,7 +411,7 @@ def ensure_present(module, client):
         if changed and not module.check_mode:
             tags = ds.list_tags(client, directory_id)
     if p["wait"] and directory["Stage"] != "Active" and not module.check_mode:
-        ds.wait_for(module, client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
+        ds.wait_for(client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
     result = ds.normalize(directory, tags)
     changed |= apply_data_access(module, client, directory, result)
@@ -444,7 +444,7 @@ def ensure_absent(module, client):
             explain_refused_deletion(module, directory_id, uses)
         raise
     if p["wait"] and not module.check_mode:
-        ds.wait_for(module, client, "directory_deleted", directory_id, p["wait_timeout"], p["poll_interval"])
+        ds.wait_for(client, "directory_deleted", directory_id, p["wait_timeout"], p["poll_interval"])
     module.exit_json(changed=True, directory={}, members=members,
                      diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
 
@@ -495,7 +495,7 @@ def main():
         else:
             ensure_absent(module, client)
     except ds.AnsibleDSError as e:
-        module.fail_json_aws_error(e)
+        ds.fail(module, e)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Failed to read or change the directory's member clusters")
 

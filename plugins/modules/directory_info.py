@@ -258,7 +258,7 @@ def main():
         directories = describe(client, module.params["directory_ids"], module.params["name"])
         module.exit_json(changed=False, directories=[result(client, d) for d in directories])
     except ds.AnsibleDSError as e:
-        module.fail_json_aws_error(e)
+        ds.fail(module, e)
 
 
 if __name__ == "__main__":

@@ -288,7 +288,7 @@ def owner_present(module, client):
         if not p["wait"]:
             module.fail_json(msg=f"The share of {directory_id} with {account} is {share['ShareStatus']}: run again once "
                                  "it has ended, or with wait=true", share=ds.normalize_share(share))
-        ds.wait_for_share(module, client, "share_deleted", directory_id, share["SharedDirectoryId"], p["wait_timeout"],
+        ds.wait_for_share(client, "share_deleted", directory_id, share["SharedDirectoryId"], p["wait_timeout"],
                           p["poll_interval"])
         share = None
     changed = False
@@ -304,7 +304,7 @@ def owner_present(module, client):
             done(module, True, {}, {"before": before, "after": after})
         changed = True
         if p["wait"]:
-            ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],
+            ds.wait_for_share(client, "share_offered", directory_id, shared_id, p["wait_timeout"],
                               p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif p["share_method"] and share.get("ShareMethod") != p["share_method"]:
@@ -326,11 +326,11 @@ def owner_present(module, client):
             after = dict(brief(ds.normalize_share(share)), share_status="Shared")
             done(module, True, ds.normalize_share(share), {"before": before, "after": after})
         if p["wait"]:
-            ds.wait_for_share(module, client, "share_shared", directory_id, shared_id, p["wait_timeout"],
+            ds.wait_for_share(client, "share_shared", directory_id, shared_id, p["wait_timeout"],
                               p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     elif share.get("ShareStatus") == "Sharing" and p["wait"] and not module.check_mode:
-        ds.wait_for_share(module, client, "share_offered", directory_id, shared_id, p["wait_timeout"],
+        ds.wait_for_share(client, "share_offered", directory_id, shared_id, p["wait_timeout"],
                           p["poll_interval"])
         share = read_share(client, directory_id, shared_id)
     result = ds.normalize_share(share)
@@ -346,7 +346,7 @@ def owner_absent(module, client):
     if share.get("ShareStatus") not in ds.SHARE_STATUSES_ENDING:
         changed = ds.unshare_directory(client, module.check_mode, p["directory_id"], p["target_account_id"])
     if p["wait"] and not module.check_mode:
-        ds.wait_for_share(module, client, "share_deleted", p["directory_id"], share["SharedDirectoryId"],
+        ds.wait_for_share(client, "share_deleted", p["directory_id"], share["SharedDirectoryId"],
                           p["wait_timeout"],
                           p["poll_interval"])
     done(module, changed, {}, {"before": brief(ds.normalize_share(share)), "after": {}})
@@ -376,7 +376,7 @@ def consumer_present(module, client):
         if module.check_mode:
             done(module, True, share, {"before": brief(share), "after": dict(brief(share), share_status="Shared")})
     if (changed or status != "Shared") and p["wait"] and not module.check_mode:
-        ds.wait_for_consumer(module, client, "consumer_shared", directory["DirectoryId"], p["wait_timeout"],
+        ds.wait_for_consumer(client, "consumer_shared", directory["DirectoryId"], p["wait_timeout"],
                              p["poll_interval"])
     if changed or status != "Shared":
         share = ds.normalize_consumer_directory(ds.get_directory(client, directory["DirectoryId"]))
@@ -397,7 +397,7 @@ def consumer_absent(module, client):
     if status == "PendingAcceptance":
         changed = ds.reject_shared_directory(client, module.check_mode, directory["DirectoryId"])
     if p["wait"] and not module.check_mode:
-        ds.wait_for_consumer(module, client, "consumer_rejected", directory["DirectoryId"], p["wait_timeout"],
+        ds.wait_for_consumer(client, "consumer_rejected", directory["DirectoryId"], p["wait_timeout"],
                              p["poll_interval"])
     done(module, changed, {}, {"before": brief(share), "after": {}})
 
@@ -427,7 +427,7 @@ def main():
     try:
         handlers[(module.params["side"], module.params["state"])](module, client)
     except ds.AnsibleDSError as e:
-        module.fail_json_aws_error(e)
+        ds.fail(module, e)
 
 
 if __name__ == "__main__":

@@ -242,7 +242,7 @@ def described(trust, forwarders=None):
 def wait_ready(module, client, trust_id):
     p = module.params
     if p["wait"] and not module.check_mode:
-        ds.wait_for_trust(module, client, "trust_verified", p["directory_id"], trust_id,
+        ds.wait_for_trust(client, "trust_verified", p["directory_id"], trust_id,
                           p["wait_timeout"], p["poll_interval"])
     return ds.get_trust(client, p["directory_id"], trust_id)
 
@@ -271,7 +271,7 @@ def ensure_present(module, client):
         if not p["wait"]:
             module.fail_json(msg=f"Trust {trust['TrustId']} to {p['remote_domain_name']} is being deleted: run again "
                                  "once it is gone, or with wait=true", trust=ds.normalize_trust(trust))
-        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"],
+        ds.wait_for_trust(client, "trust_deleted", p["directory_id"], trust["TrustId"],
                           p["wait_timeout"], p["poll_interval"])
         trust = None
     if trust is None or trust.get("TrustState") == "Deleting":
@@ -330,7 +330,7 @@ def ensure_absent(module, client):
     if trust.get("TrustState") != "Deleting":
         changed = ds.delete_trust(client, module.check_mode, trust["TrustId"], p["delete_conditional_forwarder"])
     if p["wait"] and not module.check_mode:
-        ds.wait_for_trust(module, client, "trust_deleted", p["directory_id"], trust["TrustId"],
+        ds.wait_for_trust(client, "trust_deleted", p["directory_id"], trust["TrustId"],
                           p["wait_timeout"], p["poll_interval"])
     module.exit_json(changed=changed, trust={}, diff={"before": described(trust), "after": {}})
 
@@ -360,7 +360,7 @@ def main():
         else:
             ensure_absent(module, client)
     except ds.AnsibleDSError as e:
-        module.fail_json_aws_error(e)
+        ds.fail(module, e)
 
 
 if __name__ == "__main__":

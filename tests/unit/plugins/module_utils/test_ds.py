@@ -464,3 +464,45 @@ def test_a_throttled_poll_does_not_end_the_wait(client):
                                 {"DirectoryIds": ["d-1234567890"]})
     ds.DSWaiterFactory().get_waiter(client, "directory_active").wait(
         DirectoryIds=["d-1234567890"], WaiterConfig={"Delay": 0, "MaxAttempts": 5})
+
+
+# --- the waiters raise; the module reports ----------------------------------------------------------------
+
+def test_a_failed_directory_wait_raises_with_the_reason_and_the_directory(client):
+    for dummy in range(2):  # the waiter's read, then the read that explains it
+        client.stubber.add_response("describe_directories",
+                                    {"DirectoryDescriptions": [directory(stage="Failed", StageReason="subnets full")]},
+                                    {"DirectoryIds": ["d-1234567890"]})
+    with pytest.raises(ds.AnsibleDSError, match="is Failed: subnets full") as raised:
+        ds.wait_for(client, "directory_active", "d-1234567890", timeout=1, pause=1)
+    assert raised.value.kwargs["directory"]["stage"] == "Failed" and raised.value.exception is None
+
+
+def test_a_failed_trust_wait_raises_with_the_trust(client):
+    for dummy in range(2):
+        client.stubber.add_response("describe_trusts", {"Trusts": [trust("VerifyFailed", TrustStateReason="RPC down")]})
+    with pytest.raises(ds.AnsibleDSError, match="RPC down") as raised:
+        ds.wait_for_trust(client, "trust_verified", "d-1234567890", TRUST_ID, timeout=1, pause=1)
+    assert raised.value.kwargs["trust"]["state"] == "VerifyFailed"
+
+
+class Failed(Exception):
+    pass
+
+
+class Module:
+    def fail_json(self, **kwargs):
+        raise Failed(kwargs)
+
+    def fail_json_aws(self, exception, **kwargs):
+        raise Failed(dict(kwargs, exception=exception))
+
+
+def test_fail_reports_what_the_error_carries():
+    with pytest.raises(Failed) as failed:
+        ds.fail(Module(), ds.AnsibleDSError("Directory d-1 is Failed", directory={"id": "d-1"}))
+    assert failed.value.args[0] == {"msg": "Directory d-1 is Failed", "directory": {"id": "d-1"}}
+    cause = ValueError("timed out")
+    with pytest.raises(Failed) as failed:
+        ds.fail(Module(), ds.AnsibleDSError("Timed out", exception=cause, share={"status": "Pending"}))
+    assert failed.value.args[0] == {"msg": "Timed out", "exception": cause, "share": {"status": "Pending"}}
