@@ -488,9 +488,12 @@ def _patch_backend(orig):
                                                f"{directory_id}.")
         trust_id = orig["create_trust"](self, directory_id, remote_domain_name, trust_password, trust_direction,
                                         trust_type or "Forest", conditional_forwarder_ip_addrs, selective_auth)
+        if conditional_forwarder_ip_addrs:  # CreateTrust's forwarder is the directory's conditional forwarder
+            _forwarders(directory)[remote] = {"RemoteDomainName": remote_domain_name.rstrip("."),
+                                              "DnsIpAddrs": list(conditional_forwarder_ip_addrs), "ReplicationScope": "Domain"}
         if trusts.is_lab_forest(directory, remote_domain_name):  # a real trust between the lab's two forests
             trust = next(t for t in directory.trusts if t.trust_id == trust_id)
-            trust.__dict__["_lab_forest"] = True
+            trust.__dict__.update(_lab_forest=True, _lab_directory=directory)
             trusts.start(trust, create=True)
         return trust_id
 
@@ -509,10 +512,50 @@ def _patch_backend(orig):
         return trust_id
 
     def delete_trust(self, trust_id, delete_associated_conditional_forwarder):
-        trust = next((t for d in self.directories.values() for t in d.trusts if t.trust_id == trust_id), None)
-        if trust is not None and trust.__dict__.get("_lab_forest"):
-            trusts.delete(trust)
+        found = next(((d, t) for d in self.directories.values() for t in d.trusts if t.trust_id == trust_id), None)
+        if found and found[1].__dict__.get("_lab_forest"):
+            trusts.delete(found[1])
+        if found and delete_associated_conditional_forwarder:
+            _forwarders(found[0]).pop(found[1].remote_domain_name.rstrip(".").lower(), None)
         return orig["delete_trust"](self, trust_id, delete_associated_conditional_forwarder)
+
+    # -- conditional forwarders (ds model; moto has none) --
+
+    def _forwarder_directory(self, directory_id, operation):
+        directory = _directory(self, directory_id)
+        _owned_managed_ad(directory, operation)
+        if directory.stage != "Active":
+            raise error("DirectoryUnavailableException", f"Directory {directory_id} is {directory.stage}.")
+        return directory
+
+    def create_conditional_forwarder(self, directory_id, remote_domain_name, dns_ip_addrs):
+        directory = self._forwarder_directory(directory_id, "CreateConditionalForwarder")
+        remote = (remote_domain_name or "").rstrip(".").lower()
+        if not dns_ip_addrs:
+            raise InvalidParameterException("DnsIpAddrs is required: the DNS servers of the remote domain.")
+        if remote in _forwarders(directory):
+            raise EntityAlreadyExistsException(f"A conditional forwarder for {remote_domain_name} already exists.")
+        _forwarders(directory)[remote] = {"RemoteDomainName": remote_domain_name.rstrip("."),
+                                          "DnsIpAddrs": list(dns_ip_addrs), "ReplicationScope": "Domain"}
+
+    def update_conditional_forwarder(self, directory_id, remote_domain_name, dns_ip_addrs):
+        directory = self._forwarder_directory(directory_id, "UpdateConditionalForwarder")
+        remote = (remote_domain_name or "").rstrip(".").lower()
+        if remote not in _forwarders(directory):
+            raise EntityDoesNotExistException(f"No conditional forwarder for {remote_domain_name} exists.")
+        if not dns_ip_addrs:
+            raise InvalidParameterException("DnsIpAddrs is required: the DNS servers of the remote domain.")
+        _forwarders(directory)[remote]["DnsIpAddrs"] = list(dns_ip_addrs)
+
+    def delete_conditional_forwarder(self, directory_id, remote_domain_name):
+        directory = self._forwarder_directory(directory_id, "DeleteConditionalForwarder")
+        if _forwarders(directory).pop((remote_domain_name or "").rstrip(".").lower(), None) is None:
+            raise EntityDoesNotExistException(f"No conditional forwarder for {remote_domain_name} exists.")
+
+    def describe_conditional_forwarders(self, directory_id, remote_domain_names):
+        directory = self._forwarder_directory(directory_id, "DescribeConditionalForwarders")
+        wanted = {name.rstrip(".").lower() for name in remote_domain_names or []}
+        return [dict(f) for name, f in sorted(_forwarders(directory).items()) if not wanted or name in wanted]
 
     # -- sharing (AWS_FACTS section 2) --
 
@@ -696,7 +739,11 @@ def _patch_backend(orig):
     added = dict(
         _verify_subnets=_verify_subnets, create_microsoft_ad=create_microsoft_ad, delete_directory=delete_directory,
         describe_directories=describe_directories, create_trust=create_trust, verify_trust=verify_trust,
-        delete_trust=delete_trust,
+        delete_trust=delete_trust, _forwarder_directory=_forwarder_directory,
+        create_conditional_forwarder=create_conditional_forwarder,
+        update_conditional_forwarder=update_conditional_forwarder,
+        delete_conditional_forwarder=delete_conditional_forwarder,
+        describe_conditional_forwarders=describe_conditional_forwarders,
         share_directory=share_directory, accept_shared_directory=accept_shared_directory,
         reject_shared_directory=reject_shared_directory, unshare_directory=unshare_directory,
         describe_shared_directories=describe_shared_directories,
@@ -723,6 +770,11 @@ def _controller_rules(directory):
 
 
 # --- trusts' state (AWS_FACTS section 8) --------------------------------------------------------
+
+def _forwarders(directory):
+    """{remote domain (lower case): ConditionalForwarder} of a directory: where it sends a remote domain's DNS."""
+    return directory.__dict__.setdefault("lab_forwarders", {})
+
 
 def _start_verification(trust, first):
     fault = LAB.faults.get("trust_verify_fail")
@@ -822,6 +874,25 @@ def _patch_responses():
         regions = self.ds_backend.describe_regions(self._get_param("DirectoryId"), self._get_param("RegionName"))
         return ActionResult({"RegionsDescription": regions})
 
+    def create_conditional_forwarder(self):
+        self.ds_backend.create_conditional_forwarder(self._get_param("DirectoryId"), self._get_param("RemoteDomainName"),
+                                                     self._get_param("DnsIpAddrs"))
+        return EmptyResult()
+
+    def update_conditional_forwarder(self):
+        self.ds_backend.update_conditional_forwarder(self._get_param("DirectoryId"), self._get_param("RemoteDomainName"),
+                                                     self._get_param("DnsIpAddrs"))
+        return EmptyResult()
+
+    def delete_conditional_forwarder(self):
+        self.ds_backend.delete_conditional_forwarder(self._get_param("DirectoryId"), self._get_param("RemoteDomainName"))
+        return EmptyResult()
+
+    def describe_conditional_forwarders(self):
+        found = self.ds_backend.describe_conditional_forwarders(self._get_param("DirectoryId"),
+                                                                self._get_param("RemoteDomainNames"))
+        return ActionResult({"ConditionalForwarders": found})
+
     def reset_user_password(self):
         self.ds_backend.reset_user_password(self._get_param("DirectoryId"), self._get_param("UserName"),
                                             self._get_param("NewPassword"))
@@ -830,7 +901,8 @@ def _patch_responses():
     for function in (call_action, verify_trust, share_directory, accept_shared_directory, reject_shared_directory,
                      unshare_directory, describe_shared_directories, enable_directory_data_access,
                      disable_directory_data_access, describe_directory_data_access, reset_user_password,
-                     describe_regions):
+                     describe_regions, create_conditional_forwarder, update_conditional_forwarder,
+                     delete_conditional_forwarder, describe_conditional_forwarders):
         setattr(R, function.__name__, function)
     ds_responses._directory_description = _description(ds_responses._directory_description)
 

@@ -4,8 +4,9 @@ on-premises forest").
 A trust of the lab's directory (the Samba DC of LAB_AD_DOMAIN) with LAB_ONPREM_DOMAIN is a real AD trust
 between the lab's two Samba DCs; a trust with any other domain keeps ds.py's timed states [lab limitation]:
 
-- CreateTrust: the trust's conditional forwarders must name the on-premises DC (LAB_ONPREM_DC_IP), as the
-  directory finds the other forest through them; otherwise the trust ends Failed with AWS's reason
+- CreateTrust: the directory's conditional forwarder for the remote domain (CreateTrust's
+  ConditionalForwarderIpAddrs, or Create/UpdateConditionalForwarder, ds.py) must name the on-premises DC
+  (LAB_ONPREM_DC_IP), as the directory finds the other forest through it, at creation and at each verification; otherwise the trust ends Failed with AWS's reason
   "The specified domain either does not exist or could not be contacted. Name: <domain>" (aws_recorded
   ds.DescribeTrusts.success.Failed.c7n.json). The on-premises DC is started on demand (lab.py onprem up:
   about 7 s the first time, when it is provisioned, then about 0.5 s). Its side of the trust is what its
@@ -79,9 +80,17 @@ def _port_open(host, port):
         return False
 
 
+def _found_by_dns(trust):
+    """The directory finds the other forest through its conditional forwarder for that domain (CreateTrust's
+    ConditionalForwarderIpAddrs, or CreateConditionalForwarder / UpdateConditionalForwarder)."""
+    forwarder = trust.__dict__.get("_lab_directory").__dict__.get("lab_forwarders", {}).get(
+        trust.remote_domain_name.rstrip(".").lower(), {})
+    return env("LAB_ONPREM_DC_IP") in forwarder.get("DnsIpAddrs", [])
+
+
 def _create(trust):
     remote = trust.remote_domain_name
-    if env("LAB_ONPREM_DC_IP") not in (trust.conditional_forwarder_ip_addrs or []):
+    if not _found_by_dns(trust):
         return "Failed", NOT_CONTACTED.format(remote)
     up = subprocess.run([sys.executable, env("LAB_PY"), "onprem", "up"], capture_output=True, text=True, timeout=120,
                         env=dict(os.environ, **{k: v for k, v in LAB.env.items() if k.startswith("LAB_")}))
@@ -124,7 +133,7 @@ def _verify(trust):
         return "VerifyFailed", fault if isinstance(fault, str) else (
             f"The specified domain either does not exist or could not be contacted: the trust with {remote} could "
             "not be verified. Check the conditional forwarder, the network path and the trust password.")
-    if not _port_open(env("LAB_ONPREM_DC_IP"), 88):
+    if not _found_by_dns(trust) or not _port_open(env("LAB_ONPREM_DC_IP"), 88):
         return "VerifyFailed", NOT_CONTACTED.format(remote)
     probes = []
     if trust.trust_direction in ("One-Way: Outgoing", "Two-Way"):  # on-premises users reach the directory's side

@@ -564,6 +564,31 @@ def test_trust_validation_and_delete(ds, make_directory):
     assert error_of(ds.verify_trust, TrustId=trust_id)[0] == "EntityDoesNotExistException"
 
 
+def test_conditional_forwarders_follow_the_trust_and_their_own_calls(ds, make_directory):
+    """moto has no conditional forwarders (HTTP 500): CreateTrust's ConditionalForwarderIpAddrs makes one, the
+    four calls manage it, DeleteTrust with DeleteAssociatedConditionalForwarder removes it (ds model)."""
+    directory_id = make_directory()
+    active(ds, directory_id)
+    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.net", TrustPassword="Trust-Secret-1",
+                               TrustDirection="One-Way: Outgoing", ConditionalForwarderIpAddrs=["10.10.0.10"])["TrustId"]
+    shown = ds.describe_conditional_forwarders(DirectoryId=directory_id)["ConditionalForwarders"]
+    assert shown == [{"RemoteDomainName": "onprem.example.net", "DnsIpAddrs": ["10.10.0.10"], "ReplicationScope": "Domain"}]
+    assert error_of(ds.create_conditional_forwarder, DirectoryId=directory_id, RemoteDomainName="onprem.example.net",
+                    DnsIpAddrs=["10.10.0.11"])[0] == "EntityAlreadyExistsException"
+    ds.update_conditional_forwarder(DirectoryId=directory_id, RemoteDomainName="onprem.example.net", DnsIpAddrs=["10.10.0.11"])
+    ds.create_conditional_forwarder(DirectoryId=directory_id, RemoteDomainName="other.example.net", DnsIpAddrs=["10.20.0.10"])
+    only = ds.describe_conditional_forwarders(DirectoryId=directory_id, RemoteDomainNames=["onprem.example.net"])
+    assert [f["DnsIpAddrs"] for f in only["ConditionalForwarders"]] == [["10.10.0.11"]]
+    ds.delete_trust(TrustId=trust_id, DeleteAssociatedConditionalForwarder=True)
+    left = ds.describe_conditional_forwarders(DirectoryId=directory_id)["ConditionalForwarders"]
+    assert [f["RemoteDomainName"] for f in left] == ["other.example.net"]
+    ds.delete_conditional_forwarder(DirectoryId=directory_id, RemoteDomainName="other.example.net")
+    assert error_of(ds.delete_conditional_forwarder, DirectoryId=directory_id,
+                    RemoteDomainName="other.example.net")[0] == "EntityDoesNotExistException"
+    assert error_of(ds.update_conditional_forwarder, DirectoryId=directory_id, RemoteDomainName="gone.example.net",
+                    DnsIpAddrs=["10.0.0.1"])[0] == "EntityDoesNotExistException"
+
+
 # --- sharing (AWS_FACTS section 2) ---------------------------------------------------------------
 
 def consumer_view(consumer_ds, shared_id):
