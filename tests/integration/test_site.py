@@ -236,6 +236,9 @@ def test_verify_proves_the_login_and_the_refusals(lab, converged):
     verify = playbook(*INVENTORY, "playbooks/verify.yml")
     assert verify.returncode == 0, verify.stdout[-6000:] + verify.stderr[-3000:]
     assert f"alice@{lab['LAB_AD_REALM']}: logged in over GSSAPI" in verify.stdout
+    # a user of the trusted on-premises forest, through a cross-realm ticket, and a realm no trust leads to
+    assert f"joe@{lab['LAB_ONPREM_REALM']}: logged in over GSSAPI" in verify.stdout
+    assert "eve@UNTRUSTED.EXAMPLE.NET: no ticket" in verify.stdout
     assert verify.stdout.count("refused") >= 2
     for secret in secrets_of(lab):
         assert secret not in verify.stdout
