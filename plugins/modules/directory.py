@@ -233,6 +233,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds_data
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 
@@ -312,11 +313,6 @@ def member_instances(rds, directory_id, clusters=()):
     instances = rds.get_paginator("describe_db_instances").paginate().build_full_result()["DBInstances"]
     return [i["DBInstanceIdentifier"] for i in instances
             if _is_member(i, directory_id) and i.get("DBClusterIdentifier") not in clusters]
-
-
-@jittered_backoff()
-def leave_domain(modify, **params):
-    return modify(**params)
 
 
 def authorized_uses(client, rds, directory_id):
@@ -430,13 +426,8 @@ def ensure_absent(module, client):
     db_members = uses["clusters"] + uses["instances"]
     if (db_members and not p["force"]) or uses["shared_with"] or uses["replica_regions"]:
         module.fail_json(msg=blocking_text(directory_id, uses, p["force"]), members=members, blocked_by=uses)
-    if not module.check_mode:
-        for cluster in uses["clusters"]:
-            leave_domain(rds.modify_db_cluster, DBClusterIdentifier=cluster, Domain="none", ApplyImmediately=True)
-        for instance in uses["instances"]:
-            leave_domain(rds.modify_db_instance, DBInstanceIdentifier=instance, DisableDomain=True, ApplyImmediately=True)
-        if db_members:
-            wait_until_no_members(module, rds, directory_id)
+    if not module.check_mode and db_members:
+        take_members_out(module, rds, directory_id, uses)
     try:
         ds.delete_directory(client, module.check_mode, directory_id)
     except ds.AnsibleDSError as e:
@@ -449,20 +440,23 @@ def ensure_absent(module, client):
                      diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
 
 
-def wait_until_no_members(module, rds, directory_id):
+def take_members_out(module, rds, directory_id, uses):
+    """force: every member leaves the domain at once (rds_domain's calls, as domain_membership's leave), then the
+    run waits for each within one wait_timeout."""
     import time
 
+    for cluster in uses["clusters"]:
+        rds_domain.modify_domain(rds, cluster, "none")
+    for instance in uses["instances"]:
+        rds_domain.modify_instance_domain(rds, instance, "none")
     deadline = time.monotonic() + module.params["wait_timeout"]
-    # A sleep loop, not a waiter: the condition spans every cluster and instance, which no waiter path can express.
-    while True:
-        clusters = member_clusters(rds, directory_id)
-        left = clusters + member_instances(rds, directory_id, clusters)
-        if not left:
-            return
-        if time.monotonic() > deadline:
-            module.fail_json(msg=f"Timed out after {module.params['wait_timeout']}s waiting for {', '.join(left)} to "
-                                 f"leave directory {directory_id}: raise wait_timeout, or check their DomainMemberships")
-        time.sleep(module.params["poll_interval"])
+    members = [(cluster, False) for cluster in uses["clusters"]] + [(instance, True) for instance in uses["instances"]]
+    for member, instance in members:
+        outcome = rds_domain.wait_for_leave(rds, member, max(1, deadline - time.monotonic()),
+                                            module.params["poll_interval"], instance=instance)
+        if outcome != rds_domain.DONE:
+            module.fail_json(msg=f"Timed out after {module.params['wait_timeout']}s waiting for {member} to leave "
+                                 f"directory {directory_id}: raise wait_timeout, or check its DomainMemberships")
 
 
 def main():
@@ -496,6 +490,8 @@ def main():
             ensure_absent(module, client)
     except ds.AnsibleDSError as e:
         ds.fail(module, e)
+    except rds_domain.AnsibleRDSDomainError as e:
+        module.fail_json_aws_error(e)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Failed to read or change the directory's member clusters")
 

@@ -215,12 +215,17 @@ def test_absent_with_force_takes_clusters_and_instances_out_then_deletes(aws, mo
                             {"DBClusterIdentifier": "orders", "Domain": "none", "ApplyImmediately": True})
     aws["rds"].add_response("modify_db_instance", {"DBInstance": {}},
                             {"DBInstanceIdentifier": "billing", "DisableDomain": True, "ApplyImmediately": True})
-    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "disabling-kerberos")]}, {})
-    aws["rds"].add_response("describe_db_instances", {"DBInstances": []}, {})
-    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "removed")]}, {})
-    aws["rds"].add_response("describe_db_instances", {"DBInstances": [member("billing", "removed", engine="postgres")]}, {})
+    # rds_domain.wait_for_leave for each member: the cluster, its instances, then the standalone instance.
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "disabling-kerberos")]},
+                            {"DBClusterIdentifier": "orders"})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [member("orders", "removed")]},
+                            {"DBClusterIdentifier": "orders"})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []},
+                            {"Filters": [{"Name": "db-cluster-id", "Values": ["orders"]}]})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [member("billing", "removed", engine="postgres")]},
+                            {"DBInstanceIdentifier": "billing"})
     aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
-    result = run(name="corp.example.com", state="absent", force=True, wait=False)
+    result = run(name="corp.example.com", state="absent", force=True, wait=False, poll_interval=1)
     assert result.get("changed") is True and result["members"] == ["orders"], result.get("msg")
 
 
