@@ -108,12 +108,20 @@ options:
     type: int
     default: 15
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.tags
   - amazon.aws.boto3
-notes:
-  - Support for check mode is full; in check mode nothing is created, tagged or deleted.
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is created, tagged or deleted; the result says what the real run would do.
+  diff_mode:
+    support: full
+    description: The directory's name and id before and after a creation or a deletion (tag changes show in the result only).
+  platform:
+    platforms: all
 """
 
 EXAMPLES = r"""
