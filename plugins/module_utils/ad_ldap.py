@@ -48,13 +48,15 @@ UF_NORMAL_ACCOUNT = 0x0200
 # msDS-SupportedEncryptionTypes bits (MS-KILE 2.2.7), in the order the module documents them
 ENCRYPTION_TYPE_BITS = {"aes128": 0x08, "aes256": 0x10, "rc4": 0x04}
 
-# module option -> LDAP attribute, for the plain string attributes
-STRING_ATTRIBUTES = {
-    "given_name": "givenName",
-    "surname": "sn",
-    "email_address": "mail",
-    "user_principal_name": "userPrincipalName",
+# The user's plain string attributes, one table for both ways to the directory:
+# module option -> (LDAP attribute, ds-data request parameter; None where ds-data cannot write it).
+USER_ATTRIBUTES = {
+    "given_name": ("givenName", "GivenName"),
+    "surname": ("sn", "Surname"),
+    "email_address": ("mail", "EmailAddress"),
+    "user_principal_name": ("userPrincipalName", None),  # read-only over ds-data: always <name>@<REALM>
 }
+STRING_ATTRIBUTES = {key: ldap for key, (ldap, dummy) in USER_ATTRIBUTES.items()}
 
 # what ad_user returns and diffs; has_password and user_account_control stay internal
 PUBLIC_USER_KEYS = (

@@ -21,6 +21,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import USER_ATTRIBUTES
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import encryption_types_from_int
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import encryption_types_to_int
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -308,9 +309,7 @@ class DirectoryData:
             "sid": answer.get("SID"),
             "user_principal_name": answer.get("UserPrincipalName"),
             "enabled": bool(answer.get("Enabled")),
-            "given_name": answer.get("GivenName"),
-            "surname": answer.get("Surname"),
-            "email_address": answer.get("EmailAddress"),
+            **{key: answer.get(parameter) for key, parameter in USER_PARAMETERS.items()},
             "supported_encryption_types": encryption_types_from_int(int(encryption) if encryption else 0),
             "encryption_types_value": int(encryption) if encryption else 0,
             "encryption_types_set": encryption is not None,
@@ -467,8 +466,8 @@ class DirectoryData:
         return bool(to_add or to_remove)
 
 
-# module option -> ds-data request parameter, for the user's plain strings
-USER_PARAMETERS = {"given_name": "GivenName", "surname": "Surname", "email_address": "EmailAddress"}
+# module option -> ds-data request parameter, for the user's plain strings it can write (ad_ldap's one table)
+USER_PARAMETERS = {key: parameter for key, (dummy, parameter) in USER_ATTRIBUTES.items() if parameter}
 
 
 def _update_type(has_value, wanted):
