@@ -78,8 +78,10 @@ def _escape(value):
 
 def _endpoints(resource, backend):
     """The names clients use for this member: writer, reader and each instance; or the instance's own."""
-    cluster_id = resource.__dict__.get("db_cluster_identifier")
     if hasattr(resource, "reader_endpoint"):  # a cluster
+        # moto's DBCluster keeps its id behind a plain property (no lab side effect): its __dict__ has no
+        # db_cluster_identifier, and None would match every DB instance outside a cluster.
+        cluster_id = resource.db_cluster_identifier
         names = [resource.endpoint, resource.reader_endpoint]
         names += [db.address for db in list(backend.databases.values())
                   if db.__dict__.get("db_cluster_identifier") == cluster_id]

@@ -5,11 +5,11 @@ membership (ModifyDBInstance Domain / DisableDomain), probed with boto3, kinit a
 import pytest
 
 from labtools import address_of, unique
-from test_rds import (JOIN_SECONDS, NOT_IN_KDC, clean_faults, ec2, gss_login, gss_user, iam, knobs, net, password,
-                      pg_login, rds, roles, sgs, wait_for)
+from test_rds import (JOIN_SECONDS, NOT_IN_KDC, clean_faults, ec2, gss_login, gss_user, iam, knobs, made, net, password,
+                      pg_login, rds, roles, service_accounts, sgs, statuses_until, wait_for)
 
 # test_rds.py's fixtures, used here by name; this keeps linters from calling them unused.
-FIXTURES = (clean_faults, ec2, gss_user, iam, knobs, net, rds, roles, sgs)
+FIXTURES = (clean_faults, ec2, gss_user, iam, knobs, made, net, rds, roles, sgs)
 
 
 # --- the catalogue: postgres rows -----------------------------------------------------------------
@@ -158,3 +158,26 @@ def test_a_standalone_instance_logs_in_over_gssapi_only_while_a_member(lab, rds,
     wait_for(lambda: instance_status(rds, instance_id) is None, timeout=JOIN_SECONDS + 10)
     error, dummy = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint, port)
     assert error is not None, "a GSSAPI login still works after DisableDomain"
+
+
+def test_a_standalone_instance_keeps_its_principal_beside_a_joined_aurora_cluster(lab, rds, net, roles, sgs, made,
+                                                                                   standalone, gss_user):
+    """An Aurora cluster joined first does not take the standalone instance's endpoint (the instance is no instance
+    of that cluster): each holds its own principal in its own account, and alice-like users log in to both."""
+    cluster, cluster_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
+    gss_user.login_on(cluster, cluster_args)
+    statuses_until(rds, cluster_args["DBClusterIdentifier"], "kerberos-enabled")
+    answer, args = standalone(Port=5432)
+    instance_id = args["DBInstanceIdentifier"]
+    endpoint = wait_available(rds, instance_id)["Endpoint"]
+    gss_user.login_on({"Endpoint": endpoint["Address"], "Port": endpoint["Port"]}, args)
+    rds.modify_db_instance(DBInstanceIdentifier=instance_id, Domain=net["directory"], DomainIAMRoleName=roles["good"],
+                           ApplyImmediately=True)
+    wait_for(lambda: instance_status(rds, instance_id) == "kerberos-enabled", timeout=JOIN_SECONDS + 10)
+    [(cluster_account, dummy)] = service_accounts(lab, cluster["Endpoint"])
+    [(instance_account, dummy)] = service_accounts(lab, endpoint["Address"])
+    assert cluster_account != instance_account
+    error, session = gss_login(lab, gss_user.principal, gss_user.ticket(), endpoint["Address"], endpoint["Port"])
+    assert error is None, error
+    error, session = gss_login(lab, gss_user.principal, gss_user.ticket(), cluster["Endpoint"], cluster["Port"])
+    assert error is None, error
