@@ -185,28 +185,14 @@ diff:
       type: dict
 """
 
-import os
-
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
-
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import GROUP_NAME
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import GROUP_OPTIONS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_group
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import directory_settings
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import run_on_directory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapGroupDirectory
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
-from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
-from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
 ARGUMENT_SPEC = dict(
@@ -216,70 +202,20 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def settings_from(module):
-    """Check the options and derive realm, base DN and OU; fail naming the option."""
+def group_settings(module):
+    """Check the options and derive realm, base DN and OU; fail naming each bad option."""
     params = module.params
-    problems = []
+    settings, problems = directory_settings(params, "group")
     name = params["name"]
     if not GROUP_NAME.match(name) or name != name.strip():
-        problems.append(f"name {name!r} is not a valid group sAMAccountName: 1 to 64 characters, none of "
-                        ': ; | = + " * ? < > / \\ , [ ] @, no leading or trailing spaces')
+        problems.insert(0, f"name {name!r} is not a valid group sAMAccountName: 1 to 64 characters, none of "
+                           ': ; | = + " * ? < > / \\ , [ ] @, no leading or trailing spaces')
     for member in params["members"] or []:
         if not GROUP_NAME.match(member):
             problems.append(f"members entry {member!r} is not a sAMAccountName")
-    domain, labels = domain_labels(params["domain"])
-    if labels is None:
-        problems.append(f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com")
-    base_dn = base_dn_from_domain(domain)
-    short_name = params["short_name"] or domain.split(".")[0].upper()
-    ou = params["ou"] or f"OU=Users,OU={short_name},{base_dn}"
-    if params["backend"] == "ldap":
-        if not is_dn(ou) or not ou.replace(" ", "").lower().endswith(base_dn.lower()):
-            problems.append(f"ou {ou!r} must be a DN under the domain's base DN {base_dn}")
-        if params["validate_certs"]:
-            ca_file = params["ldap_ca_file"]
-            if not ca_file:
-                problems.append("ldap_ca_file is required with validate_certs=true: give the CA that signed the "
-                                "domain controller's LDAPS certificate")
-            elif not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
-                problems.append(f"ldap_ca_file {ca_file} is not a readable file")
-    else:
-        if params["ou"]:
-            problems.append(f"ou is not supported with backend=ds_data, which creates groups in OU=Users,OU={short_name},"
-                            f"{base_dn}; leave it out or use backend=ldap")
-        if not DIRECTORY_ID.match(params["directory_id"]):
-            problems.append(f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits")
     if problems:
         module.fail_json(msg="; ".join(problems) + ".")
-    return dict(realm=domain.upper(), base_dn=base_dn, ou=ou)
-
-
-def main_ds_data(module, settings):
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3 and botocore"))
-    try:
-        data, access_changed, readable = open_directory_data(
-            module, module.params["directory_id"], module.params["enable_data_access"])
-        result = run_group(module, data, settings, readable)
-    except AnsibleDSDataError as e:
-        module.fail_json_aws_error(e)
-    result["changed"] = result["changed"] or access_changed
-    module.exit_json(**result)
-
-
-def main_ldap(module, settings):
-    if not HAS_LDAP3:
-        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
-    params = module.params
-    try:
-        directory = LdapGroupDirectory(ldap_connection(params, settings["realm"]), settings["base_dn"])
-        try:
-            result = run_group(module, directory, settings)
-        finally:
-            directory.close()
-    except AdLdapError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(**result)
+    return settings
 
 
 def main():
@@ -290,11 +226,7 @@ def main():
         supports_check_mode=True,
         check_boto3=False,
     )
-    settings = settings_from(module)
-    if module.params["backend"] == "ds_data":
-        main_ds_data(module, settings)
-    else:
-        main_ldap(module, settings)
+    run_on_directory(module, group_settings(module), LdapGroupDirectory, run_group, run_group)
 
 
 if __name__ == "__main__":

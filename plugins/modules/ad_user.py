@@ -287,30 +287,15 @@ diff:
       enabled: true
 """
 
-import os
-
-from ansible.module_utils.basic import missing_required_lib
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOTO3
-
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import NETBIOS_FORBIDDEN
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import USER_OPTIONS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user_ds_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import sam_account_name_problem
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import HAS_LDAP3
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LDAP3_IMPORT_ERROR
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdLdapError
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import directory_settings
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import run_on_directory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
-from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
-from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 
 ARGUMENT_SPEC = dict(
@@ -320,76 +305,25 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def directory_settings(module):
-    """Check the options and derive realm, base DN, short name and OU; fail naming the option."""
+def user_settings(module):
+    """Check the options and derive realm, base DN, short name and OU; fail naming each bad option."""
     params = module.params
+    settings, problems = directory_settings(params, "user")
     problem = sam_account_name_problem(params["name"])
     if problem:
-        module.fail_json(msg=f"name {params['name']!r} is not a valid sAMAccountName: it {problem}.")
-
-    domain, labels = domain_labels(params["domain"])
-    if labels is None:
-        module.fail_json(msg=f"domain {params['domain']!r} must be the directory's DNS name, such as corp.example.com.")
-    base_dn = base_dn_from_domain(domain)
-
-    short_name = params["short_name"] or labels[0].upper()
-    if not 1 <= len(short_name) <= 15 or set(short_name) & NETBIOS_FORBIDDEN:
-        module.fail_json(msg=f"short_name {short_name!r} must be a NetBIOS name: 1 to 15 characters, no dots or spaces.")
-
-    ou = params["ou"] or f"OU=Users,OU={short_name},{base_dn}"
-    if not is_dn(ou):
-        module.fail_json(msg=f"ou {ou!r} is not a DN; give one such as OU=Users,OU={short_name},{base_dn}.")
-    if not ou.replace(" ", "").lower().endswith(base_dn.lower()):
-        module.fail_json(msg=f"ou {ou!r} is not under the domain's base DN {base_dn}: check ou and domain.")
-
+        problems.insert(0, f"name {params['name']!r} is not a valid sAMAccountName: it {problem}")
     if params["password"] == "":
-        module.fail_json(msg="password must not be empty; leave it out to create the user without one.")
+        problems.append("password must not be empty; leave it out to create the user without one")
     upn = params["user_principal_name"]
     if upn and "@" not in upn:
-        module.fail_json(msg=f"user_principal_name {upn!r} must have the form user@suffix, such as alice@{domain.upper()}.")
-
-    if params["backend"] == "ldap":
-        if not 1 <= params["ldap_port"] <= 65535:
-            module.fail_json(msg=f"ldap_port {params['ldap_port']} is not a TCP port.")
-        ca_file = params["ldap_ca_file"]
-        if params["validate_certs"]:
-            if not ca_file:
-                module.fail_json(
-                    msg="ldap_ca_file is required with validate_certs=true: give the CA that signed the "
-                    "domain controller's LDAPS certificate."
-                )
-            if not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
-                module.fail_json(msg=f"ldap_ca_file {ca_file} is not a readable file.")
-
-    if params["backend"] == "ds_data":
-        if params["ou"]:
-            module.fail_json(msg="ou is not supported with backend=ds_data: the API creates users in "
-                                 f"OU=Users,OU={short_name},{base_dn}. Leave ou out or use backend=ldap.")
-        default_upn = f"{params['name']}@{domain.upper()}"
-        if upn and upn.lower() != default_upn.lower():
-            module.fail_json(msg=f"user_principal_name {upn!r} cannot be set with backend=ds_data, where it is "
-                                 f"read-only and always {default_upn}. Leave it out or use backend=ldap.")
-        if not DIRECTORY_ID.match(params["directory_id"]):
-            module.fail_json(msg=f"directory_id {params['directory_id']!r} is not a directory id: use d- and 10 hex digits.")
-
-    return dict(realm=domain.upper(), base_dn=base_dn, short_name=short_name, ou=ou)
-
-
-def open_directory(module, settings):
-    return LdapUserDirectory(ldap_connection(module.params, settings["realm"]), settings["base_dn"])
-
-
-def main_ds_data(module, settings):
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3 and botocore"))
-    try:
-        data, access_changed, readable = open_directory_data(
-            module, module.params["directory_id"], module.params["enable_data_access"])
-        result = run_user_ds_data(module, data, settings, readable)
-    except AnsibleDSDataError as e:
-        module.fail_json_aws_error(e)
-    result["changed"] = result["changed"] or access_changed
-    module.exit_json(**result)
+        problems.append(f"user_principal_name {upn!r} must have the form user@suffix, such as alice@{settings['realm']}")
+    default_upn = f"{params['name']}@{settings['realm']}"
+    if params["backend"] == "ds_data" and upn and upn.lower() != default_upn.lower():
+        problems.append(f"user_principal_name {upn!r} cannot be set with backend=ds_data, where it is read-only and "
+                        f"always {default_upn}. Leave it out or use backend=ldap")
+    if problems:
+        module.fail_json(msg="; ".join(problems) + ".")
+    return settings
 
 
 def main():
@@ -400,21 +334,7 @@ def main():
         supports_check_mode=True,
         check_boto3=False,
     )
-    settings = directory_settings(module)
-    if module.params["backend"] == "ds_data":
-        main_ds_data(module, settings)
-        return
-    if not HAS_LDAP3:
-        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
-    try:
-        directory = open_directory(module, settings)
-        try:
-            result = run_user(module, directory, settings)
-        finally:
-            directory.close()
-    except AdLdapError as e:
-        module.fail_json(msg=str(e))
-    module.exit_json(**result)
+    run_on_directory(module, user_settings(module), LdapUserDirectory, run_user, run_user_ds_data)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from ldap3 import MOCK_SYNC
 from ldap3 import Connection
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import ad_directory
 from ansible_collections.aurora.kerberos.plugins.modules import ad_user
 
 PASSWORD = "Corr3ct-Horse!"
@@ -489,6 +490,6 @@ def test_directory_refusal_is_reported(fail, fake_ad, ca_file):
 
 
 def test_missing_ldap3(fail, monkeypatch, ca_file):
-    monkeypatch.setattr(ad_user, "HAS_LDAP3", False)
+    monkeypatch.setattr(ad_directory, "HAS_LDAP3", False)
     result = fail(name="alice", domain="corp.example.com", ldap_server="dc1", ldap_ca_file=ca_file, bind_password="x")
     assert "ldap3" in result["msg"]
