@@ -951,6 +951,15 @@ def check_samba():
     return True, f"{DC_HOSTNAME} at {DC_IP}: KDC 88 answers, LDAPS bind as {AD_ADMIN} verified against the CA"
 
 
+def check_onprem():
+    """The on-premises forest's DC runs only once a trust (or lab.py onprem up) started it: not running is healthy."""
+    if not onprem_running():
+        return True, f"not running (a trust with {ONPREM_DOMAIN}, or lab.py onprem up, starts it)"
+    if not port_open(ONPREM_IP, 88):
+        return False, f"pid {read_pid(ONPREM_PIDFILE)} runs but its KDC {ONPREM_IP}:88 does not answer"
+    return True, f"{ONPREM_DC_HOSTNAME} at {ONPREM_IP}: KDC 88 answers (pid {read_pid(ONPREM_PIDFILE)})"
+
+
 def lab_endpoints():
     """{endpoint: {address, port, resource}} of every server the AWS endpoint runs (lab-api/endpoints)."""
     with urllib.request.urlopen(f"{AWS_URL}/lab-api/endpoints", timeout=5) as resp:
@@ -985,7 +994,7 @@ def resolve(name):
 
 def status(quiet=False):
     healthy = True
-    for name, check in (("aws", check_aws), ("samba", check_samba), ("postgres", check_postgres)):
+    for name, check in (("aws", check_aws), ("samba", check_samba), ("postgres", check_postgres), ("onprem", check_onprem)):
         try:
             ok, detail = check()
         except Exception as exc:  # any failure of a probe is "unhealthy", with its reason
