@@ -6,7 +6,8 @@ between the lab's two Samba DCs; a trust with any other domain keeps ds.py's tim
 
 - CreateTrust: the directory's conditional forwarder for the remote domain (CreateTrust's
   ConditionalForwarderIpAddrs, or Create/UpdateConditionalForwarder, ds.py) must name the on-premises DC
-  (LAB_ONPREM_DC_IP), as the directory finds the other forest through it, at creation and at each verification; otherwise the trust ends Failed with AWS's reason
+  (LAB_ONPREM_DC_IP), as the directory finds the other forest through it, at creation and at each
+  verification; otherwise the trust ends Failed (VerifyFailed at a verification) with AWS's reason
   "The specified domain either does not exist or could not be contacted. Name: <domain>" (aws_recorded
   ds.DescribeTrusts.success.Failed.c7n.json). The on-premises DC is started on demand (lab.py onprem up:
   about 7 s the first time, when it is provisioned, then about 0.5 s). Its side of the trust is what its
