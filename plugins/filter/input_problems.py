@@ -5,6 +5,7 @@
 """The roles' validation runs the same rules as the modules: each rule lives once, in module_utils."""
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import logins
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 
 
@@ -30,14 +31,52 @@ def _admin_password(value, variable):
             "whitespace, no \"admin\")")
 
 
+GROUP_LOGIN_KEYS = ("ad_group", "roles", "databases")
+
+
+def _group_logins(value, variable):
+    """The shape of db_users_group_logins (a list of {ad_group, roles, databases}, the lists of names), then the
+    names by kerberos_logins' own rules (logins.validate_group_logins: the group name and its marker role, role and
+    database names, never rds_iam), before the directory is read."""
+    example = "[{ad_group: dba, roles: [dba_role], databases: [reports]}]"
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return f"{variable} must be a list of {{ad_group, roles, databases}} (got {value!r}): use e.g. {example}"
+    problems = []
+    for index, entry in enumerate(value):
+        where = f"{variable}[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a mapping with ad_group, roles and databases (got {entry!r}): use e.g. {example}")
+            continue
+        unknown = sorted(str(key) for key in entry if key not in GROUP_LOGIN_KEYS)
+        if unknown:
+            problems.append(f"{where} has unknown keys {', '.join(unknown)}: use only {', '.join(GROUP_LOGIN_KEYS)}")
+        for key in ("roles", "databases"):
+            names = entry.get(key)
+            if names is not None and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)):
+                problems.append(f"{where}.{key} must be a list of names (got {names!r}): use e.g. {key}: [reports]")
+    if problems:
+        return "; ".join(problems)
+    try:
+        # No members yet: only the entries' own names are checked here.
+        logins.validate_group_logins([dict(entry, members=[]) for entry in value], "EXAMPLE.COM", option=variable)
+    except logins.LoginsError as e:
+        found = str(e).replace("Refused before any change: ", "").replace("Fix these group_logins entries.", "").strip(" .")
+        return f"{found}: give each entry an AD group name and role and database names PostgreSQL can store"
+    return None
+
+
 RULES = {
     "rds_id": rds_domain.rds_id_problem,
     "master_username": rds_domain.master_username_problem,
     "master_password": rds_domain.master_password_problem,
     "instance_class": rds_domain.instance_class_problem,
+    "rds_kind": rds_domain.kind_problem,
     "directory_name": _directory_name,
     "directory_short_name": _directory_short_name,
     "directory_admin_password": _admin_password,
+    "group_logins": _group_logins,
 }
 
 

@@ -22,6 +22,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
@@ -37,7 +38,6 @@ STATUSES_MAINTENANCE = ("pending-maintenance-enable-kerberos", "pending-maintena
 
 DEFAULT_PORT = 5432
 
-_DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
 # RDS: 1-63 letters, digits or hyphens; a letter first; no trailing or doubled hyphen.
 _CLUSTER_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
 _IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -103,7 +103,7 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
     if cluster_id is not None and not _CLUSTER_ID.match(cluster_id):
         problems.append(f"cluster_id {cluster_id!r} is not a DB cluster identifier: 1-63 letters, digits or hyphens, "
                         "starting with a letter, with no trailing or doubled hyphen: use e.g. orders-prod")
-    if directory_id is not None and not _DIRECTORY_ID.match(directory_id):
+    if directory_id is not None and not DIRECTORY_ID.match(directory_id):
         problems.append(f"directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits "
                         "(in an account the directory is shared with, that account's shared directory id)")
     if iam_role_name is not None:
@@ -212,6 +212,35 @@ def cluster_member_problem(instance, variable="db_instance_id"):
     return (f"DB instance {name} ({variable}) belongs to Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
             "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
             "PostgreSQL cluster.")
+
+
+def kind_problem(value, variable, kind="aurora"):
+    """What the cluster role refuses to manage as its cluster_kind, read before anything is written: with kind
+    instance, a DB instance of a cluster (an Aurora cluster holds the membership, a Multi-AZ DB cluster has no
+    Kerberos) or of another engine; with kind aurora, a Multi-AZ DB cluster. value: the DB instance or cluster as
+    amazon.aws's rds_instance_info or rds_cluster_info answer it (snake_case), empty when there is none yet. The
+    message names variable; None when the resource may be managed."""
+    if not value:
+        return None
+    engine = value.get("engine") or ""
+    if kind == "instance":
+        name, owner = value.get("db_instance_identifier"), value.get("db_cluster_identifier")
+        if owner and is_aurora({"Engine": engine}):
+            return (f"{variable} {name} is a DB instance of Aurora cluster {owner}, which holds the domain membership for "
+                    f"all its instances: set cluster_kind aurora and {variable} {owner}")
+        if owner:
+            return (f"{variable} {name} is a DB instance of Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
+                    "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
+                    "PostgreSQL cluster (cluster_kind aurora)")
+        if engine != "postgres":
+            return (f"{variable} {name} is a DB instance of engine {engine}: cluster_kind instance manages RDS for "
+                    "PostgreSQL (engine postgres); give the identifier of one")
+        return None
+    if not is_aurora({"Engine": engine}):
+        return (f"{variable} {value.get('db_cluster_identifier')} is a Multi-AZ DB cluster of engine {engine}: "
+                f"{MULTI_AZ_NO_KERBEROS}. Use an Aurora PostgreSQL cluster, or an RDS for PostgreSQL DB instance "
+                "(cluster_kind instance)")
+    return None
 
 
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
@@ -371,7 +400,7 @@ class DomainWaiterFactory(WaiterFactory):
     """
 
     def __init__(self, domain=None):
-        if domain is not None and not _DIRECTORY_ID.match(domain):
+        if domain is not None and not DIRECTORY_ID.match(domain):
             raise ValueError(f"not a directory id: {domain!r}")
         self._domain = domain or "d-0000000000"
         super().__init__()

@@ -448,6 +448,75 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
         assert gone.returncode == 0, gone.stdout[-6000:]
 
 
+INSTANCE_INVENTORY = ["-i", "inventories/lab_instance"]
+INSTANCE_ID = "aurkrb-lab-pg"  # inventories/lab_instance
+
+
+def instance_gss_login(lab, endpoint, cache):
+    """alice's GSSAPI login to the DB instance's own database: None when it works, else the error."""
+    got = kinit(lab, f"alice@{lab['LAB_AD_REALM']}", lab["LAB_USER_PASSWORD"], cache)
+    assert got.returncode == 0, got.stderr
+    instance = rds_endpoint(lab, endpoint)
+    try:
+        conn = pg_connect(instance, f"alice@{lab['LAB_AD_REALM']}", ccache=cache)
+    except Exception as error:  # psycopg2.OperationalError: the refusal is the answer
+        return str(error)
+    try:
+        assert sql(conn, "SELECT gss_authenticated FROM pg_stat_gssapi WHERE pid = pg_backend_pid()") == [(True,)]
+    finally:
+        conn.close()
+    return None
+
+
+def rds_endpoint(lab, endpoint):
+    """The env pointed at a DB instance's endpoint: its name, the lab's address for it, its port."""
+    return dict(lab, LAB_PG_HOST=endpoint["Address"], LAB_PG_HOSTADDR=address_of(lab, endpoint["Address"]),
+                LAB_PG_PORT=str(endpoint["Port"]))
+
+
+def test_an_rds_for_postgresql_instance_joins_logs_alice_in_and_leaves(lab, converged, tmp_path):
+    """Issue 15: inventories/lab_instance (the cluster role with cluster_kind instance) makes an RDS for PostgreSQL DB
+    instance beside the demo cluster, in the same directory: kerberos-enabled in DescribeDBInstances, alice logs in to
+    its endpoint over GSSAPI (verify.yml), a second run changes nothing; teardown takes it out of the directory
+    (DisableDomain) and her GSSAPI login fails, then deletes it (named in teardown_confirm) and nothing else."""
+    rds = aws(lab, "rds")
+    try:
+        first = playbook(*INSTANCE_INVENTORY, "site.yml")
+        assert first.returncode == 0, first.stdout[-6000:]
+        instance = rds.describe_db_instances(DBInstanceIdentifier=INSTANCE_ID)["DBInstances"][0]
+        directory_id = chain_state(lab)["directories"][0]["DirectoryId"]
+        assert instance["Engine"] == "postgres" and "DBClusterIdentifier" not in instance
+        assert [(m["Domain"], m["Status"]) for m in instance["DomainMemberships"]] == [(directory_id, "kerberos-enabled")]
+        assert {"Key": "aurora.kerberos:chain", "Value": "aurora-kerberos"} in instance["TagList"]
+
+        verified = playbook(*INSTANCE_INVENTORY, "playbooks/verify.yml")
+        assert verified.returncode == 0, verified.stdout[-6000:]
+        assert f"alice@{lab['LAB_AD_REALM']}: logged in over GSSAPI" in verified.stdout
+
+        again = playbook(*INSTANCE_INVENTORY, "site.yml")
+        assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+
+        # Only the membership goes (alice's login stays): the GSSAPI login fails because the instance left.
+        assert instance_gss_login(lab, instance["Endpoint"], tmp_path / "joined") is None
+        left = playbook(*INSTANCE_INVENTORY, "playbooks/teardown.yml", "-e", '{"aurora_kerberos_steps": ["cluster"]}')
+        assert left.returncode == 0, left.stdout[-6000:]
+        assert rds.describe_db_instances(DBInstanceIdentifier=INSTANCE_ID)["DBInstances"][0]["DomainMemberships"] == []
+        refused = instance_gss_login(lab, instance["Endpoint"], tmp_path / "left")
+        assert refused is not None, "alice still logs in over GSSAPI after the instance left the directory"
+        assert "GSSAPI" in refused or NOT_IN_KDC in refused, refused
+
+        gone = playbook(*INSTANCE_INVENTORY, "playbooks/teardown.yml", "-e", '{"aurora_kerberos_steps": ["db_users", "cluster"]}',
+                        "-e", "cluster_delete=true", "-e", f"teardown_confirm={INSTANCE_ID}")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+        assert INSTANCE_ID not in [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
+        # The demo chain is untouched: its directory, its cluster's membership, its IAM role.
+        state = chain_state(lab)
+        assert [m["Status"] for m in state["memberships"]] == ["kerberos-enabled"] and state["roles"]
+    finally:
+        if INSTANCE_ID in [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]:
+            rds.delete_db_instance(DBInstanceIdentifier=INSTANCE_ID, SkipFinalSnapshot=True)
+
+
 def mutating_calls(lab):
     return [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"]]
 

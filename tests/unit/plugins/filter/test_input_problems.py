@@ -113,3 +113,59 @@ def test_every_postgresql_reserved_word_is_refused_and_is_lower_case():
     for word in rds_domain.POSTGRESQL_RESERVED_WORDS:
         assert word == word.lower()
         assert rds_domain.master_username_problem(word, "v")
+
+
+# The cluster role's cluster_kind against what cluster_id names (amazon.aws's rds_*_info answers, snake_case).
+AURORA_MEMBER = {"db_instance_identifier": "orders-1", "db_cluster_identifier": "orders", "engine": "aurora-postgresql"}
+MULTI_AZ_MEMBER = {"db_instance_identifier": "pg-maz-1", "db_cluster_identifier": "pg-maz", "engine": "postgres"}
+MULTI_AZ_CLUSTER = {"db_cluster_identifier": "pg-maz", "engine": "postgres"}
+
+
+@pytest.mark.parametrize("kind,value,fragments", [
+    ("instance", AURORA_MEMBER, ["cluster_id orders-1", "Aurora cluster orders", "set cluster_kind aurora and cluster_id orders"]),
+    ("instance", MULTI_AZ_MEMBER, ["Multi-AZ DB cluster pg-maz", "do not support Kerberos authentication",
+                                   "Limitations of Multi-AZ DB clusters", "Use a single DB instance"]),
+    ("instance", {"db_instance_identifier": "shop", "engine": "mysql"}, ["engine mysql", "engine postgres"]),
+    ("aurora", MULTI_AZ_CLUSTER, ["cluster_id pg-maz is a Multi-AZ DB cluster of engine postgres",
+                                  "do not support Kerberos authentication", "cluster_kind instance"]),
+])
+def test_a_resource_of_another_kind_is_refused_with_aws_reason(kind, value, fragments):
+    problems = input_problems([["rds_kind", "cluster_id", value, {"kind": kind}]])
+    assert len(problems) == 1, problems
+    for fragment in fragments:
+        assert fragment in problems[0], problems[0]
+
+
+@pytest.mark.parametrize("kind,value", [
+    ("instance", {}), ("aurora", {}),
+    ("instance", {"db_instance_identifier": "orders-pg", "engine": "postgres"}),
+    ("aurora", {"db_cluster_identifier": "orders", "engine": "aurora-postgresql"}),
+])
+def test_nothing_yet_or_the_right_kind_passes(kind, value):
+    assert input_problems([["rds_kind", "cluster_id", value, {"kind": kind}]]) == []
+
+
+@pytest.mark.parametrize("value,fragments", [
+    ("dba", ["db_users_group_logins must be a list", "use e.g. [{ad_group: dba"]),
+    (["dba"], ["db_users_group_logins[0] must be a mapping", "use e.g."]),
+    ([{"ad_group": "dba", "role": ["dba_role"]}], ["db_users_group_logins[0] has unknown keys role", "use only ad_group, roles, databases"]),
+    ([{"ad_group": "dba", "roles": "dba_role"}], ["db_users_group_logins[0].roles must be a list of names", "use e.g."]),
+    ([{"ad_group": "dba", "databases": [1]}], ["db_users_group_logins[0].databases must be a list of names"]),
+    ([{"ad_group": " dba"}], ["db_users_group_logins[0].ad_group ' dba' starts or ends with a space", "give each entry"]),
+    ([{"ad_group": "dba", "roles": ["rds_iam"]}], ["db_users_group_logins[0].roles lists rds_iam", "never hold both"]),
+    ([{"ad_group": "dba", "roles": ["r" * 64]}], ["db_users_group_logins[0].roles", "PostgreSQL names stop at 63"]),
+    ([{"ad_group": "g" * 42}], ["over PostgreSQL's 63 bytes", "use a shorter group name"]),
+    ([{"ad_group": "DBA"}, {"ad_group": "dba"}], ["db_users_group_logins[1].ad_group 'dba' is listed twice"]),
+])
+def test_group_logins_of_a_wrong_shape_or_name_are_refused_naming_the_variable(value, fragments):
+    problems = input_problems([["group_logins", "db_users_group_logins", value]])
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("db_users_group_logins"), problems[0]
+    for fragment in fragments:
+        assert fragment in problems[0], problems[0]
+
+
+@pytest.mark.parametrize("value", [None, [], [{"ad_group": "dba"}],
+                                   [{"ad_group": "dba", "roles": ["dba_role"], "databases": ["reports"]}, {"ad_group": "readers"}]])
+def test_group_logins_of_the_right_shape_pass(value):
+    assert input_problems([["group_logins", "db_users_group_logins", value]]) == []
