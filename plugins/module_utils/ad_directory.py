@@ -18,11 +18,11 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import AdL
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import connect
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 
 DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
 
 # The options of both backends; AuroraKerberosAWSModule adds the AWS ones (ignored with backend=ldap).
 DIRECTORY_ARGUMENT_SPEC = dict(

@@ -43,7 +43,8 @@ PASSWORD_CLASSES = (
 _FQDN = re.compile(r"^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
 # The model's DirectoryShortName pattern (none of \/:*?"<>|, no leading '.'), and NetBIOS's 15 characters.
 _NETBIOS = re.compile(r"^(?=.{1,15}$)[^\\/:*?\"<>|.][^\\/:*?\"<>|]*$")
-_DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
+# A directory id (ds model, DirectoryId: "^d-[0-9a-f]{10}$"); the one copy every module uses.
+DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 
@@ -106,7 +107,7 @@ def directory_input_problems(name=None, short_name=None, password=None, vpc_id=N
                              directory_id=None, edition=None, prefix=""):
     """Every problem with the inputs, each naming the option and the fix."""
     problems = []
-    if directory_id is not None and not _DIRECTORY_ID.match(directory_id):
+    if directory_id is not None and not DIRECTORY_ID.match(directory_id):
         problems.append(f"{prefix}directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits")
     if name is not None:
         problem = directory_name_problem(name)
@@ -526,7 +527,7 @@ def share_input_problems(directory_id=None, target_account_id=None, share_notes=
                          prefix=""):
     """Every problem with a share's inputs, each naming the option and the fix (notes are never repeated)."""
     problems = directory_input_problems(directory_id=directory_id, prefix=prefix)
-    if shared_directory_id is not None and not _DIRECTORY_ID.match(shared_directory_id):
+    if shared_directory_id is not None and not DIRECTORY_ID.match(shared_directory_id):
         problems.append(f"{prefix}shared_directory_id {shared_directory_id!r} is not a directory id: use d- and "
                         "10 hex digits")
     if target_account_id is not None and not _ACCOUNT_ID.match(target_account_id):

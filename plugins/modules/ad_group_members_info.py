@@ -121,7 +121,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import HAS_BOT
 
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import GROUP_NAME
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
@@ -132,6 +131,7 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import bas
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_members import GroupNotFound
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_members import ds_data_members
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_members import ldap_members
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 

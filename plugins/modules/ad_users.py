@@ -269,7 +269,6 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_bulk import Pre
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_bulk import prefetch_users
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_bulk import run_users_ds_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import domain_labels
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import ldap_connection
@@ -280,6 +279,7 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import Lda
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import LdapUserDirectory
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import base_dn_from_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_ldap import is_dn
+from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import open_directory_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
