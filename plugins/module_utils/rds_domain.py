@@ -214,6 +214,35 @@ def cluster_member_problem(instance, variable="db_instance_id"):
             "PostgreSQL cluster.")
 
 
+def kind_problem(value, variable, kind="aurora"):
+    """What the cluster role refuses to manage as its cluster_kind, read before anything is written: with kind
+    instance, a DB instance of a cluster (an Aurora cluster holds the membership, a Multi-AZ DB cluster has no
+    Kerberos) or of another engine; with kind aurora, a Multi-AZ DB cluster. value: the DB instance or cluster as
+    amazon.aws's rds_instance_info or rds_cluster_info answer it (snake_case), empty when there is none yet. The
+    message names variable; None when the resource may be managed."""
+    if not value:
+        return None
+    engine = value.get("engine") or ""
+    if kind == "instance":
+        name, owner = value.get("db_instance_identifier"), value.get("db_cluster_identifier")
+        if owner and is_aurora({"Engine": engine}):
+            return (f"{variable} {name} is a DB instance of Aurora cluster {owner}, which holds the domain membership for "
+                    f"all its instances: set cluster_kind aurora and {variable} {owner}")
+        if owner:
+            return (f"{variable} {name} is a DB instance of Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
+                    "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
+                    "PostgreSQL cluster (cluster_kind aurora)")
+        if engine != "postgres":
+            return (f"{variable} {name} is a DB instance of engine {engine}: cluster_kind instance manages RDS for "
+                    "PostgreSQL (engine postgres); give the identifier of one")
+        return None
+    if not is_aurora({"Engine": engine}):
+        return (f"{variable} {value.get('db_cluster_identifier')} is a Multi-AZ DB cluster of engine {engine}: "
+                f"{MULTI_AZ_NO_KERBEROS}. Use an Aurora PostgreSQL cluster, or an RDS for PostgreSQL DB instance "
+                "(cluster_kind instance)")
+    return None
+
+
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])
 @jittered_backoff()
 def get_cluster_instances(client, cluster_id):
