@@ -161,7 +161,7 @@ def test_a_standalone_instance_logs_in_over_gssapi_only_while_a_member(lab, rds,
 
 
 def test_a_standalone_instance_keeps_its_principal_beside_a_joined_aurora_cluster(lab, rds, net, roles, sgs, made,
-                                                                                   standalone, gss_user):
+                                                                                  standalone, gss_user):
     """An Aurora cluster joined first does not take the standalone instance's endpoint (the instance is no instance
     of that cluster): each holds its own principal in its own account, and alice-like users log in to both."""
     cluster, cluster_args = made.cluster(net, sgs["good"], Domain=net["directory"], DomainIAMRoleName=roles["good"])
