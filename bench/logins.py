@@ -132,12 +132,14 @@ class Server:
             self.rds.delete_db_cluster(DBClusterIdentifier=CLUSTER, SkipFinalSnapshot=True)
 
 
-def drop_bench_logins(server):
-    """Drop every bench login, in one transaction (psycopg2, untimed)."""
+def drop_bench_logins(server, prefix=PREFIX, also=()):
+    """Drop every bench login (every role named prefix...) and the roles named in also, in one transaction
+    (psycopg2, untimed)."""
     conn = server.connect()
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE %s", (PREFIX.replace("_", r"\_") + "%",))
+            cur.execute("SELECT rolname FROM pg_catalog.pg_roles WHERE rolname LIKE %s OR rolname = ANY(%s::name[])",
+                        (prefix.replace("_", r"\_") + "%", list(also)))
             names = [row[0] for row in cur.fetchall()]
             for start in range(0, len(names), 500):
                 cur.execute(";".join(sql.SQL("DROP ROLE {}").format(sql.Identifier(n)).as_string(conn)
