@@ -12,7 +12,7 @@ from .context import LabContext
 from .middleware import LabMiddleware
 
 # rds_params patches over rds: it comes after it.
-EXTENSIONS = ("ds", "ds_data", "rds", "rds_params", "partitions", "sts", "ec2", "iam_auth")
+EXTENSIONS = ("ds", "ds_data", "rds", "rds_params", "partitions", "sts", "ec2", "ssm", "iam_auth")
 
 
 def wrap(app):

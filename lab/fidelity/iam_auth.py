@@ -10,7 +10,7 @@ credentials) stays all-powerful, as before. lab/README.md, "IAM authorization", 
              rds, iam, sts, ec2, secretsmanager: each the same as the signing name)
   resources  the ARNs the reference lists for the operation where the call names them (rds clusters,
              instances, cluster parameter groups, subnet groups, cluster snapshots, tagged resources; IAM
-             roles and users; ds directories, for ds and ds-data; Secrets Manager secrets), "*" otherwise
+             roles and users; ds directories, for ds and ds-data; Secrets Manager secrets; SSM parameters), "*" otherwise
              (every ec2 and sts call, list and describe calls that name nothing, CreateMicrosoftAD).
              Every resource must be allowed; the first refused one is named.
   evaluation an explicit Deny wins, else an Allow, else the implicit deny. Action and Resource take the
@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote
 _ACCESS_KEY = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/")
 # Service Authorization Reference: the prefix of each service the collection calls (its signing name).
 PREFIXES = {"ds-data": "ds-data", "ds": "ds", "rds": "rds", "iam": "iam", "sts": "sts", "ec2": "ec2",
-            "secretsmanager": "secretsmanager"}
+            "secretsmanager": "secretsmanager", "ssm": "ssm"}
 UNSUPPORTED = ("Condition", "NotAction", "NotResource", "NotPrincipal")
 # STS API reference, GetCallerIdentity: "No permissions are required to perform this operation", even when a
 # policy explicitly denies sts:GetCallerIdentity.
@@ -186,6 +186,9 @@ def resources(service, operation, params, region, account, partition):
             if params.get(name):
                 return [f"arn:{partition}:ds:{region}:{account}:directory/{params[name]}"]
         return ["*"]
+    if service == "ssm" and params.get("Name"):
+        # The reference's parameter ARN: arn:<partition>:ssm:<region>:<account>:parameter/<name without its leading />.
+        return [f"{arn}:parameter/{params['Name'].lstrip('/')}"]
     if service == "secretsmanager" and params.get("SecretId"):
         secret = params["SecretId"]
         return [secret if secret.startswith("arn:") else f"{arn}:secret:{secret}"]

@@ -13,6 +13,12 @@ description:
     until it is gone.
   - CreateMicrosoftAD has no idempotency token, so the module first looks the directory up by O(name)
     (and O(vpc_id)); a retried or repeated run never creates a second directory.
+  - Runs side by side (AWX job slices) would each find no directory and each create one. With O(claim=true), a run
+    first claims the creation in SSM Parameter Store (PutParameter without Overwrite, which only one run can win
+    for a name), then creates the directory and records its id in the claim. A run that finds another run's live
+    claim waits for that directory and adopts it. A claim left by a run that died expires after O(claim_timeout)
+    and the next run takes the creation over. The claims stay as markers naming the directory and are deleted
+    with it.
   - A directory that ends C(Failed) or C(Impaired) fails the task with AWS's C(StageReason).
   - Deleting first reads every use of the directory this account and Region can see, all of which make AWS refuse
     DeleteDirectory with "Cannot delete the directory because it still has authorized applications."; Aurora
@@ -107,6 +113,21 @@ options:
         throttling limits.
     type: int
     default: 15
+  claim:
+    description:
+      - Claim the creation in SSM Parameter Store before CreateMicrosoftAD (parameters under
+        C(/aurora-kerberos/claims/directory/<vpc_id>/<name>/)), so that runs side by side make one directory;
+        with O(state=absent), delete those claims with the directory.
+      - V(false) for a controller that may not use Parameter Store and never runs twice at once.
+    type: bool
+    default: true
+  claim_timeout:
+    description:
+      - Seconds after which another run's claim that names no directory yet is taken for the claim of a run that
+        died, and taken over. A live claim names its directory within seconds of being made.
+      - Keep it above 300 (SigV4 allows the controller's clock to be 5 minutes off AWS's, whose time the claim carries).
+    type: int
+    default: 900
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
@@ -202,6 +223,27 @@ directory:
     tags:
       description: The directory's tags.
       type: dict
+claim:
+  description: The claim under which the directory was created or adopted (O(claim=true), when no directory was found).
+  returned: when this run claimed the creation or waited on another run's claim
+  type: dict
+  contains:
+    parameter:
+      description: The SSM parameter of the claim.
+      type: str
+      sample: /aurora-kerberos/claims/directory/vpc-0123456789abcdef0/corp.example.com/1
+    owner:
+      description: The run that holds the claim (host, process and a random id).
+      type: str
+    directory_id:
+      description: The directory the claim names.
+      type: str
+    age_seconds:
+      description: How old the claim was when read.
+      type: int
+    outcome:
+      description: V(created), V(created after a stale claim), or V(adopted) (another run created it).
+      type: str
 members:
   description: Clusters that were members of the directory when it was deleted (O(state=absent)).
   returned: when state is absent
@@ -239,11 +281,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.ec2 import describe_sub
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import claims
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds_data
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
+
+
+# The tag a directory created under a claim carries: the claim's owner, so a directory tells which run made it.
+CLAIM_TAG = "aurora.kerberos:claim"
 
 
 def validate(module):
@@ -253,6 +300,8 @@ def validate(module):
         problems.append(f"wait_timeout must be a positive number of seconds (got {p['wait_timeout']})")
     if p["poll_interval"] <= 0:
         problems.append(f"poll_interval must be a positive number of seconds (got {p['poll_interval']})")
+    if p["claim_timeout"] <= 0:
+        problems.append(f"claim_timeout must be a positive number of seconds (got {p['claim_timeout']})")
     problems += ds.directory_input_problems(name=p["name"], short_name=p["short_name"], password=p["password"],
                                             vpc_id=p["vpc_id"], subnet_ids=p["subnet_ids"],
                                             directory_id=p["directory_id"], edition=p["edition"])
@@ -381,19 +430,77 @@ def ensure_present(module, client):
         if missing:
             module.fail_json(msg=f"To create the directory, give {', '.join(missing)}")
         check_subnets(module)
-        directory_id = ds.create_microsoft_ad(client, module.check_mode, p["name"], p["password"], p["vpc_id"],
-                                              p["subnet_ids"], p["short_name"], p["description"], p["edition"],
-                                              dict(p["tags"] or {}, **(p["tags_on_create"] or {})))
         if module.check_mode:
             module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
+        if p["claim"]:
+            directory_id, adopted, claim = create_claimed(module, client)
+        else:
+            directory_id, adopted, claim = create(module, client), None, None
+        if adopted is not None:
+            # Another run created it while this one waited on its claim: adopted, as a rerun would find it.
+            return ensure_existing(module, client, adopted, claim)
         if p["wait"]:
             ds.wait_for(client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
         result = ds.normalize(directory, ds.list_tags(client, directory_id))
         apply_data_access(module, client, directory, result)
-        module.exit_json(changed=True, directory=result,
+        module.exit_json(changed=True, directory=result, claim=claim,
                          diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
+    ensure_existing(module, client, directory)
 
+
+def create(module, client, owner=None):
+    p = module.params
+    tags = dict(p["tags"] or {}, **(p["tags_on_create"] or {}))
+    if owner:
+        tags[CLAIM_TAG] = owner
+    return ds.create_microsoft_ad(client, False, p["name"], p["password"], p["vpc_id"], p["subnet_ids"],
+                                  p["short_name"], p["description"], p["edition"], tags)
+
+
+def create_claimed(module, client):
+    """CreateMicrosoftAD under a claim (module_utils/claims.py), so that runs side by side make one directory.
+    Returns (the id of the directory this run created, or None; the directory another run created, to adopt, or
+    None; what the claim said)."""
+    import time
+
+    p = module.params
+    ssm = module.client("ssm", retry_decorator=jittered_backoff())
+    path, owner = claims.claim_path(p["vpc_id"], p["name"]), claims.new_owner()
+    deadline = time.monotonic() + p["wait_timeout"]
+    while True:
+        latest = claims.read(ssm, path)
+        recorded = ds.get_directory(client, latest.directory_id) if latest.directory_id else None
+        if recorded and recorded.get("Stage") not in ds.STAGES_GONE:
+            return None, recorded, dict(latest.summary(), outcome="adopted")
+        if not latest.exists or latest.directory_id or latest.stale(p["claim_timeout"]):
+            if claims.take(ssm, latest, owner, p["name"], p["vpc_id"]):
+                generation = latest.generation + 1
+                # A run that held an earlier claim may have created the directory just before it stopped.
+                found = find(module, client)
+                directory_id = found["DirectoryId"] if found else create(module, client, owner)
+                claims.record(ssm, path, generation, owner, p["name"], p["vpc_id"], directory_id)
+                outcome = "adopted" if found else ("created after a stale claim" if latest.stale(p["claim_timeout"])
+                                                   else "created")
+                summary = dict(claims.Claim(path, generation).summary(), owner=owner, directory_id=directory_id,
+                               outcome=outcome)
+                return (None, found, summary) if found else (directory_id, None, summary)
+            continue  # another run took this generation first: read what it holds
+        # Another run holds a live claim: it is creating the directory. Adopt it once it is there.
+        found = find(module, client)
+        if found:
+            return None, found, dict(latest.summary(), outcome="adopted")
+        if time.monotonic() > deadline:
+            module.fail_json(
+                msg=f"Waited {p['wait_timeout']}s for directory {p['name']} that another run claimed "
+                    f"({latest.name}, owner {latest.owner}, {int(latest.age())}s ago) and has not created. If that run "
+                    f"died, its claim expires {p['claim_timeout']}s after it was made (directory_claim_timeout) and "
+                    "the next run takes the creation over; or delete the parameter.", claim=latest.summary())
+        time.sleep(p["poll_interval"])
+
+
+def ensure_existing(module, client, directory, claim=None):
+    p = module.params
     directory_id = directory["DirectoryId"]
     differences = []
     if p["edition"] and directory.get("Edition") and directory["Edition"] != p["edition"]:
@@ -419,6 +526,8 @@ def ensure_present(module, client):
         directory = ds.get_directory(client, directory_id)
     result = ds.normalize(directory, tags)
     changed |= apply_data_access(module, client, directory, result)
+    if claim is not None:
+        module.exit_json(changed=changed, directory=result, claim=claim)
     module.exit_json(changed=changed, directory=result)
 
 
@@ -444,6 +553,12 @@ def ensure_absent(module, client):
         raise
     if p["wait"] and not module.check_mode:
         ds.wait_for(client, "directory_deleted", directory_id, p["wait_timeout"], p["poll_interval"])
+    if p["claim"] and not module.check_mode:
+        # The claims that marked its creation go with it (module_utils/claims.py).
+        vpc_id = (directory.get("VpcSettings") or {}).get("VpcId")
+        if vpc_id and directory.get("Name"):
+            claims.delete_all(module.client("ssm", retry_decorator=jittered_backoff()),
+                              claims.claim_path(vpc_id, directory["Name"]))
     module.exit_json(changed=True, directory={}, members=members,
                      diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
 
@@ -486,6 +601,8 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="int", default=15),
+        claim=dict(type="bool", default=True),
+        claim_timeout=dict(type="int", default=claims.DEFAULT_TIMEOUT),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_one_of=[("name", "directory_id")])
@@ -498,7 +615,7 @@ def main():
             ensure_absent(module, client)
     except ds.AnsibleDSError as e:
         ds.fail(module, e)
-    except rds_domain.AnsibleRDSDomainError as e:
+    except (rds_domain.AnsibleRDSDomainError, claims.AnsibleClaimError) as e:
         module.fail_json_aws_error(e)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Failed to read or change the directory's member clusters")

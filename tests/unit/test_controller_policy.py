@@ -103,7 +103,7 @@ def test_every_statement_is_explained_in_the_doc_and_the_doc_names_no_other():
 @pytest.mark.parametrize("statement", POLICY["Statement"], ids=lambda s: s["Sid"])
 def test_every_action_is_an_operation_of_its_service(statement):
     prefixes = {"ds": "ds", "ds-data": "ds-data", "rds": "rds", "iam": "iam", "ec2": "ec2", "sts": "sts",
-                "secretsmanager": "secretsmanager", "kms": "kms"}
+                "secretsmanager": "secretsmanager", "kms": "kms", "ssm": "ssm"}
     for action in statement["Action"]:
         prefix, dummy, name = action.partition(":")
         assert action in PERMISSION_ONLY or name in operations(prefixes[prefix]).values(), action
@@ -114,7 +114,8 @@ def test_the_scan_finds_the_calls_it_must():
     found = called_operations()
     for call in [("rds", "ModifyDBCluster"), ("ds", "CreateMicrosoftAD"), ("ec2", "AuthorizeSecurityGroupIngress"),
                  ("ds-data", "CreateUser"), ("ds", "DescribeTrusts"), ("ec2", "DescribeSubnets"),
-                 ("iam", "GetRole"), ("secretsmanager", "GetSecretValue"), ("rds", "DescribeDBClusterParameters")]:
+                 ("iam", "GetRole"), ("secretsmanager", "GetSecretValue"), ("rds", "DescribeDBClusterParameters"),
+                 ("ssm", "PutParameter")]:
         assert call in found, call
     assert ("iam", "CreateUser") not in found, "ad_user's create_user is ds-data's"
 

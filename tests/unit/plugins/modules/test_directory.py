@@ -28,7 +28,7 @@ def described(stage="Active", **extra):
 @pytest.fixture
 def aws(monkeypatch):
     """Stubbed ds and rds clients handed to the module; all expected calls must happen."""
-    stubbers = stubbed(monkeypatch, "ds", "rds", "ec2")
+    stubbers = stubbed(monkeypatch, "ds", "rds", "ec2", "ssm")
     yield stubbers
     assert_all_used(stubbers)
 
@@ -39,6 +39,8 @@ def subnets(zones=("us-east-1a", "us-east-1b"), vpc=VPC):
 
 
 def run(check_mode=False, **args):
+    # The claim (SSM Parameter Store) has tests of its own below; the others run without it.
+    args.setdefault("claim", False)
     return run_module(directory_module.main, check_mode, **args)
 
 
@@ -317,3 +319,138 @@ def test_a_removed_membership_does_not_block_deletion(aws):
     aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
     result = run(name="corp.example.com", state="absent", wait=False)
     assert result["changed"] is True and result["members"] == []
+
+
+# The claim on the creation (module_utils/claims.py): SSM parameters under CLAIM, one per generation.
+CLAIM = f"/aurora-kerberos/claims/directory/{VPC}/corp.example.com"
+
+
+def claim_value(owner="other-host:1:abc", directory_id=None):
+    import json
+
+    return json.dumps({"owner": owner, "name": "corp.example.com", "vpc_id": VPC, "directory_id": directory_id},
+                      sort_keys=True)
+
+
+def parameter(generation, age_seconds=0, **value):
+    import datetime
+
+    modified = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=age_seconds)
+    return {"Parameter": {"Name": f"{CLAIM}/{generation}", "Type": "String", "Value": claim_value(**value),
+                          "Version": 1, "LastModifiedDate": modified}}
+
+
+def no_parameter(aws, generation):
+    aws["ssm"].add_client_error("get_parameter", "ParameterNotFound", http_status_code=400,
+                                expected_params={"Name": f"{CLAIM}/{generation}"})
+
+
+def put(aws, generation, overwrite, error=None):
+    from botocore.stub import ANY
+
+    expected = {"Name": f"{CLAIM}/{generation}", "Value": ANY, "Type": "String", "Overwrite": overwrite, "Description": ANY}
+    if error:
+        aws["ssm"].add_client_error("put_parameter", error, http_status_code=400, expected_params=expected,
+                                    service_message="The parameter already exists. To overwrite this value, set the "
+                                                    "overwrite option in the request to true.")
+    else:
+        aws["ssm"].add_response("put_parameter", {"Version": 1}, expected)
+
+
+def nothing_found(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+
+
+def created(aws, tags=None):
+    from botocore.stub import ANY
+
+    aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, {
+        "Name": "corp.example.com", "Password": PASSWORD, "Edition": "Standard",
+        "VpcSettings": {"VpcId": VPC, "SubnetIds": SUBNETS}, "Tags": [{"Key": "aurora.kerberos:claim", "Value": ANY}]})
+
+
+def test_a_run_claims_the_creation_creates_and_records_the_directory_in_its_claim(aws):
+    nothing_found(aws)
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    no_parameter(aws, 1)
+    put(aws, 1, False)
+    nothing_found(aws)  # looked for again once claimed
+    created(aws)
+    put(aws, 1, True)  # the claim now names the directory
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(wait=False, claim=True, **CREATE)
+    assert result["changed"] is True and result["directory"]["id"] == ID
+    assert result["claim"]["parameter"] == f"{CLAIM}/1" and result["claim"]["outcome"] == "created"
+    assert result["claim"]["directory_id"] == ID
+
+
+def test_a_run_that_loses_the_claim_adopts_the_winner_s_directory_and_creates_none(aws):
+    """PutParameter without Overwrite refused (another run claimed first): no CreateMicrosoftAD (the stubber fails
+    on a call it was not given); the run waits for the winner's directory and adopts it."""
+    nothing_found(aws)
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    no_parameter(aws, 1)
+    put(aws, 1, False, error="ParameterAlreadyExists")
+    aws["ssm"].add_response("get_parameter", parameter(1), {"Name": f"{CLAIM}/1"})
+    no_parameter(aws, 2)
+    nothing_found(aws)  # the winner has not created it yet: wait a poll_interval
+    aws["ssm"].add_response("get_parameter", parameter(1, directory_id=ID), {"Name": f"{CLAIM}/1"})
+    no_parameter(aws, 2)
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(wait=False, claim=True, poll_interval=1, **CREATE)
+    assert result["changed"] is False and result["directory"]["id"] == ID
+    assert result["claim"]["outcome"] == "adopted" and result["claim"]["owner"] == "other-host:1:abc"
+
+
+def test_a_stale_claim_is_taken_over_with_the_next_generation(aws):
+    """A claim older than claim_timeout that names no directory: its run died. The next generation is created
+    without Overwrite (only one run can take over), then the directory."""
+    nothing_found(aws)
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    aws["ssm"].add_response("get_parameter", parameter(1, age_seconds=901), {"Name": f"{CLAIM}/1"})
+    no_parameter(aws, 2)
+    put(aws, 2, False)
+    nothing_found(aws)
+    created(aws)
+    put(aws, 2, True)
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(wait=False, claim=True, claim_timeout=900, **CREATE)
+    assert result["changed"] is True
+    assert result["claim"]["parameter"] == f"{CLAIM}/2" and result["claim"]["outcome"] == "created after a stale claim"
+
+
+def test_a_live_claim_is_not_taken_over_and_the_wait_ends_with_what_to_do(aws, monkeypatch):
+    nothing_found(aws)
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    aws["ssm"].add_response("get_parameter", parameter(1, age_seconds=10), {"Name": f"{CLAIM}/1"})
+    no_parameter(aws, 2)
+    nothing_found(aws)
+    aws["ssm"].add_response("get_parameter", parameter(1, age_seconds=12), {"Name": f"{CLAIM}/1"})
+    no_parameter(aws, 2)
+    nothing_found(aws)
+    import itertools
+    import time
+
+    clock = itertools.count(0, 100)  # each reading of the clock 100 s later: the second wait is past wait_timeout
+    monkeypatch.setattr(time, "monotonic", lambda: next(clock))
+    result = run(wait=False, claim=True, wait_timeout=150, poll_interval=1, **CREATE)
+    assert result["failed"] and "another run claimed" in result["msg"] and "directory_claim_timeout" in result["msg"]
+
+
+def test_deleting_the_directory_deletes_its_claims(aws):
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": []}, {})
+    aws["ds"].add_response("describe_shared_directories", {"SharedDirectories": []}, {"OwnerDirectoryId": ID})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": []}, {})
+    aws["ds"].add_response("describe_regions", {"RegionsDescription": []}, {"DirectoryId": ID})
+    aws["ds"].add_response("delete_directory", {"DirectoryId": ID}, {"DirectoryId": ID})
+    aws["ssm"].add_response("get_parameter", parameter(1, directory_id=ID), {"Name": f"{CLAIM}/1"})
+    aws["ssm"].add_response("get_parameter", parameter(2, directory_id=ID), {"Name": f"{CLAIM}/2"})
+    no_parameter(aws, 3)
+    for generation in (1, 2):
+        aws["ssm"].add_response("delete_parameter", {}, {"Name": f"{CLAIM}/{generation}"})
+    result = run(name="corp.example.com", vpc_id=VPC, state="absent", wait=False, claim=True)
+    assert result["changed"] is True, result
