@@ -5,6 +5,7 @@
 """The roles' validation runs the same rules as the modules: each rule lives once, in module_utils."""
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import network
 from ansible_collections.aurora.kerberos.plugins.module_utils import logins
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 
@@ -73,6 +74,7 @@ RULES = {
     "master_password": rds_domain.master_password_problem,
     "instance_class": rds_domain.instance_class_problem,
     "rds_kind": rds_domain.kind_problem,
+    "ec2_id": network.ec2_id_problem,
     "directory_name": _directory_name,
     "directory_short_name": _directory_short_name,
     "directory_admin_password": _admin_password,

@@ -19,6 +19,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import boto3_resource_to_ansible_dict
+from ansible_collections.aurora.kerberos.plugins.module_utils.network import EC2_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
@@ -45,8 +46,8 @@ _FQDN = re.compile(r"^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\
 _NETBIOS = re.compile(r"^(?=.{1,15}$)[^\\/:*?\"<>|.][^\\/:*?\"<>|]*$")
 # A directory id (ds model, DirectoryId: "^d-[0-9a-f]{10}$"); the one copy every module uses.
 DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = EC2_ID["subnet"]
+_VPC_ID = EC2_ID["vpc"]
 
 
 class AnsibleDSError(AnsibleAWSError):

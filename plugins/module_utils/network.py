@@ -18,6 +18,12 @@ another target is never replaced.
 """
 
 import ipaddress
+import re
+
+# EC2 resource ids: the type's prefix, then 8 (older) or 17 hex digits [inferred from the ids EC2 issues; the ec2
+# model gives no pattern]. The roles' validation and the modules check them with these, through ec2_id_problem.
+EC2_ID_PREFIXES = {"security_group": "sg", "subnet": "subnet", "route_table": "rtb", "vpc": "vpc"}
+EC2_ID = {kind: re.compile(rf"^{prefix}-[0-9a-f]{{8,17}}$") for kind, prefix in EC2_ID_PREFIXES.items()}
 
 OWNER_TAG = "aurora.kerberos:chain"
 ROUTE_TAG_PREFIX = "aurora.kerberos:route:"
@@ -166,3 +172,18 @@ def find_route(table, destination):
         if route.get("DestinationCidrBlock") == destination:
             return route
     return None
+
+
+def ec2_id_problem(value, variable, kind="security_group", hint=None):
+    """What is wrong with an EC2 id (kind: security_group, subnet, route_table, vpc), or with each id of a list
+    of them; None when it passes. The message names variable and ends with hint (or an example)."""
+    prefix = EC2_ID_PREFIXES[kind]
+    what = kind.replace("_", " ")
+    example = hint or f"use e.g. {prefix}-0123456789abcdef0"
+    if isinstance(value, list):
+        bad = [item for item in value if not (isinstance(item, str) and EC2_ID[kind].match(item))]
+        return f"{variable} must list {what} ids ({prefix}-...) (got {bad}): {example}" if bad else None
+    if isinstance(value, str) and EC2_ID[kind].match(value):
+        return None
+    cidr = ", not a CIDR" if "/" in str(value) else ""
+    return f"{variable} must be a {what} id ({prefix}-...){cidr}: {value!r}; {example}"
