@@ -59,14 +59,15 @@ def login_for(name, realm):
     return f"{name.lower()}@{realm}"
 
 
-def realm_problem(value, realm, realms):
+def realm_problem(value, realm, realms, any_realm=False):
     """What is wrong with a login's own realm: not a realm, or neither the directory's nor one it trusts (realms:
-    every realm the task may make logins in; None when only the directory's is known). None when it passes."""
+    every realm the task may make logins in; None when only the directory's is known); with any_realm (a login
+    dropped) only the first. None when it passes."""
     try:
         upper = validate_realm(value)
     except LoginsError as e:
         return str(e)
-    if upper == realm or (realms is not None and upper in realms):
+    if any_realm or upper == realm or (realms is not None and upper in realms):
         return None
     if realms is None:
         return (f"realm {upper} is not the directory's ({realm}): give the realms the directory trusts "
@@ -88,7 +89,10 @@ def validate_logins(entries, realm, default_state, option="logins", realms=None)
         name = entry.get("name")
         own_realm = realm
         if entry.get("realm") is not None:
-            problem = realm_problem(entry["realm"], realm, realms)
+            # Only a login that is made needs a realm the directory trusts: one of a forest no longer trusted (its
+            # trust deleted first, as a teardown does) must still be droppable.
+            dropped = (entry.get("state") or default_state) == "absent"
+            problem = realm_problem(entry["realm"], realm, realms, any_realm=dropped)
             if problem:
                 problems.append(f"{where}.{problem}")
                 continue

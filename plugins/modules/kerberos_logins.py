@@ -63,7 +63,8 @@ options:
           - The user's Kerberos realm, for a user of a forest the directory trusts, for example
             V(ONPREM.EXAMPLE.ORG) (the login is then C(joe@ONPREM.EXAMPLE.ORG)). Defaults to O(realm).
           - A realm other than O(realm) must be in O(trusted_realms) or be the remote domain of one of the
-            trusts of O(directory_id); otherwise the task is refused before it connects.
+            trusts of O(directory_id); otherwise the task is refused before it connects. A login dropped
+            (V(absent)) may be of any realm, so that the logins of a forest no longer trusted can be removed.
         type: str
       state:
         description:
@@ -326,7 +327,9 @@ def known_realms(module, realm):
     is not among them, the remote domains of the directory's trusts. None when nothing says what it trusts."""
     params = module.params
     trusted = [lg.validate_realm(value) for value in params["trusted_realms"]]
-    others = set(str(entry.get("realm") or realm).upper() for entry in params["logins"]) - {realm}
+    # Only the logins made need a trusted realm (a dropped one may be of a forest no longer trusted).
+    others = set(str(entry.get("realm") or realm).upper() for entry in params["logins"]
+                 if (entry.get("state") or params["state"]) == "present") - {realm}
     if params["directory_id"] and others - set(trusted):
         try:
             trusts = ds.describe_trusts(module.client("ds"), params["directory_id"])

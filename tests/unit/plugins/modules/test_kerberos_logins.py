@@ -457,6 +457,18 @@ def test_a_realm_nothing_trusts_is_refused_before_connecting(server):
     assert server.writes == []
 
 
+def test_a_login_of_a_forest_no_longer_trusted_is_still_dropped(server, monkeypatch):
+    """Teardown deletes the trust before a second run drops the logins: dropping needs no trust (and reads none)."""
+    assert not run(logins=[{"name": "joe", "realm": ONPREM}], trusted_realms=[ONPREM])["failed"]
+    monkeypatch.setattr("ansible_collections.aurora.kerberos.plugins.module_utils.ds.describe_trusts",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("no trust is read to drop a login")))
+    result = run(logins=[{"name": "joe", "realm": ONPREM}], state="absent", directory_id=DIRECTORY)
+    assert not result["failed"] and result["dropped"] == [f"joe@{ONPREM}"], result
+    assert server.roles_in("rds_ad") == []
+    made = run(logins=[{"name": "joe", "realm": ONPREM, "state": "present"}], state="absent")
+    assert made["failed"] and "give the realms the directory trusts" in made["msg"]
+
+
 def test_the_directorys_trusts_say_which_realms_it_trusts(server, monkeypatch):
     stubbers = stubbed(monkeypatch, "ds")
     stubbers["ds"].add_response("describe_trusts", trusts((ONPREM.lower(), "Verified"), ("gone.example", "Deleted")),
