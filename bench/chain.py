@@ -10,6 +10,9 @@ P3  critical path: lab delays directory 60 s, cluster 40 s, join 20 s; site.yml 
 P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM role and DB security
     group rules (steps directory, iam_role, network, cluster), at FORKS forks, against the same
     chain with one cluster. Goal: wall(FANOUT) / wall(1) <= 3.
+R7  sliced runs: SLICED clusters cut into 4 slices as AWX job slicing does (host i to slice i mod 4), four
+    ansible-runner processes at once from nothing, each running the shared steps itself. Goal, counted in the
+    lab after the runs: exactly 1 directory, 1 IAM role, 1 rule each way, and SLICED clusters kerberos-enabled.
 
 Uses the lab whose env LAB_STATE_DIR names (default .lab) and starts it if it is down (stopping it
 again at the end). Sets the lab's knobs through /lab-api/knobs and puts back the values it found.
@@ -45,6 +48,7 @@ P3_KNOBS = {"directory_seconds": 60, "cluster_seconds": 40, "join_seconds": 20}
 P4_KNOBS = {"directory_seconds": 30, "cluster_seconds": 20, "join_seconds": 10}
 FANOUT = int(os.environ.get("BENCH_FANOUT", "20"))
 FORKS = int(os.environ.get("BENCH_FORKS", "10"))
+SLICED = int(os.environ.get("BENCH_SLICED", "20"))
 # db_users is left out of P4: every lab cluster answers from the one lab PostgreSQL.
 P4_STEPS = ["directory", "iam_role", "network", "cluster"]
 P4_SHARED = ["directory", "iam_role", "network"]
@@ -298,11 +302,45 @@ def p4_fanout(runner, lab, names, workdir, fanout):
     return {"wall1": walls[1], "wallN": walls[FANOUT]}
 
 
+def r7_sliced(runner, lab, names, workdir, fanout):
+    """Four slices side by side, as AWX runs a sliced job: each an ansible-runner process over its own private
+    data dir (the checkout as its project, its slice as its inventory, the lab's env as the credential's)."""
+    from test_awx import SLICED_STEPS, SLICES, aws_counts, sliced_inventories
+
+    say(f"R7 sliced runs: {SLICED} clusters in {SLICES} slices (host i to slice i mod {SLICES}), "
+        f"{SLICES} ansible-runner processes at once, from nothing")
+    fresh(runner, lab, names, fanout)
+    knobs = lab.knobs({})
+    say(f"  knobs: {json.dumps(knobs, sort_keys=True)}; extra vars {json.dumps(SLICED_STEPS)}")
+    inventories = sliced_inventories(Path(workdir) / "sliced", clusters=SLICED, slices=SLICES)
+    procs = []
+    started = time.monotonic()
+    for s in range(1, SLICES + 1):
+        pdd = Path(workdir) / f"slice-{s}"
+        (pdd / "env").mkdir(parents=True)
+        (pdd / "project").symlink_to(ROOT)
+        (pdd / "inventory").symlink_to(inventories[f"slice-{s}"])
+        (pdd / "env" / "envvars").write_text(yaml.safe_dump(dict(lab.env, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"))))
+        (pdd / "env" / "extravars").write_text(yaml.safe_dump(SLICED_STEPS))
+        command = [str(BIN / "ansible-runner"), "run", str(pdd), "-p", "site.yml", "--ident", "job"]
+        say(f"  $ {shlex.join(['ansible-runner', *command[1:]])}")
+        procs.append((s, pdd, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+    failed = [(s, pdd) for s, pdd, proc in procs if proc.wait() != 0]
+    wall = time.monotonic() - started
+    for s, pdd in failed:
+        say(f"  slice {s} failed:\n{(pdd / 'artifacts' / 'job' / 'stdout').read_text()[-3000:]}")
+    os.environ.update(lab.env)  # aws_counts reads the lab with boto3's default credentials
+    counts = aws_counts(lab.env)
+    say(f"  wall {wall:.1f} s, {len(failed)} slice(s) failed; counted in the lab: {json.dumps(counts)}")
+    teardown(runner, lab, str(inventories["all"]), "-e", json.dumps(SLICED_STEPS))
+    return dict(counts, failed=len(failed))
+
+
 def verdict(ok):
     return "PASS" if ok else "FAIL"
 
 
-def table(p2, p3, p4):
+def table(p2, p3, p4, r7):
     per_resource = p2["reads"] / p2["resources"] if p2["resources"] else float("inf")
     p3_ratio = p3["wall"] / p3["critical"]
     p4_ratio = p4["wallN"] / p4["wall1"]
@@ -318,6 +356,11 @@ def table(p2, p3, p4):
         (f"P4 wall({FANOUT}) / wall(1), -f {FORKS}", f"{p4['wallN']:.1f} / {p4['wall1']:.1f} = {p4_ratio:.2f}",
          f"<= {GOALS['p4_ratio']}", verdict(p4_ratio <= GOALS["p4_ratio"])),
     ]
+    goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
+             "clusters joined": SLICED}
+    for kind, goal in goals.items():
+        rows.append((f"R7 {SLICED} clusters in 4 slices: {kind}", f"{r7[kind]}", f"{goal}", verdict(r7[kind] == goal)))
+    rows.append(("R7 slices that failed", f"{r7['failed']}", "0", verdict(r7["failed"] == 0)))
     widths = [max(len(row[i]) for row in rows + [("figure", "value", "goal", "result")]) for i in range(4)]
     say()
     for row in [("figure", "value", "goal", "result"), *rows]:
@@ -339,9 +382,10 @@ def main():
             p3 = p3_critical_path(runner, lab, names, fanout)
             p2 = p2_converged_rerun(runner, lab, names)
             p4 = p4_fanout(runner, lab, names, workdir, fanout)
+            r7 = r7_sliced(runner, lab, names, workdir, fanout)
     finally:
         lab.close()
-    sys.exit(0 if table(p2, p3, p4) else 1)
+    sys.exit(0 if table(p2, p3, p4, r7) else 1)
 
 
 if __name__ == "__main__":

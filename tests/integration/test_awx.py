@@ -51,15 +51,21 @@ def inventory_secret_names(lab):
     return set(ENV_LOOKUP.findall(text)) & set(secret_names(lab))
 
 
-def secret_extravars(lab):
-    """The credential's extra vars: each inventory variable that is exactly an env lookup of a lab
-    password gets that password, which overrides the lookup (extra vars win)."""
+def password_extravars(lab):
+    """({inventory variable: password}, the lab passwords covered): each inventory variable that is exactly an env
+    lookup of a lab password gets that password, which overrides the lookup (extra vars win)."""
     extravars, covered = {}, set()
     for key, value in inventory_vars().items():
         match = WHOLE_ENV_LOOKUP.fullmatch(value.strip()) if isinstance(value, str) else None
         if match and match.group(1) in secret_names(lab):
             extravars[key] = lab[match.group(1)]
             covered.add(match.group(1))
+    return extravars, covered
+
+
+def secret_extravars(lab):
+    """The credential's extra vars (password_extravars), covering every password the inventory reads."""
+    extravars, covered = password_extravars(lab)
     # A password read any other way would reach the job only through the environment, which the
     # runner records: the inventory must read each through a top-level variable of its own.
     missing = inventory_secret_names(lab) - covered
@@ -177,3 +183,110 @@ def test_aws_keys_stay_out_of_events_and_output(jobs, private_data_dir):
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN"):
         for artifact_dir in jobs.values():
             assert [f for f in found_in(artifact_dir, envvars[name]) if f != "command"] == [], name
+
+
+# --- Job slicing: four slices of a multi-cluster inventory side by side (issue 17) ---------------------------------
+# AWX job slicing splits the inventory into N slices (host i, in inventory order, to slice i mod N) and runs one
+# job per slice at the same time. Each slice runs site.yml's shared steps itself, so the four race to create the
+# directory (CreateMicrosoftAD has no client token), the IAM role and the security group rules. They must make
+# exactly one of each and join every cluster: the directory module's claim, CreateRole's EntityAlreadyExists and
+# AuthorizeSecurityGroupIngress's InvalidPermission.Duplicate (README, "Runs side by side").
+SLICES = 4
+SLICED_CLUSTERS = 4
+SLICED_STEPS = {"aurora_kerberos_hosts": "all", "aurora_kerberos_steps": ["directory", "iam_role", "network", "cluster"],
+                "aurora_kerberos_shared_steps": ["directory", "iam_role", "network"],
+                # The directory's trust, users and groups belong in a shared-steps job that runs before the sliced
+                # one (docs/awx.md); the sliced job runs what every slice may run at once.
+                "directory_trust": {}, "directory_users": [], "directory_groups": []}
+
+
+def sliced_inventories(root, clusters=SLICED_CLUSTERS, slices=SLICES):
+    """The whole inventory (cluster hosts fan-01.., each its own cluster_id, the lab inventory's group_vars) and the
+    inventory of each slice, as AWX cuts it: host i (0-based, inventory order) to slice i mod slices."""
+    hosts = [f"fan-{i:02d}" for i in range(1, clusters + 1)]
+    inventories = {}
+    for name, members in [("all", hosts)] + [(f"slice-{s + 1}", hosts[s::slices]) for s in range(slices)]:
+        path = root / name
+        (path / "group_vars").mkdir(parents=True)
+        shutil.copy(INVENTORY / "group_vars" / "all.yml", path / "group_vars" / "all.yml")
+        (path / "hosts.yml").write_text(yaml.safe_dump({"all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+            "hosts": {host: {"cluster_id": f"aurkrb-lab-{host}"} for host in members}}}, sort_keys=False))
+        inventories[name] = path
+    return inventories
+
+
+def sliced_teardown(lab, inventory):
+    """teardown.yml over the whole inventory, naming the directory and every cluster (nothing else is deleted)."""
+    from ansible_run import playbook
+
+    confirm = ",".join([lab["LAB_AD_DOMAIN"], "aurkrb-lab"] + [f"aurkrb-lab-fan-{i:02d}" for i in range(1, SLICED_CLUSTERS + 1)])
+    # The clusters first (they keep the directory in use), then the lab inventory's own chain.
+    for args in (["-i", str(inventory), "-e", json.dumps(SLICED_STEPS)], ["-i", str(INVENTORY)]):
+        done = playbook(*args, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", f"teardown_confirm={confirm}")
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+
+
+def aws_counts(lab):
+    """What the four slices made, read from the lab's AWS API."""
+    import boto3
+
+    kw = {"endpoint_url": lab["AWS_ENDPOINT_URL"], "region_name": lab["AWS_REGION"]}
+    ds, rds, ec2, iam = (boto3.client(s, **kw) for s in ("ds", "rds", "ec2", "iam"))
+    directories = [d for d in ds.describe_directories()["DirectoryDescriptions"] if d["Name"] == lab["LAB_AD_DOMAIN"]]
+    roles = [r for r in iam.list_roles()["Roles"] if r["RoleName"] == inventory_vars()["iam_role_name"]]
+    port, db_sg = int(lab["LAB_PG_PORT"]), lab["LAB_DB_SECURITY_GROUP_ID"]
+    ingress = egress = 0
+    for directory in directories:
+        dir_sg = directory["VpcSettings"]["SecurityGroupId"]
+        groups = {g["GroupId"]: g for g in ec2.describe_security_groups(GroupIds=[dir_sg, db_sg])["SecurityGroups"]}
+
+        def count(permissions, peer):
+            return sum(1 for p in permissions if p.get("IpProtocol") == "tcp" and p.get("FromPort") == port == p.get("ToPort")
+                       for pair in p.get("UserIdGroupPairs", []) if pair.get("GroupId") == peer)
+        ingress += count(groups[db_sg]["IpPermissions"], dir_sg)
+        egress += count(groups[dir_sg]["IpPermissionsEgress"], db_sg)
+    ids = {d["DirectoryId"] for d in directories}
+    clusters = [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"].startswith("aurkrb-lab-fan-")]
+    joined = [c["DBClusterIdentifier"] for c in clusters
+              if any(m["Domain"] in ids and m["Status"] == "kerberos-enabled" for m in c.get("DomainMemberships", []))]
+    return {"directories": len(directories), "IAM roles": len(roles), "rules into the DB group": ingress,
+            "rules out of the directory group": egress, "clusters": len(clusters), "clusters joined": len(joined)}
+
+
+def run_slices(lab, ee_collections, inventories, root, extravars):
+    """The four slice jobs at once, each an ansible-runner process over its own private data dir (AWX gives every
+    slice job its own). Returns {slice: (rc, stdout tail)}."""
+    clean_env = {"PATH": f"{BIN}{os.pathsep}{os.defpath}", "HOME": os.environ["HOME"], "LANG": "C.UTF-8"}
+    procs = {}
+    for s in range(1, SLICES + 1):
+        pdd = root / f"job-slice-{s}"
+        (pdd / "project").mkdir(parents=True)
+        shutil.copy(ROOT / "site.yml", pdd / "project")
+        shutil.copytree(ROOT / "playbooks", pdd / "project" / "playbooks")
+        shutil.copytree(inventories[f"slice-{s}"], pdd / "inventory")
+        (pdd / "env").mkdir()
+        (pdd / "env" / "envvars").write_text(yaml.safe_dump(job_envvars(lab, ee_collections)))
+        # The sliced job runs no trust: the trust password (read inside directory_trust) is not needed.
+        (pdd / "env" / "extravars").write_text(yaml.safe_dump(dict(password_extravars(lab)[0], **extravars)))
+        procs[s] = (pdd, subprocess.Popen([str(BIN / "ansible-runner"), "run", str(pdd), "-p", "site.yml", "--ident", "job"],
+                                          env=clean_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return {s: (proc.wait(), proc.stdout.read()[-6000:] + (pdd / "artifacts" / "job" / "stdout").read_text()[-4000:])
+            for s, (pdd, proc) in procs.items()}
+
+
+def test_four_concurrent_slices_make_one_directory_one_role_one_rule_each_way_and_join_every_cluster(
+        lab, ee_collections, tmp_path):
+    inventories = sliced_inventories(tmp_path / "inventories")
+    assert [len(list(yaml.safe_load((inventories[f"slice-{s}"] / "hosts.yml").read_text())["all"]["hosts"]))
+            for s in range(1, SLICES + 1)] == [SLICED_CLUSTERS // SLICES] * SLICES
+    sliced_teardown(lab, inventories["all"])  # from nothing: no directory, role rules or clusters of the chain
+    try:
+        outcomes = run_slices(lab, ee_collections, inventories, tmp_path, SLICED_STEPS)
+        for s, (rc, tail) in outcomes.items():
+            assert rc == 0, f"slice {s}: {tail}"
+        assert aws_counts(lab) == {"directories": 1, "IAM roles": 1, "rules into the DB group": 1,
+                                   "rules out of the directory group": 1, "clusters": SLICED_CLUSTERS,
+                                   "clusters joined": SLICED_CLUSTERS}
+    finally:
+        sliced_teardown(lab, inventories["all"])
