@@ -324,7 +324,9 @@ def r7_sliced(runner, lab, names, workdir, fanout):
         (pdd / "env" / "extravars").write_text(yaml.safe_dump(SLICED_STEPS))
         command = [str(BIN / "ansible-runner"), "run", str(pdd), "-p", "site.yml", "--ident", "job"]
         say(f"  $ {shlex.join(['ansible-runner', *command[1:]])}")
-        procs.append((s, pdd, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+        # The runner finds ansible-playbook on PATH: the venv's.
+        env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}")
+        procs.append((s, pdd, subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
     failed = [(s, pdd) for s, pdd, proc in procs if proc.wait() != 0]
     wall = time.monotonic() - started
     for s, pdd in failed:
