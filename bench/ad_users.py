@@ -142,9 +142,9 @@ def calls(env):
 
 def p5_ds_data(env, directory, workdir, extra):
     names = [f"{PREFIX}d{i:04d}" for i in range(DS_N)]
-    task = {"aurora.kerberos.ad_users": {"backend": "ds_data", "directory_id": directory.id,
-                                        "domain": env["LAB_AD_DOMAIN"], "users": users_file(workdir, names)},
-            "no_log": True}
+    options = {"backend": "ds_data", "directory_id": directory.id, "domain": env["LAB_AD_DOMAIN"],
+               "users": users_file(workdir, names)}
+    task = {"aurora.kerberos.ad_users": options, "no_log": True}
     found = lab_api(env, "GET", "faults")
     lab_api(env, "POST", "faults", {"ds_data_tps": True})
     lab_api(env, "DELETE", "calls")
