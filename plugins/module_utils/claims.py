@@ -31,11 +31,6 @@ import os
 import socket
 import uuid
 
-try:
-    import botocore  # noqa: F401
-except ImportError:
-    pass  # Modules are responsible for handling this.
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
