@@ -108,6 +108,22 @@ def message(user_arn, action, resource, verdict):
 
 # --- who signed, and what the call names --------------------------------------------------------------------
 
+def _directory_of_trust(trust_id, region, account):
+    """The id of the directory that holds trust_id in the lab's ds backend, or None."""
+    if not trust_id:
+        return None
+    from moto.ds.models import ds_backends
+
+    try:
+        backend = ds_backends[account][region]
+    except KeyError:
+        return None
+    for directory in list(backend.directories.values()):
+        if any(trust.trust_id == trust_id for trust in getattr(directory, "trusts", None) or []):
+            return directory.directory_id
+    return None
+
+
 def _iam_backends():
     from moto.iam.models import iam_backends
 
@@ -185,6 +201,11 @@ def resources(service, operation, params, region, account, partition):
         for name in ("DirectoryId", "SharedDirectoryId", "OwnerDirectoryId", "ResourceId"):
             if params.get(name):
                 return [f"arn:{partition}:ds:{region}:{account}:directory/{params[name]}"]
+        # DeleteTrust, VerifyTrust and UpdateTrust name only the trust; IAM judges them on its directory (Service
+        # Authorization Reference, AWS Directory Service: resource type directory for the trust actions).
+        directory_id = _directory_of_trust(params.get("TrustId"), region, account)
+        if directory_id:
+            return [f"arn:{partition}:ds:{region}:{account}:directory/{directory_id}"]
         return ["*"]
     if service == "ssm" and params.get("Name"):
         # The reference's parameter ARN: arn:<partition>:ssm:<region>:<account>:parameter/<name without its leading />.

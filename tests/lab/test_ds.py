@@ -18,6 +18,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from labtools import kinit, lab_api, ldap_admin, unique
+from test_iam_auth import allow, implicit, refused, user
+
+# test_iam_auth's fixture, used here by name; this keeps linters from calling it unused.
+IAM_AUTH_FIXTURES = (user,)
 
 ROOT = Path(__file__).resolve().parents[2]
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -527,6 +531,26 @@ def test_trust_goes_creating_to_verified_and_verify_trust_rechecks(ds, make_dire
     assert ds.verify_trust(TrustId=trust_id)["TrustId"] == trust_id
     seen, trust = trust_states(ds, trust_id, ("Verified", "VerifyFailed"))
     assert seen == ["Verifying", "Verified"]
+
+
+def test_trust_calls_are_authorized_on_the_directory_that_holds_the_trust(lab, ds, make_directory, user):
+    """DeleteTrust, VerifyTrust and UpdateTrust name only the TrustId; IAM judges them on the trust's directory
+    (Service Authorization Reference, AWS Directory Service), so a policy scoped to directory/<id> allows them
+    there and nowhere else."""
+    directory_id = make_directory()
+    active(ds, directory_id)
+    trust_id = ds.create_trust(DirectoryId=directory_id, RemoteDomainName="onprem.example.net",
+                               TrustPassword="Trust-Secret-1", TrustDirection="One-Way: Outgoing",
+                               TrustType="Forest")["TrustId"]
+    trust_states(ds, trust_id, ("Verified", "VerifyFailed"))
+    arn = f"arn:aws:ds:{lab['AWS_REGION']}:123456789012:directory/{directory_id}"
+    other_arn, elsewhere = user(allow(["ds:VerifyTrust", "ds:DeleteTrust"], arn.replace(directory_id, "d-0000000000")))
+    error, status = refused(lambda: elsewhere.client("ds").delete_trust(TrustId=trust_id))
+    assert (error["Code"], status) == ("AccessDeniedException", 400)
+    assert error["Message"] == implicit(other_arn, "ds:DeleteTrust", arn)
+    dummy, scoped = user(allow(["ds:VerifyTrust", "ds:DeleteTrust"], arn))
+    assert scoped.client("ds").verify_trust(TrustId=trust_id)["TrustId"] == trust_id
+    assert scoped.client("ds").delete_trust(TrustId=trust_id)["TrustId"] == trust_id
 
 
 def test_trust_verify_failed_when_injected_then_verify_trust_succeeds(ds, make_directory, faults, knobs):
