@@ -460,6 +460,7 @@ def test_a_realm_nothing_trusts_is_refused_before_connecting(server):
 def test_a_login_of_a_forest_no_longer_trusted_is_still_dropped(server, monkeypatch):
     """Teardown deletes the trust before a second run drops the logins: dropping needs no trust (and reads none)."""
     assert not run(logins=[{"name": "joe", "realm": ONPREM}], trusted_realms=[ONPREM])["failed"]
+
     def no_read(*args, **kwargs):
         raise AssertionError("no trust is read to drop a login")
 
