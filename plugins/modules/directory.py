@@ -118,6 +118,8 @@ options:
       - Claim the creation in SSM Parameter Store before CreateMicrosoftAD (parameters under
         C(/aurora-kerberos/claims/directory/<vpc_id>/<name>/)), so that runs side by side make one directory;
         with O(state=absent), delete those claims with the directory.
+      - The directory it creates is tagged C(aurora.kerberos:claim) with the run that created it; O(purge_tags)
+        never removes that tag.
       - V(false) for a controller that may not use Parameter Store and never runs twice at once.
     type: bool
     default: true
@@ -518,6 +520,8 @@ def ensure_existing(module, client, directory, claim=None):
     changed = False
     if p["tags"] is not None:
         to_add, to_remove = compare_aws_tags(tags, p["tags"], purge_tags=p["purge_tags"])
+        # The claim's tag is this module's own record of the run that created the directory: never purged.
+        to_remove = [key for key in to_remove if key != CLAIM_TAG]
         changed = ds.update_tags(client, module.check_mode, directory_id, to_add, to_remove)
         if changed and not module.check_mode:
             tags = ds.list_tags(client, directory_id)
