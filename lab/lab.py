@@ -281,22 +281,29 @@ def samba_tool(*args):
     return run(["samba-tool", *args, "-s", str(SMB_CONF)])
 
 
-def samba_provision(sec):
-    if (SAMBA_DIR / ".provisioned").exists():
+def provision_dc(folder, netns, realm, netbios, password, ip, pid_dir, log_file, conf):
+    """samba-tool domain provision of one AD DC in its namespace (the directory's, or the on-premises forest's)."""
+    if (folder / ".provisioned").exists():
         return
-    remove_tree(SAMBA_DIR)  # a provision that did not finish
-    say("samba", f"provisioning {REALM} (NetBIOS {NETBIOS}) ...")
+    remove_tree(folder)  # a provision that did not finish
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    say("samba", f"provisioning {realm} (NetBIOS {netbios}) ...")
     run([
-        "ip", "netns", "exec", NETNS, "samba-tool", "domain", "provision",
-        f"--targetdir={SAMBA_DIR}", "--use-rfc2307", f"--realm={REALM}", f"--domain={NETBIOS}",
-        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['administrator_password']}",
-        "--host-name=dc1", f"--host-ip={DC_IP}",
-        f"--option=interfaces=127.0.0.1 {DC_IP}", "--option=bind interfaces only=yes",
-        f"--option=pid directory={RUN}", f"--option=log file={LOGS / 'samba.log'}",
+        "ip", "netns", "exec", netns, "samba-tool", "domain", "provision",
+        f"--targetdir={folder}", "--use-rfc2307", f"--realm={realm}", f"--domain={netbios}",
+        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={password}",
+        "--host-name=dc1", f"--host-ip={ip}",
+        f"--option=interfaces=127.0.0.1 {ip}", "--option=bind interfaces only=yes",
+        f"--option=pid directory={pid_dir}", f"--option=log file={log_file}",
         "--option=disable netbios=yes",
     ])
-    dc_conf(SMB_CONF, SAMBA_DIR)
-    (SAMBA_DIR / ".provisioned").touch()
+    dc_conf(conf, folder)
+    (folder / ".provisioned").touch()
+
+
+def samba_provision(sec):
+    provision_dc(SAMBA_DIR, NETNS, REALM, NETBIOS, sec["administrator_password"], DC_IP, RUN, LOGS / "samba.log",
+                 SMB_CONF)
 
 
 def dc_conf(conf_file, folder):
@@ -446,22 +453,8 @@ def onprem_samba_tool(*args):
 
 
 def onprem_provision(sec):
-    if (ONPREM_DIR / ".provisioned").exists():
-        return
-    remove_tree(ONPREM_DIR)  # a provision that did not finish
-    (ONPREM_DIR / "run").mkdir(parents=True)
-    say("onprem", f"provisioning {ONPREM_REALM} (NetBIOS {ONPREM_NETBIOS}) ...")
-    run([
-        "ip", "netns", "exec", ONPREM_NETNS, "samba-tool", "domain", "provision",
-        f"--targetdir={ONPREM_DIR}", "--use-rfc2307", f"--realm={ONPREM_REALM}", f"--domain={ONPREM_NETBIOS}",
-        "--server-role=dc", "--dns-backend=SAMBA_INTERNAL", f"--adminpass={sec['onprem_administrator_password']}",
-        "--host-name=dc1", f"--host-ip={ONPREM_IP}",
-        f"--option=interfaces=127.0.0.1 {ONPREM_IP}", "--option=bind interfaces only=yes",
-        f"--option=pid directory={ONPREM_PIDFILE.parent}", f"--option=log file={LOGS / 'onprem-samba.log'}",
-        "--option=disable netbios=yes",
-    ])
-    dc_conf(ONPREM_SMB_CONF, ONPREM_DIR)
-    (ONPREM_DIR / ".provisioned").touch()
+    provision_dc(ONPREM_DIR, ONPREM_NETNS, ONPREM_REALM, ONPREM_NETBIOS, sec["onprem_administrator_password"],
+                 ONPREM_IP, ONPREM_PIDFILE.parent, LOGS / "onprem-samba.log", ONPREM_SMB_CONF)
 
 
 def onprem_running():
