@@ -221,8 +221,11 @@ def sliced_teardown(lab, inventory):
     from ansible_run import playbook
 
     confirm = ",".join([lab["LAB_AD_DOMAIN"], "aurkrb-lab"] + [f"aurkrb-lab-fan-{i:02d}" for i in range(1, SLICED_CLUSTERS + 1)])
-    # The clusters first (they keep the directory in use), then the lab inventory's own chain.
-    for args in (["-i", str(inventory), "-e", json.dumps(SLICED_STEPS)], ["-i", str(INVENTORY)]):
+    # The sliced inventory's clusters first (they keep the directory in use), then the lab inventory's own chain:
+    # the directory, with the AD users and groups that inventory makes (a directory holding users no inventory
+    # lists is refused, AD users being data), the role and the rules.
+    clusters_only = {**SLICED_STEPS, "aurora_kerberos_steps": ["cluster"], "aurora_kerberos_shared_steps": []}
+    for args in (["-i", str(inventory), "-e", json.dumps(clusters_only)], ["-i", str(INVENTORY)]):
         done = playbook(*args, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", f"teardown_confirm={confirm}")
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
 
