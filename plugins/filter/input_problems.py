@@ -4,6 +4,8 @@
 
 """The roles' validation runs the same rules as the modules: each rule lives once, in module_utils."""
 
+import re
+
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import network
 from ansible_collections.aurora.kerberos.plugins.module_utils import logins
@@ -22,6 +24,13 @@ def _directory_short_name(value, variable):
         return None
     return (f"{variable} must be a NetBIOS name of 1-15 characters, none of \\/:*?\"<>| and not starting with a "
             f"period (got {value!r}): use e.g. CORP")
+
+
+def _directory_id(value, variable, required=False):
+    """A directory id (ds.DIRECTORY_ID, the ds model's DirectoryId pattern); null passes unless required."""
+    if (value is None and not required) or (isinstance(value, str) and ds.DIRECTORY_ID.match(value)):
+        return None
+    return f"{variable} must be a directory id, d- and 10 hex digits (got {value!r}): use e.g. d-1234567890"
 
 
 def _admin_password(value, variable):
@@ -68,6 +77,46 @@ def _group_logins(value, variable):
     return None
 
 
+# What amazon.aws's modules take as their connection (its doc fragment amazon.aws.common.modules); every AWS module
+# of the collection's action group takes them, so module_defaults can give them all at once.
+AWS_CONNECTION_KEYS = ("region", "profile", "endpoint_url", "access_key", "secret_key", "session_token",
+                       "aws_ca_bundle", "validate_certs")
+AWS_CONNECTION_EXAMPLE = "{region: eu-west-1, profile: prod}"
+# The form of every Region code in botocore's endpoints.json (us-east-1, us-gov-west-1, cn-north-1, eusc-de-east-1).
+REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-[0-9]+$")
+
+
+def _aws_connection(value, variable):
+    """aurora_kerberos_aws: a mapping of connection options. Its values are never echoed (keys are secrets)."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        return (f"{variable} must be a mapping of the AWS connection (got a {type(value).__name__}): "
+                f"use e.g. {AWS_CONNECTION_EXAMPLE}")
+    unknown = sorted(str(key) for key in value if key not in AWS_CONNECTION_KEYS)
+    if unknown:
+        return f"{variable} has unknown keys {', '.join(unknown)}: use only {', '.join(AWS_CONNECTION_KEYS)}"
+    if value.get("profile") and (value.get("access_key") or value.get("secret_key")):
+        # amazon.aws refuses the pair too ("parameters are mutually exclusive: profile|access_key").
+        return f"{variable} gives both a profile and keys: give one of them"
+    region = value.get("region")
+    if region not in (None, "") and not (isinstance(region, str) and REGION_CODE.match(region)):
+        return f"{variable}.region must be an AWS Region code (got {region!r}): use e.g. eu-west-1 or us-gov-west-1"
+    return None
+
+
+def _removed_aws(value, variable):
+    """The <role>_aws_* variables, removed before the first release: value is the names the user still sets."""
+    names = sorted(value or [])
+    if not names:
+        return None
+    options = ", ".join(sorted({name.split("_aws_", 1)[1] for name in names}))
+    return (f"{', '.join(names)}: the {variable} role no longer has its own AWS connection. Set the one connection "
+            f"of the whole chain instead, aurora_kerberos_aws ({options}; e.g. {AWS_CONNECTION_EXAMPLE}), which "
+            "the collection's playbooks give every AWS module through module_defaults; in a playbook of your own, "
+            "set module_defaults for group/aurora.kerberos.aws at play level. Then remove these variables")
+
+
 RULES = {
     "rds_id": rds_domain.rds_id_problem,
     "master_username": rds_domain.master_username_problem,
@@ -75,10 +124,13 @@ RULES = {
     "instance_class": rds_domain.instance_class_problem,
     "rds_kind": rds_domain.kind_problem,
     "ec2_id": network.ec2_id_problem,
+    "directory_id": _directory_id,
     "directory_name": _directory_name,
     "directory_short_name": _directory_short_name,
     "directory_admin_password": _admin_password,
     "group_logins": _group_logins,
+    "aws_connection": _aws_connection,
+    "removed_aws": _removed_aws,
 }
 
 

@@ -71,6 +71,15 @@ CASES = [
     ("share-account", "directory", {"directory_share": {"target_account_id": "12345"}},
      ["directory_share.target_account_id", "12-digit"]),
     ("users-backend", "directory", {"directory_users_backend": "winrm"}, ["directory_users_backend", "ldap, ds_data"]),
+    # the AWS connection: one variable for the chain; a role's own connection variables were removed
+    ("aws-connection-unknown-key", "network", {"aurora_kerberos_aws": {"regoin": "eu-west-1"}},
+     ["aurora_kerberos_aws", "unknown keys regoin", "use only region"]),
+    ("aws-connection-region", "iam_role", {"aurora_kerberos_aws": {"region": "Europe (Paris)"}},
+     ["aurora_kerberos_aws.region", "use e.g. eu-west-1"]),
+    ("removed-role-region", "cluster", {"cluster_aws_region": "eu-west-3"},
+     ["cluster_aws_region", "aurora_kerberos_aws (region", "remove these variables"]),
+    ("removed-role-profile", "directory", {"directory_aws_profile": "prod"},
+     ["directory_aws_profile", "module_defaults for group/aurora.kerberos.aws"]),
     # iam_role
     ("iam-role-name", "iam_role", {"iam_role_name": "rds role!"}, ["iam_role_name", "rds-directory-service-access"]),
     ("iam-role-arn", "iam_role", {"iam_role_name": "arn:aws:iam::123456789012:role/rds"}, ["iam_role_name", "use e.g."]),

@@ -190,13 +190,12 @@ def test_the_group_mapping_came_with_the_parameter_group_the_library_and_the_ext
     assert mappings == [(sid, "db_readers", 10, "db-readers")]
 
 
-ROLES_WITH_AWS = ("directory", "iam_role", "network", "cluster")
 WRONG_REGION = "eu-west-3"
 
 
 def region_only_in_variables(lab):
-    """-e arguments that give every role the lab's Region through its documented variable."""
-    return ["-e", json.dumps({f"{role}_aws_region": lab["AWS_REGION"] for role in ROLES_WITH_AWS})]
+    """-e arguments that give every role the lab's Region through the chain's one AWS connection."""
+    return ["-e", json.dumps({"aurora_kerberos_aws": {"region": lab["AWS_REGION"]}})]
 
 
 def nothing_in(lab, region):
@@ -210,9 +209,9 @@ def nothing_in(lab, region):
                         if g["GroupName"] != "default"])
 
 
-def test_the_region_reaches_every_module_from_the_role_variables_alone(lab, converged):
+def test_the_region_reaches_every_module_from_the_connection_variable_alone(lab, converged):
     """Issue: the roles' <role>_aws_* reached amazon.aws's modules only, not the collection's own
-    (meta/runtime.yml listed none of them). With no Region in the environment, a module left out fails
+    (meta/runtime.yml listed none of them); now one variable, aurora_kerberos_aws, reaches them all. With no Region in the environment, a module left out fails
     ("requires a region"); with a wrong one, it looks in that Region, finds nothing and builds there."""
     unset = playbook(*INVENTORY, "site.yml", *region_only_in_variables(lab), drop_env=("AWS_REGION", "AWS_DEFAULT_REGION"))
     assert unset.returncode == 0, unset.stdout[-6000:]
@@ -434,7 +433,7 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
     extra.write_text(json.dumps({"own_cluster": "reports-managed", "own_managed": True, "own_master_password": None,
                                  "own_region": lab["AWS_REGION"]}))
     try:
-        # The secret is read in the cluster's Region (cluster_aws_region), not the environment's.
+        # The secret is read in the Region of the playbook's own module_defaults, not the environment's.
         own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}",
                        extra_env={"AWS_REGION": WRONG_REGION, "AWS_DEFAULT_REGION": WRONG_REGION})
         assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]

@@ -178,3 +178,51 @@ def test_group_logins_of_a_wrong_shape_or_name_are_refused_naming_the_variable(v
                                    [{"ad_group": "dba", "roles": ["dba_role"], "databases": ["reports"]}, {"ad_group": "readers"}]])
 def test_group_logins_of_the_right_shape_pass(value):
     assert input_problems([["group_logins", "db_users_group_logins", value]]) == []
+
+
+@pytest.mark.parametrize("value,fragments", [
+    ("eu-west-1", ["aurora_kerberos_aws must be a mapping", "got a str", "use e.g. {region: eu-west-1"]),
+    ({"regoin": "eu-west-1"}, ["unknown keys regoin", "use only region, profile, endpoint_url"]),
+    ({"region": "Europe (Paris)"}, ["aurora_kerberos_aws.region must be an AWS Region code", "eu-west-1"]),
+    ({"region": "EU-WEST-1"}, ["aurora_kerberos_aws.region"]),
+    ({"profile": "prod", "access_key": "AKIAEXAMPLE"}, ["both a profile and keys", "give one of them"]),
+])
+def test_a_wrong_aws_connection_is_refused_naming_the_variable(value, fragments):
+    problems = input_problems([["aws_connection", "aurora_kerberos_aws", value]])
+    assert len(problems) == 1
+    for fragment in fragments:
+        assert fragment in problems[0]
+
+
+def test_the_aws_connection_never_shows_its_keys():
+    problems = input_problems([["aws_connection", "aurora_kerberos_aws",
+                                {"profile": "prod", "secret_key": "s3cr3t-value", "regoin": "x"}]])
+    assert problems and "s3cr3t-value" not in " ".join(problems)
+
+
+@pytest.mark.parametrize("value", [None, {}, {"region": "us-gov-west-1"}, {"region": "cn-north-1", "profile": "cn"},
+                                   {"region": "eusc-de-east-1"}, {"region": "", "endpoint_url": "http://127.0.0.1:1"},
+                                   {"access_key": "AKIA", "secret_key": "x", "session_token": "y", "validate_certs": False}])
+def test_a_right_aws_connection_passes(value):
+    assert input_problems([["aws_connection", "aurora_kerberos_aws", value]]) == []
+
+
+def test_the_removed_role_connection_variables_are_refused_naming_them_and_the_one_variable():
+    problems = input_problems([["removed_aws", "cluster", ["cluster_aws_region", "cluster_aws_profile"]]])
+    assert len(problems) == 1
+    for fragment in ("cluster_aws_profile, cluster_aws_region", "aurora_kerberos_aws (profile, region",
+                     "module_defaults for group/aurora.kerberos.aws", "remove these variables"):
+        assert fragment in problems[0]
+    assert input_problems([["removed_aws", "cluster", []]]) == []
+
+
+@pytest.mark.parametrize("value,required,refused", [
+    (None, False, False), (None, True, True), ("d-1234567890", True, False), ("d-12345", False, True),
+    ("D-1234567890", False, True), ("d-12345678901", False, True), (1234567890, False, True), ("", True, True),
+])
+def test_a_directory_id_is_d_and_10_hex_digits_and_null_only_where_optional(value, required, refused):
+    problems = input_problems([["directory_id", "cluster_directory_id", value, {"required": required}]])
+    assert bool(problems) == refused
+    if refused:
+        assert problems[0].startswith("cluster_directory_id must be a directory id, d- and 10 hex digits")
+        assert "use e.g. d-1234567890" in problems[0]
