@@ -119,6 +119,8 @@ def _removed_aws(value, variable):
 
 RULES = {
     "rds_id": rds_domain.rds_id_problem,
+    "iam_role_name": rds_domain.iam_role_name_problem,
+    "iam_path": rds_domain.iam_path_problem,
     "master_username": rds_domain.master_username_problem,
     "master_password": rds_domain.master_password_problem,
     "instance_class": rds_domain.instance_class_problem,

@@ -21,6 +21,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -40,7 +41,6 @@ DEFAULT_PORT = 5432
 
 # RDS: 1-63 letters, digits or hyphens; a letter first; no trailing or doubled hyphen.
 _CLUSTER_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
-_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 # The role's own rule for the ids it names: RDS stores identifiers in lower case (rds model, DBClusterIdentifier),
 # so the role asks for them in lower case and compares them with what RDS returns.
 _LOWER_ID = re.compile(r"^[a-z](-?[a-z0-9])*$")
@@ -107,13 +107,36 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
         problems.append(f"directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits "
                         "(in an account the directory is shared with, that account's shared directory id)")
     if iam_role_name is not None:
-        if iam_role_name.startswith("arn:"):
-            problems.append(f"iam_role_name {iam_role_name!r} is an ARN: give the role's name (the part after role/)")
-        elif not _IAM_ROLE_NAME.match(iam_role_name):
-            problems.append(f"iam_role_name {iam_role_name!r} is not an IAM role name: 1-64 letters, digits or +=,.@_-")
+        problem = iam_role_name_problem(iam_role_name, "iam_role_name")
+        if problem:
+            problems.append(problem)
     if wait_timeout is not None and wait_timeout <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {wait_timeout})")
     return problems
+
+
+def iam_role_name_problem(value, variable, hint=None):
+    """An IAM role name, by amazon.aws's validate_iam_identifiers (1-64 of [\\w+=,.@-]) and ASCII only: the IAM API
+    reference gives RoleName as upper and lower case alphanumerics and _+=,.@- (Python's \\w takes any letter).
+    The message names variable and the fix (hint, when given, is appended); None when the value passes."""
+    if isinstance(value, str) and value.startswith("arn:"):
+        problem = f"{variable} {value!r} is an ARN: give the role's name, not the ARN (the part after role/)"
+    elif not isinstance(value, str) or not value:
+        problem = f"{variable} {value!r} is not an IAM role name: give the name of the IAM role, 1-64 letters, digits or +=,.@_-"
+    else:
+        reason = validate_iam_identifiers("role", name=value) or (None if value.isascii() else "ASCII letters only")
+        problem = f"{variable} {value!r} is not an IAM role name: 1-64 letters, digits or +=,.@_- ({reason})" if reason else None
+    return f"{problem}: {hint}" if problem and hint else problem
+
+
+def iam_path_problem(value, variable):
+    """An IAM path, by amazon.aws's validate_iam_identifiers, which amazon.aws.iam_role applies to the role it makes
+    (stricter than the IAM model's \\u0021-\\u007E: the rule that binds is the module's)."""
+    reason = ("not a string" if not isinstance(value, str) or not value
+              else validate_iam_identifiers("role", path=value) or (None if value.isascii() else "ASCII only"))
+    if reason is None:
+        return None
+    return f"{variable} must start and end with /, with letters, digits or +=,.@_- between ({reason}; got {value!r}): use / or e.g. /rds/"
 
 
 def rds_id_problem(value, variable, room=0, example="orders-prod"):

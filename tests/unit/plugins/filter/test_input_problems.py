@@ -226,3 +226,32 @@ def test_a_directory_id_is_d_and_10_hex_digits_and_null_only_where_optional(valu
     if refused:
         assert problems[0].startswith("cluster_directory_id must be a directory id, d- and 10 hex digits")
         assert "use e.g. d-1234567890" in problems[0]
+
+
+@pytest.mark.parametrize("value,fragments", [
+    ("arn:aws:iam::123456789012:role/rds", ["cluster_iam_role_name", "is an ARN", "not the ARN", "run the iam_role role"]),
+    ("rds role!", ["is not an IAM role name", "must match pattern"]),
+    ("r" * 65, ["is not an IAM role name", "may not exceed 64"]),
+    ("rôle", ["is not an IAM role name", "ASCII letters only"]),
+    (None, ["give the name of the IAM role"]),
+    ("", ["give the name of the IAM role"]),
+])
+def test_an_iam_role_name_iam_refuses_is_refused_by_amazon_aws_rule_and_ascii(value, fragments):
+    problems = input_problems([["iam_role_name", "cluster_iam_role_name", value, {"hint": "or run the iam_role role first"}]])
+    assert len(problems) == 1
+    for fragment in fragments:
+        assert fragment in problems[0]
+
+
+@pytest.mark.parametrize("value", ["rds-directory-service-access", "A+b=c,d.e@f_g-h", "r" * 64])
+def test_an_iam_role_name_iam_takes_passes(value):
+    assert input_problems([["iam_role_name", "iam_role_name", value]]) == []
+
+
+@pytest.mark.parametrize("value,refused", [("/", False), ("/rds/", False), ("/a/b.c@d/", False), ("rds", True),
+                                           ("/rds", True), ("/r ds/", True), ("/r#s/", True), (None, True)])
+def test_an_iam_path_is_checked_by_the_rule_amazon_aws_applies_to_the_role(value, refused):
+    problems = input_problems([["iam_path", "iam_role_path", value]])
+    assert bool(problems) == refused
+    if refused:
+        assert problems[0].startswith("iam_role_path must start and end with /") and "use / or e.g. /rds/" in problems[0]
