@@ -14,6 +14,9 @@ R7  sliced runs: SLICED clusters cut into 4 slices as AWX job slicing does (host
     ansible-runner processes at once from nothing, each running the shared steps itself. Goal, counted in the
     lab after the runs: exactly 1 directory, 1 IAM role, 1 rule each way, and SLICED clusters kerberos-enabled.
 
+BENCH_ONLY (default "p3 p2 p4 r7") runs only the figures it lists, in the usual order: R7 alone counts what four
+slices make (its goals are counts, not times), so it can run on a machine that is busy with something else.
+
 Uses the lab whose env LAB_STATE_DIR names (default .lab) and starts it if it is down (stopping it
 again at the end). Sets the lab's knobs through /lab-api/knobs and puts back the values it found.
 The runs need a fresh lab state, so the bench tears the chain down (teardown.yml with
@@ -49,6 +52,8 @@ P4_KNOBS = {"directory_seconds": 30, "cluster_seconds": 20, "join_seconds": 10}
 FANOUT = int(os.environ.get("BENCH_FANOUT", "20"))
 FORKS = int(os.environ.get("BENCH_FORKS", "10"))
 SLICED = int(os.environ.get("BENCH_SLICED", "20"))
+FIGURES = ("p3", "p2", "p4", "r7")
+ONLY = os.environ.get("BENCH_ONLY", " ".join(FIGURES)).split()
 # db_users is left out of P4: every lab cluster answers from the one lab PostgreSQL.
 P4_STEPS = ["directory", "iam_role", "network", "cluster"]
 P4_SHARED = ["directory", "iam_role", "network"]
@@ -343,26 +348,30 @@ def verdict(ok):
 
 
 def table(p2, p3, p4, r7):
-    per_resource = p2["reads"] / p2["resources"] if p2["resources"] else float("inf")
-    p3_ratio = p3["wall"] / p3["critical"]
-    p4_ratio = p4["wallN"] / p4["wall1"]
-    rows = [
-        ("P2 converged rerun: mutating calls", f"{p2['mutating']}", f"{GOALS['p2_mutating']}",
-         verdict(p2["mutating"] <= GOALS["p2_mutating"])),
-        ("P2 converged rerun: reads / resource", f"{p2['reads']} / {p2['resources']} = {per_resource:.2f}",
-         f"<= {GOALS['p2_reads_per_resource']}", verdict(per_resource <= GOALS["p2_reads_per_resource"])),
-        ("P3 wall / (max(dir, cluster) + join)", f"{p3['wall']:.1f} / {p3['critical']} = {p3_ratio:.2f}",
-         f"<= {GOALS['p3_ratio']}", verdict(p3_ratio <= GOALS["p3_ratio"])),
-        ("P3 wall / sequential sum", f"{p3['wall']:.1f} / {p3['sequential']} = {p3['wall'] / p3['sequential']:.2f}",
-         "(shown)", ""),
-        (f"P4 wall({FANOUT}) / wall(1), -f {FORKS}", f"{p4['wallN']:.1f} / {p4['wall1']:.1f} = {p4_ratio:.2f}",
-         f"<= {GOALS['p4_ratio']}", verdict(p4_ratio <= GOALS["p4_ratio"])),
-    ]
-    goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
-             "clusters joined": SLICED}
-    for kind, goal in goals.items():
-        rows.append((f"R7 {SLICED} clusters in 4 slices: {kind}", f"{r7[kind]}", f"{goal}", verdict(r7[kind] == goal)))
-    rows.append(("R7 slices that failed", f"{r7['failed']}", "0", verdict(r7["failed"] == 0)))
+    """The figures that ran (None: not in BENCH_ONLY), each with its goal."""
+    rows = []
+    if p2 is not None:
+        per_resource = p2["reads"] / p2["resources"] if p2["resources"] else float("inf")
+        rows += [("P2 converged rerun: mutating calls", f"{p2['mutating']}", f"{GOALS['p2_mutating']}",
+                  verdict(p2["mutating"] <= GOALS["p2_mutating"])),
+                 ("P2 converged rerun: reads / resource", f"{p2['reads']} / {p2['resources']} = {per_resource:.2f}",
+                  f"<= {GOALS['p2_reads_per_resource']}", verdict(per_resource <= GOALS["p2_reads_per_resource"]))]
+    if p3 is not None:
+        p3_ratio = p3["wall"] / p3["critical"]
+        rows += [("P3 wall / (max(dir, cluster) + join)", f"{p3['wall']:.1f} / {p3['critical']} = {p3_ratio:.2f}",
+                  f"<= {GOALS['p3_ratio']}", verdict(p3_ratio <= GOALS["p3_ratio"])),
+                 ("P3 wall / sequential sum", f"{p3['wall']:.1f} / {p3['sequential']} = {p3['wall'] / p3['sequential']:.2f}",
+                  "(shown)", "")]
+    if p4 is not None:
+        p4_ratio = p4["wallN"] / p4["wall1"]
+        rows.append((f"P4 wall({FANOUT}) / wall(1), -f {FORKS}", f"{p4['wallN']:.1f} / {p4['wall1']:.1f} = {p4_ratio:.2f}",
+                     f"<= {GOALS['p4_ratio']}", verdict(p4_ratio <= GOALS["p4_ratio"])))
+    if r7 is not None:
+        goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
+                 "clusters joined": SLICED}
+        for kind, goal in goals.items():
+            rows.append((f"R7 {SLICED} clusters in 4 slices: {kind}", f"{r7[kind]}", f"{goal}", verdict(r7[kind] == goal)))
+        rows.append(("R7 slices that failed", f"{r7['failed']}", "0", verdict(r7["failed"] == 0)))
     widths = [max(len(row[i]) for row in rows + [("figure", "value", "goal", "result")]) for i in range(4)]
     say()
     for row in [("figure", "value", "goal", "result"), *rows]:
@@ -371,6 +380,10 @@ def table(p2, p3, p4, r7):
 
 
 def main():
+    unknown = sorted(set(ONLY) - set(FIGURES))
+    if unknown or not ONLY:
+        say(f"BENCH_ONLY may list {', '.join(FIGURES)} (got {' '.join(ONLY) or 'nothing'})")
+        sys.exit(2)
     lab = Lab()
     try:
         runner = Runner(lab)
@@ -381,10 +394,10 @@ def main():
             fanout = {"inventory": fanout_inventory(workdir, FANOUT, names["cluster"]),
                       "extra": ["-e", json.dumps({"aurora_kerberos_hosts": "all", "aurora_kerberos_steps": P4_STEPS,
                                                   "aurora_kerberos_shared_steps": P4_SHARED})]}
-            p3 = p3_critical_path(runner, lab, names, fanout)
-            p2 = p2_converged_rerun(runner, lab, names)
-            p4 = p4_fanout(runner, lab, names, workdir, fanout)
-            r7 = r7_sliced(runner, lab, names, workdir, fanout)
+            p3 = p3_critical_path(runner, lab, names, fanout) if "p3" in ONLY else None
+            p2 = p2_converged_rerun(runner, lab, names) if "p2" in ONLY else None
+            p4 = p4_fanout(runner, lab, names, workdir, fanout) if "p4" in ONLY else None
+            r7 = r7_sliced(runner, lab, names, workdir, fanout) if "r7" in ONLY else None
     finally:
         lab.close()
     sys.exit(0 if table(p2, p3, p4, r7) else 1)
