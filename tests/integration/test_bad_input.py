@@ -463,9 +463,11 @@ PLAYBOOK_CASES = {
         ("site-group-logins-roles-string", {"db_users_group_logins": [{"ad_group": "dba", "roles": "dba_role"}]},
          ["db_users_group_logins[0].roles must be a list of names", "use e.g."]),
         ("site-instance-kind", {"cluster_kind": "db"}, ["cluster_kind", "aurora, instance"]),
+        ("site-aws-connection-region", {"aurora_kerberos_aws": {"region": "Paris"}}, ["aurora_kerberos_aws.region", "use e.g. eu-west-1"]),
     ],
     "playbooks/teardown.yml": [
         ("teardown-cluster-id", {"cluster_id": "Orders_Prod"}, ["cluster_id", "use e.g. orders-prod"]),
+        ("teardown-aws-connection-key", {"aurora_kerberos_aws": {"regoin": "eu-west-1"}}, ["aurora_kerberos_aws", "unknown keys regoin"]),
         ("teardown-directory-name", {"directory_name": "corp"}, ["directory_name", "use e.g. corp.example.com"]),
         ("teardown-directory-reserved", {"directory_name": "corp.example"}, ["directory_name", "reserves"]),
         ("teardown-confirm-dict", {"teardown_confirm": {"aurkrb-lab": True}, "cluster_delete": True},
