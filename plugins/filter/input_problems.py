@@ -4,7 +4,11 @@
 
 """The roles' validation runs the same rules as the modules: each rule lives once, in module_utils."""
 
-import re
+try:
+    from botocore.exceptions import InvalidRegionError
+    from botocore.utils import validate_region_name
+except ImportError:  # the modules report a missing botocore; the Region's form is then left to them
+    validate_region_name = None
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import network
@@ -24,13 +28,6 @@ def _directory_short_name(value, variable):
         return None
     return (f"{variable} must be a NetBIOS name of 1-15 characters, none of \\/:*?\"<>| and not starting with a "
             f"period (got {value!r}): use e.g. CORP")
-
-
-def _directory_id(value, variable, required=False):
-    """A directory id (ds.DIRECTORY_ID, the ds model's DirectoryId pattern); null passes unless required."""
-    if (value is None and not required) or (isinstance(value, str) and ds.DIRECTORY_ID.match(value)):
-        return None
-    return f"{variable} must be a directory id, d- and 10 hex digits (got {value!r}): use e.g. d-1234567890"
 
 
 def _admin_password(value, variable):
@@ -82,8 +79,6 @@ def _group_logins(value, variable):
 AWS_CONNECTION_KEYS = ("region", "profile", "endpoint_url", "access_key", "secret_key", "session_token",
                        "aws_ca_bundle", "validate_certs")
 AWS_CONNECTION_EXAMPLE = "{region: eu-west-1, profile: prod}"
-# The form of every Region code in botocore's endpoints.json (us-east-1, us-gov-west-1, cn-north-1, eusc-de-east-1).
-REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-[0-9]+$")
 
 
 def _aws_connection(value, variable):
@@ -100,9 +95,23 @@ def _aws_connection(value, variable):
         # amazon.aws refuses the pair too ("parameters are mutually exclusive: profile|access_key").
         return f"{variable} gives both a profile and keys: give one of them"
     region = value.get("region")
-    if region not in (None, "") and not (isinstance(region, str) and REGION_CODE.match(region)):
+    if region not in (None, "") and not _region_code(region):
         return f"{variable}.region must be an AWS Region code (got {region!r}): use e.g. eu-west-1 or us-gov-west-1"
     return None
+
+
+def _region_code(region):
+    """botocore's own check of a Region name (what boto3 refuses), and lower case: Region codes are, and SigV4 signs
+    the Region as given."""
+    if not isinstance(region, str) or region != region.lower():
+        return False
+    if validate_region_name is None:
+        return True
+    try:
+        validate_region_name(region)
+    except InvalidRegionError:
+        return False
+    return True
 
 
 def _removed_aws(value, variable):
@@ -126,7 +135,7 @@ RULES = {
     "instance_class": rds_domain.instance_class_problem,
     "rds_kind": rds_domain.kind_problem,
     "ec2_id": network.ec2_id_problem,
-    "directory_id": _directory_id,
+    "directory_id": ds.directory_id_problem,
     "directory_name": _directory_name,
     "directory_short_name": _directory_short_name,
     "directory_admin_password": _admin_password,

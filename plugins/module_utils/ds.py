@@ -50,6 +50,14 @@ _SUBNET_ID = EC2_ID["subnet"]
 _VPC_ID = EC2_ID["vpc"]
 
 
+def directory_id_problem(value, variable, required=False):
+    """A directory id (DIRECTORY_ID, the ds model's DirectoryId pattern), for the roles' validation; null passes unless
+    required. The message names variable and the fix; None when the value passes."""
+    if (value is None and not required) or (isinstance(value, str) and DIRECTORY_ID.match(value)):
+        return None
+    return f"{variable} must be a directory id, d- and 10 hex digits (got {value!r}): use e.g. d-1234567890"
+
+
 class AnsibleDSError(AnsibleAWSError):
     pass
 

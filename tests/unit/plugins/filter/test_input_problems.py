@@ -201,7 +201,8 @@ def test_the_aws_connection_never_shows_its_keys():
 
 
 @pytest.mark.parametrize("value", [None, {}, {"region": "us-gov-west-1"}, {"region": "cn-north-1", "profile": "cn"},
-                                   {"region": "eusc-de-east-1"}, {"region": "", "endpoint_url": "http://127.0.0.1:1"},
+                                   {"region": "eusc-de-east-1"}, {"region": "us-isob-east-1"},
+                                   {"region": "", "endpoint_url": "http://127.0.0.1:1"},
                                    {"access_key": "AKIA", "secret_key": "x", "session_token": "y", "validate_certs": False}])
 def test_a_right_aws_connection_passes(value):
     assert input_problems([["aws_connection", "aurora_kerberos_aws", value]]) == []
