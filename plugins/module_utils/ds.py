@@ -277,6 +277,19 @@ class DSWaiterFactory(WaiterFactory):
                    for s in STAGES_FAILED + ("Deleting", "Deleted")]
                 + [dict(state="retry", matcher="pathAny", argument=stage, expected=s) for s in STAGES_IN_PROGRESS],
             ),
+            # During Creating AWS publishes the domain controllers' security group (a recorded Creating answer has
+            # VpcSettings.SecurityGroupId 4 s after launch): what the security group rules need, long before Active.
+            directory_security_group=dict(
+                operation="DescribeDirectories",
+                delay=5,
+                maxAttempts=120,
+                acceptors=[dict(state="success", matcher="path", expected=True,
+                                argument="length(DirectoryDescriptions[?VpcSettings.SecurityGroupId]) > `0`"),
+                           dict(state="success", matcher="pathAll", argument=stage, expected="Active")]
+                + [dict(state="failure", matcher="pathAny", argument=stage, expected=s)
+                   for s in STAGES_FAILED + ("Deleting", "Deleted")]
+                + [dict(state="retry", matcher="pathAny", argument=stage, expected=s) for s in STAGES_IN_PROGRESS],
+            ),
             directory_deleted=dict(
                 operation="DescribeDirectories",
                 delay=15,
@@ -307,7 +320,7 @@ def wait_for(client, waiter_name, directory_id, timeout, pause=15):
                                  "Check the VPC, subnets and the directory's security group; AWS support can repair an "
                                  "Impaired directory, a Failed one must be deleted and created again.",
                                  directory=normalize(directory))
-        if stage in ("Deleting", "Deleted", "unknown") and waiter_name == "directory_active":
+        if stage in ("Deleting", "Deleted", "unknown") and waiter_name != "directory_deleted":
             raise AnsibleDSError(f"Directory {directory_id} is {'gone' if stage == 'unknown' else stage}: it is being "
                                  "deleted and will never be Active. Wait until it is gone and run again to create a new "
                                  "one, or give the id of another directory.", directory=normalize(directory))

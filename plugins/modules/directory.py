@@ -99,7 +99,11 @@ options:
     type: bool
     default: false
   wait:
-    description: Wait until the directory is C(Active) (present) or deleted (absent).
+    description:
+      - Wait until the directory is C(Active) (present) or deleted (absent).
+      - With V(false) and O(state=present), a directory being created is still waited for until DescribeDirectories
+        publishes its domain controllers' security group (C(VpcSettings.SecurityGroupId), seconds into C(Creating)),
+        which the security group rules need, and no longer.
     type: bool
     default: true
   wait_timeout:
@@ -344,6 +348,12 @@ def check_subnets(module):
                              "two subnets in two different Availability Zones: give one subnet from each of two zones")
 
 
+def needs_security_group(directory):
+    """An owner's directory being created that has not published its domain controllers' security group yet."""
+    return (directory.get("Type") == "MicrosoftAD" and directory.get("Stage") in ds.STAGES_IN_PROGRESS
+            and not (directory.get("VpcSettings") or {}).get("SecurityGroupId"))
+
+
 def apply_data_access(module, client, directory, result):
     """Directory data access as data_access asks, on an Active directory; its status goes into result.
     Returns whether it changed (or, in check mode, would)."""
@@ -441,8 +451,8 @@ def ensure_present(module, client):
         if adopted is not None:
             # Another run created it while this one waited on its claim: adopted, as a rerun would find it.
             return ensure_existing(module, client, adopted, claim)
-        if p["wait"]:
-            ds.wait_for(client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
+        ds.wait_for(client, "directory_active" if p["wait"] else "directory_security_group", directory_id,
+                    p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
         result = ds.normalize(directory, ds.list_tags(client, directory_id))
         apply_data_access(module, client, directory, result)
@@ -527,6 +537,9 @@ def ensure_existing(module, client, directory, claim=None):
             tags = ds.list_tags(client, directory_id)
     if p["wait"] and directory["Stage"] != "Active" and not module.check_mode:
         ds.wait_for(client, "directory_active", directory_id, p["wait_timeout"], p["poll_interval"])
+        directory = ds.get_directory(client, directory_id)
+    elif needs_security_group(directory) and not module.check_mode:
+        ds.wait_for(client, "directory_security_group", directory_id, p["wait_timeout"], p["poll_interval"])
         directory = ds.get_directory(client, directory_id)
     result = ds.normalize(directory, tags)
     changed |= apply_data_access(module, client, directory, result)

@@ -76,11 +76,16 @@ options:
     description:
       - Wait until the cluster and every instance are C(kerberos-enabled) (present), or until no membership is left
         (absent). Without it the module returns once AWS has accepted the change, and a failed join is not retried.
+      - Before a join it also waits for what RDS needs first - a directory still being created (C(Requested),
+        C(Creating), C(Created)) until it is C(Active), a cluster still being created until it is available - so a
+        playbook can create both and leave the join to this module; a directory that ends C(Failed) or C(Impaired) fails
+        the task with its C(StageReason) before any change.
     type: bool
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for each join attempt (the retry gets the same again), or for the cluster to leave.
+      - Seconds to wait for each join attempt (the retry gets the same again), for the cluster to leave, and for a
+        directory still being created to become C(Active) (AWS takes 20 to 45 minutes to create one).
     type: int
     default: 3600
   poll_interval:
@@ -281,6 +286,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.exceptions import Ansib
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import ds
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
@@ -494,6 +500,27 @@ def modify(module, rds, cluster, instances, membership, started):
         rds_domain.wait_for_retry_accepted(rds, cluster_id, directory_id, instance=on_instance(p))
 
 
+def wait_for_directory(module, cluster, instances):
+    """A directory still being created (Requested, Creating, Created) is waited for until Active: RDS refuses to join
+    one that is not ("it must be Active to be used", AWS_FACTS.md section 3), so the chain can create the cluster
+    while AWS builds the directory and join the moment it is ready. An unknown directory is left to ModifyDBCluster,
+    whose DomainNotFoundFault is diagnosed; a failed one ends here with its StageReason."""
+    p = module.params
+    client = module.client("ds", retry_decorator=jittered_backoff())
+    directory = ds.get_directory(client, p["directory_id"])
+    if not directory or directory.get("Stage") not in ds.STAGES_IN_PROGRESS + ds.STAGES_FAILED:
+        return
+    try:
+        if directory.get("Stage") in ds.STAGES_FAILED:
+            raise ds.AnsibleDSError(f"Directory {p['directory_id']} is {directory['Stage']}: "
+                                    f"{directory.get('StageReason') or 'AWS gave no reason'}")
+        ds.wait_for(client, "directory_active", p["directory_id"], p["wait_timeout"], p["poll_interval"])
+    except ds.AnsibleDSError as e:
+        module.fail_json(msg=f"{noun(p)} {target_id(p)} was not joined: {e.message} (the directory must be Active "
+                             "before RDS accepts a join; nothing was changed)",
+                         membership=rds_domain.normalize(cluster, instances))
+
+
 def join(module, rds, cluster, instances):
     """Returns (changed, retried, findings, events, deferred)."""
     p = module.params
@@ -512,6 +539,8 @@ def join(module, rds, cluster, instances):
                 cluster, instances = read(rds, cluster_id, instance)
                 module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
                                  membership=rds_domain.normalize(cluster, instances))
+        if p["wait"]:
+            wait_for_directory(module, cluster, instances)
         if p["wait"] and not rds_domain.is_available(cluster, instances):
             # Created moments ago (the cluster role creates without waiting): AWS refuses a join until it is available.
             outcome = rds_domain.wait_for_available(rds, cluster_id, p["wait_timeout"], p["poll_interval"],

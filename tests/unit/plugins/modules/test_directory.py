@@ -90,6 +90,7 @@ def test_tags_on_create_go_only_to_a_directory_the_module_creates(aws):
         "VpcSettings": {"VpcId": VPC, "SubnetIds": SUBNETS},
         "Tags": [{"Key": "team", "Value": "db"}, {"Key": "aurora.kerberos:chain", "Value": "prod"}]})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "team", "Value": "db"},
                                                                {"Key": "aurora.kerberos:chain", "Value": "prod"}]}, {"ResourceId": ID})
     result = run(wait=False, tags={"team": "db"}, purge_tags=False,
@@ -378,6 +379,7 @@ def test_a_run_claims_the_creation_creates_and_records_the_directory_in_its_clai
     created(aws)
     put(aws, 1, True)  # the claim now names the directory
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(wait=False, claim=True, **CREATE)
     assert result["changed"] is True and result["directory"]["id"] == ID
@@ -415,6 +417,7 @@ def test_a_stale_claim_is_taken_over_with_the_next_generation(aws):
     nothing_found(aws)
     created(aws)
     put(aws, 2, True)
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(wait=False, claim=True, claim_timeout=900, **CREATE)
@@ -454,3 +457,28 @@ def test_deleting_the_directory_deletes_its_claims(aws):
         aws["ssm"].add_response("delete_parameter", {}, {"Name": f"{CLAIM}/{generation}"})
     result = run(name="corp.example.com", vpc_id=VPC, state="absent", wait=False, claim=True)
     assert result["changed"] is True, result
+
+
+def test_without_wait_a_new_directory_returns_once_its_security_group_is_published(aws):
+    """wait=false: not Active, but not before VpcSettings.SecurityGroupId, which the security group rules need."""
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
+    aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, None)
+    requested = described("Requested", VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [requested]}, {"DirectoryIds": [ID]})
+    for dummy in range(2):  # the waiter's poll that sees it, then the module's read
+        aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    result = run(wait=False, claim=False, poll_interval=1, **CREATE)
+    assert result["changed"] is True
+    assert result["directory"]["stage"] == "Creating" and result["directory"]["security_group_id"] == "sg-0123456789abcdef0"
+
+
+def test_without_wait_a_found_directory_without_its_security_group_yet_is_waited_for(aws):
+    requested = described("Requested", VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [requested]}, {})
+    aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
+    result = run(wait=False, poll_interval=1, **CREATE)
+    assert result["changed"] is False and result["directory"]["security_group_id"] == "sg-0123456789abcdef0"

@@ -84,6 +84,14 @@ def expect_read(aws, status, *instance_statuses, domain=ID, role=ROLE):
     expect_instances(aws, *instance_statuses, domain=domain)
 
 
+def expect_directory(aws, *stages, reason=None):
+    """The directory read before a join (Active unless stages say otherwise: each a DescribeDirectories answer)."""
+    for stage in stages or ("Active",):
+        answer = dict(DirectoryId=ID, Name="corp.example.com", Type="MicrosoftAD", Stage=stage,
+                      **({"StageReason": reason} if reason else {}))
+        aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [answer]}, {"DirectoryIds": [ID]})
+
+
 def expect_modify(aws, domain=ID, role=ROLE):
     params = {"DBClusterIdentifier": CLUSTER, "Domain": domain, "ApplyImmediately": True}
     if domain != "none":
@@ -148,6 +156,7 @@ def test_check_mode_predicts_the_join_and_sends_nothing(aws):
 
 def test_join_waits_until_the_cluster_and_every_instance_are_enabled(aws):
     expect_read(aws, None, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     for status in ("pending-enable-kerberos", "enabling-kerberos", "kerberos-enabled"):
         expect_cluster(aws, status)
@@ -195,6 +204,7 @@ def test_a_join_under_way_is_waited_for_not_sent_again(aws):
 
 def test_a_cluster_in_another_domain_is_moved(aws):
     expect_read(aws, "kerberos-enabled", "kerberos-enabled", domain=OTHER)
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "kerberos-enabled")
     expect_instances(aws, "kerberos-enabled")
@@ -206,6 +216,7 @@ def test_a_cluster_in_another_domain_is_moved(aws):
 
 def test_another_role_is_a_change(aws):
     expect_read(aws, "kerberos-enabled", "kerberos-enabled", role="old-role")
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "kerberos-enabled")
     expect_instances(aws, "kerberos-enabled")
@@ -215,6 +226,7 @@ def test_another_role_is_a_change(aws):
 
 def test_a_cluster_still_leaving_a_domain_is_let_go_first(aws):
     expect_read(aws, "disabling-kerberos", "disabling-kerberos", domain=OTHER)
+    expect_directory(aws)
     expect_cluster(aws, "disabling-kerberos", domain=OTHER)
     expect_cluster(aws, None)
     expect_instances(aws, None)
@@ -227,6 +239,7 @@ def test_a_cluster_still_leaving_a_domain_is_let_go_first(aws):
 
 def test_a_join_that_failed_before_the_run_is_retried_as_a_change(aws):
     expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "enable-kerberos-failed")  # read back before AWS moved on
     expect_cluster(aws, "pending-enable-kerberos")
@@ -240,6 +253,7 @@ def test_a_join_that_failed_before_the_run_is_retried_as_a_change(aws):
 
 def test_a_failed_join_is_diagnosed_and_retried_once(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "pending-enable-kerberos")
     expect_cluster(aws, "enable-kerberos-failed")
@@ -260,6 +274,7 @@ def test_a_failed_join_is_diagnosed_and_retried_once(aws):
 
 def test_a_join_that_fails_again_fails_with_the_cause_and_the_fix(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "enable-kerberos-failed")
     expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
@@ -279,6 +294,7 @@ def test_a_join_that_fails_again_fails_with_the_cause_and_the_fix(aws):
 
 def test_without_retry_the_first_failure_fails_with_the_diagnosis(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "kerberos-enabled")
     expect_instances(aws, "enable-kerberos-failed")
@@ -292,6 +308,7 @@ def test_without_retry_the_first_failure_fails_with_the_diagnosis(aws):
 
 def test_the_events_of_this_run_are_reported_once_each(aws):
     now = datetime.datetime.now(datetime.timezone.utc)
+    expect_directory(aws)
     expect_read(aws, None, None)
     expect_modify(aws)
     expect_cluster(aws, "enable-kerberos-failed")
@@ -306,6 +323,7 @@ def test_the_events_of_this_run_are_reported_once_each(aws):
 
 def test_unreadable_events_do_not_hide_the_failure(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     expect_cluster(aws, "enable-kerberos-failed")
     expect_read(aws, "enable-kerberos-failed", "enable-kerberos-failed")
@@ -327,6 +345,7 @@ def test_a_cluster_that_never_finishes_leaving_times_out_before_the_join(aws, po
 
 def test_a_join_refused_at_once_is_diagnosed(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     aws["rds"].add_client_error("modify_db_cluster", "InvalidParameterCombination",
                                 "IAM role provided is not valid, please check that the role exists and has the correct "
                                 "policies", expected_params={"DBClusterIdentifier": CLUSTER, "Domain": ID,
@@ -342,6 +361,7 @@ def test_a_join_refused_at_once_is_diagnosed(aws):
 
 def test_a_busy_cluster_is_modified_once_it_accepts(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     aws["rds"].add_client_error("modify_db_cluster", "InvalidDBClusterStateFault", "cluster is modifying")
     expect_modify(aws)
     expect_cluster(aws, "kerberos-enabled")
@@ -352,6 +372,7 @@ def test_a_busy_cluster_is_modified_once_it_accepts(aws):
 
 def test_a_join_that_takes_too_long_times_out_with_the_statuses(aws, polls_every_15s):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     for dummy in range(4):  # 30 s at 10 s pauses
         expect_cluster(aws, "enabling-kerberos")
@@ -488,6 +509,7 @@ def test_bad_input_fails_before_any_call(aws, args, expect):
 
 def test_a_cluster_still_being_created_is_waited_for_before_the_join(aws):
     creating = cluster()
+    expect_directory(aws)
     creating["Status"] = "creating"
     new_instance = dict(instance(1), DBInstanceStatus="creating")
     aws["rds"].add_response("describe_db_clusters", {"DBClusters": [creating]}, {"DBClusterIdentifier": CLUSTER})
@@ -509,6 +531,7 @@ def test_a_cluster_that_fails_while_being_created_is_not_joined(aws):
     creating = cluster()
     creating["Status"] = "creating"
     failed = dict(creating, Status="failed")
+    expect_directory(aws)
     aws["rds"].add_response("describe_db_clusters", {"DBClusters": [creating]}, {"DBClusterIdentifier": CLUSTER})
     aws["rds"].add_response("describe_db_instances", {"DBInstances": []},
                             {"Filters": [{"Name": "db-cluster-id", "Values": [CLUSTER]}]})
@@ -536,6 +559,7 @@ def expect_modify_later(aws, domain=ID, role=ROLE):
 
 def test_a_join_held_for_the_maintenance_window_is_accepted_not_waited_out(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify_later(aws)  # ApplyImmediately false reaches AWS
     expect_cluster(aws, "pending-enable-kerberos")
     expect_cluster(aws, "pending-maintenance-enable-kerberos")
@@ -559,6 +583,7 @@ def test_a_held_join_is_no_change_on_the_next_run(aws):
 
 def test_without_apply_immediately_a_join_rds_applies_at_once_is_waited_for(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify_later(aws)
     expect_cluster(aws, "kerberos-enabled")
     expect_cluster(aws, "kerberos-enabled")
@@ -607,6 +632,7 @@ def pauses(monkeypatch):
 
 def test_a_role_iam_has_not_propagated_yet_is_retried_until_rds_accepts_it(aws, pauses):
     expect_read(aws, None, None)
+    expect_directory(aws)
     refuse_role(aws)
     expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=5))  # read once
     refuse_role(aws)
@@ -622,6 +648,7 @@ def test_a_role_iam_has_not_propagated_yet_is_retried_until_rds_accepts_it(aws, 
 
 def test_with_no_propagation_tolerance_a_new_role_fails_naming_the_cause(aws, pauses):
     expect_read(aws, None, None)
+    expect_directory(aws)
     refuse_role(aws)
     expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=5))
     expect_preflight(aws, events=())
@@ -637,6 +664,7 @@ def test_a_new_role_still_refused_after_the_tolerance_fails_naming_the_cause(aws
     clock = iter(range(0, 1000, 30))  # every reading of the clock is 30 s later
     monkeypatch.setattr(module_under_test.time, "monotonic", lambda: next(clock))
     expect_read(aws, None, None)
+    expect_directory(aws)
     refuse_role(aws)
     expect_role_created(aws, module_under_test.utcnow() - datetime.timedelta(seconds=1))
     refuse_role(aws)
@@ -686,6 +714,7 @@ def test_instance_check_mode_predicts_the_join_and_sends_nothing(aws):
 
 def test_instance_join_is_modify_db_instance_and_waits_for_the_instance(aws):
     expect_db(aws)
+    expect_directory(aws)
     expect_modify_db(aws)
     for status in ("pending-enable-kerberos", "enabling-kerberos", "kerberos-enabled"):
         expect_db(aws, status)
@@ -704,6 +733,7 @@ def test_a_joined_instance_is_left_alone(aws):
 
 def test_an_instance_not_yet_available_is_waited_for_before_the_join(aws):
     expect_db(aws, DBInstanceStatus="creating")
+    expect_directory(aws)
     expect_db(aws, DBInstanceStatus="backing-up")
     expect_db(aws)
     expect_modify_db(aws)
@@ -714,6 +744,7 @@ def test_an_instance_not_yet_available_is_waited_for_before_the_join(aws):
 
 def test_a_failed_instance_join_is_diagnosed_with_its_events_and_retried_once(aws):
     expect_db(aws)
+    expect_directory(aws)
     expect_modify_db(aws)
     expect_db(aws, "enable-kerberos-failed")
     expect_db(aws, "enable-kerberos-failed")
@@ -730,6 +761,7 @@ def test_a_failed_instance_join_is_diagnosed_with_its_events_and_retried_once(aw
 
 def test_an_instance_join_that_fails_again_names_the_instance(aws):
     expect_db(aws)
+    expect_directory(aws)
     expect_modify_db(aws)
     expect_db(aws, "enable-kerberos-failed")
     expect_db(aws, "enable-kerberos-failed")
@@ -807,3 +839,31 @@ def test_a_missing_instance_names_the_option_and_the_fix(aws):
                                 expected_params={"DBInstanceIdentifier": DB})
     result = run(**DB_JOIN)
     assert result["failed"] and "(db_instance_id). Create it first (amazon.aws.rds_instance)" in result["msg"]
+
+
+# --- a directory still being created --------------------------------------------------------------
+
+def test_a_directory_still_being_created_is_waited_for_until_active_then_joined(aws):
+    expect_read(aws, None, None)
+    expect_directory(aws, "Creating")  # read first, then the waiter's polls
+    expect_directory(aws, "Creating", "Active")
+    expect_modify(aws)
+    expect_cluster(aws, "kerberos-enabled")
+    expect_instances(aws, "kerberos-enabled")
+    expect_read(aws, "kerberos-enabled", "kerberos-enabled")
+    result = run(poll_interval=1, **JOIN)
+    assert result["changed"] is True and result["membership"]["status"] == "kerberos-enabled"
+
+
+def test_a_failed_directory_is_not_joined_and_says_why(aws):
+    expect_read(aws, None, None)
+    expect_directory(aws, "Failed", reason="The subnets have no free addresses.")
+    result = run(**JOIN)  # no ModifyDBCluster queued: sending one fails the test
+    assert result["failed"]
+    assert result["msg"] == ("Cluster orders was not joined: Directory d-1234567890 is Failed: The subnets have no free "
+                             "addresses. (the directory must be Active before RDS accepts a join; nothing was changed)")
+
+
+def test_a_directory_not_yet_active_is_not_waited_for_in_check_mode(aws):
+    expect_read(aws, None, None)
+    assert run(check_mode=True, **JOIN)["changed"] is True
