@@ -24,7 +24,8 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jit
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
 # AWS_FACTS.md section 1.
-STAGES_IN_PROGRESS = ("Requested", "Creating", "Created", "Updating", "Restoring")
+STAGES_BEING_CREATED = ("Requested", "Creating", "Created")
+STAGES_IN_PROGRESS = STAGES_BEING_CREATED + ("Updating", "Restoring")
 STAGES_FAILED = ("Failed", "Impaired", "Inoperable", "RestoreFailed")
 STAGES_GONE = ("Deleting", "Deleted")
 # CreateMicrosoftAD makes only these two; a Hybrid directory comes from CreateHybridAD after a successful

@@ -162,6 +162,11 @@ def check_directory(ds_client, directory_id):
         return finding(check, FAIL, f"Directory {directory_id} is shared with this account but its share is {share}.",
                        "Accept the share in this account (AcceptSharedDirectory; aurora.kerberos.directory_share) "
                        "and wait until it is Shared."), directory
+    if stage in ds.STAGES_BEING_CREATED:
+        # Requested, Creating, Created: AWS is still building it, and domain_membership waits until it is Active.
+        return finding(check, WARN, f"Directory {directory_id} is {stage}, not Active yet: a join waits until it is.",
+                       "Nothing to fix: aurora.kerberos.domain_membership waits for it (AWS takes 20-45 minutes to "
+                       "create a directory)."), directory
     if stage != "Active":
         reason = f" ({directory['StageReason']})" if directory.get("StageReason") else ""
         return finding(check, FAIL, f"Directory {directory_id} is {stage}{reason}, not Active.",

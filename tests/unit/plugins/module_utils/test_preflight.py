@@ -289,7 +289,9 @@ def test_a_directory_that_does_not_exist_mentions_shared_ids(ds_):
 @pytest.mark.parametrize("extra, status, words", [
     (dict(Type="SimpleAD"), "fail", "is SimpleAD"),
     (dict(Type="ADConnector"), "fail", "joins only AWS Managed Microsoft AD"),
-    (dict(Stage="Creating"), "fail", "is Creating, not Active"),
+    (dict(Stage="Creating"), "warn", "is Creating, not Active yet: a join waits until it is"),
+    (dict(Stage="Requested"), "warn", "is Requested, not Active yet"),
+    (dict(Stage="Updating"), "fail", "is Updating, not Active"),
     (dict(Stage="Impaired", StageReason="DCs unreachable"), "fail", "is Impaired (DCs unreachable)"),
     (dict(Type="SharedMicrosoftAD", ShareStatus="PendingAcceptance"), "fail", "share is PendingAcceptance"),
     (dict(Type="SharedMicrosoftAD", ShareStatus="Shared"), "ok", "shared with this account"),
