@@ -76,10 +76,11 @@ options:
     description:
       - Wait until the cluster and every instance are C(kerberos-enabled) (present), or until no membership is left
         (absent). Without it the module returns once AWS has accepted the change, and a failed join is not retried.
-      - Before a join it also waits for what RDS needs first - a directory still being created (C(Requested),
-        C(Creating), C(Created)) until it is C(Active), a cluster still being created until it is available - so a
-        playbook can create both and leave the join to this module; a directory that ends C(Failed) or C(Impaired) fails
-        the task with its C(StageReason) before any change.
+      - Before a join it first waits, also with V(false), for what RDS needs first - a directory still being created
+        (C(Requested), C(Creating), C(Created)) until it is C(Active), a cluster still being created until it is
+        available, a cluster still leaving another domain until it has left - so a playbook can create them and leave
+        the join to this module, and with V(false) the join goes out the moment RDS can take it; a directory that ends
+        C(Failed) or C(Impaired) fails the task with its C(StageReason) before any change.
     type: bool
     default: true
   wait_timeout:
@@ -532,16 +533,16 @@ def join(module, rds, cluster, instances):
         return changed, False, None, None, False
     started = utcnow()
     if changed:
-        if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING and p["wait"]:
+        # What the join needs first is waited for even without wait: RDS refuses the join until then.
+        if membership and membership.get("Status") in rds_domain.STATUSES_LEAVING:
             # A cluster still leaving a domain refuses a new one until it has left.
             if rds_domain.wait_for_leave(rds, cluster_id, p["wait_timeout"], p["poll_interval"],
                                          instance=instance) != rds_domain.DONE:
                 cluster, instances = read(rds, cluster_id, instance)
                 module.fail_json(msg=timeout_message(cluster, instances, directory_id, p["wait_timeout"], False),
                                  membership=rds_domain.normalize(cluster, instances))
-        if p["wait"]:
-            wait_for_directory(module, cluster, instances)
-        if p["wait"] and not rds_domain.is_available(cluster, instances):
+        wait_for_directory(module, cluster, instances)
+        if not rds_domain.is_available(cluster, instances):
             # Created moments ago (the cluster role creates without waiting): AWS refuses a join until it is available.
             outcome = rds_domain.wait_for_available(rds, cluster_id, p["wait_timeout"], p["poll_interval"],
                                                     instance=instance)

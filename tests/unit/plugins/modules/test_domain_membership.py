@@ -395,6 +395,7 @@ def test_a_join_put_off_to_the_maintenance_window_says_so(aws, polls_every_15s):
 
 def test_without_wait_the_change_is_sent_and_not_waited_for(aws):
     expect_read(aws, None, None)
+    expect_directory(aws)
     expect_modify(aws)
     expect_read(aws, "pending-enable-kerberos", "pending-enable-kerberos")
     result = run(wait=False, **JOIN)
@@ -867,3 +868,13 @@ def test_a_failed_directory_is_not_joined_and_says_why(aws):
 def test_a_directory_not_yet_active_is_not_waited_for_in_check_mode(aws):
     expect_read(aws, None, None)
     assert run(check_mode=True, **JOIN)["changed"] is True
+
+
+def test_without_wait_the_join_still_waits_for_the_directory_then_is_not_waited_for(aws):
+    expect_read(aws, None, None)
+    expect_directory(aws, "Creating")
+    expect_directory(aws, "Active")
+    expect_modify(aws)
+    expect_read(aws, "pending-enable-kerberos", "pending-enable-kerberos")
+    result = run(wait=False, poll_interval=1, **JOIN)
+    assert result["changed"] is True and result["membership"]["status"] == "pending-enable-kerberos"
