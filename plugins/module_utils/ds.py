@@ -336,7 +336,6 @@ def normalize(directory, tags=None):
     result = boto3_resource_to_ansible_dict(directory)
     vpc = directory.get("VpcSettings") or {}
     result.update(
-        id=directory.get("DirectoryId"),
         dns_ip_addrs=directory.get("DnsIpAddrs", []),
         security_group_id=vpc.get("SecurityGroupId"),
         vpc_id=vpc.get("VpcId"),

@@ -177,8 +177,8 @@ directory:
   returned: always
   type: dict
   contains:
-    id:
-      description: The directory id.
+    directory_id:
+      description: The directory id, the word the module option, the roles and AWS (C(DirectoryId)) use.
       type: str
       sample: d-1234567890
     name:
@@ -457,7 +457,7 @@ def ensure_present(module, client):
         result = ds.normalize(directory, ds.list_tags(client, directory_id))
         apply_data_access(module, client, directory, result)
         module.exit_json(changed=True, directory=result, claim=claim,
-                         diff={"before": {}, "after": {"name": p["name"], "id": directory_id}})
+                         diff={"before": {}, "after": {"name": p["name"], "directory_id": directory_id}})
     ensure_existing(module, client, directory)
 
 
@@ -577,7 +577,7 @@ def ensure_absent(module, client):
             claims.delete_all(module.client("ssm", retry_decorator=jittered_backoff()),
                               claims.claim_path(vpc_id, directory["Name"]))
     module.exit_json(changed=True, directory={}, members=members,
-                     diff={"before": {"name": directory.get("Name"), "id": directory_id}, "after": {}})
+                     diff={"before": {"name": directory.get("Name"), "directory_id": directory_id}, "after": {}})
 
 
 def take_members_out(module, rds, directory_id, uses):

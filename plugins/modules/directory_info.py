@@ -68,12 +68,8 @@ directories:
   type: list
   elements: dict
   contains:
-    id:
-      description: The directory id.
-      type: str
-      sample: d-1234567890
     directory_id:
-      description: The directory id, as AWS names it.
+      description: The directory id, as AWS names it (C(DirectoryId)).
       type: str
       sample: d-1234567890
     name:

@@ -117,7 +117,7 @@ notes:
 EXAMPLES = r"""
 - name: Share the directory with the application account and accept it there, in one task
   aurora.kerberos.directory_share:
-    directory_id: "{{ directory.directory.id }}"
+    directory_id: "{{ directory.directory.directory_id }}"
     target_account_id: "222233334444"
     share_method: HANDSHAKE
     share_notes: Kerberos logins for the orders database

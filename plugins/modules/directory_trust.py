@@ -109,7 +109,7 @@ attributes:
 EXAMPLES = r"""
 - name: AWS Managed Microsoft AD trusts the on-premises forest
   aurora.kerberos.directory_trust:
-    directory_id: "{{ directory.directory.id }}"
+    directory_id: "{{ directory.directory.directory_id }}"
     remote_domain_name: onprem.example.com
     trust_password: "{{ trust_password }}"
     trust_direction: "One-Way: Outgoing"
@@ -119,13 +119,13 @@ EXAMPLES = r"""
 
 - name: After fixing a VerifyFailed trust (DNS, security group, the on-premises side), verify it again
   aurora.kerberos.directory_trust:
-    directory_id: "{{ directory.directory.id }}"
+    directory_id: "{{ directory.directory.directory_id }}"
     remote_domain_name: onprem.example.com
     verify: true
 
 - name: Delete the trust and its conditional forwarder
   aurora.kerberos.directory_trust:
-    directory_id: "{{ directory.directory.id }}"
+    directory_id: "{{ directory.directory.directory_id }}"
     remote_domain_name: onprem.example.com
     delete_conditional_forwarder: true
     state: absent

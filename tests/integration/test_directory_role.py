@@ -36,7 +36,7 @@ def test_the_directory_role_manages_trust_share_data_access_users_and_groups(lab
                 assert secret not in text
 
         ds = client(lab, "ds")
-        directory_id = published["id"]
+        directory_id = published["directory_id"]
         directory = ds.describe_directories(DirectoryIds=[directory_id])["DirectoryDescriptions"][0]
         assert published["ready"] is True and published["realm"] == lab["LAB_AD_REALM"]
         assert published["security_group_id"] == directory["VpcSettings"]["SecurityGroupId"]
@@ -63,7 +63,7 @@ def test_the_directory_role_manages_trust_share_data_access_users_and_groups(lab
             delete_ad_user(lab, user)
             delete_ad_user(lab, group)  # any AD object by sAMAccountName
     directories = client(lab, "ds").describe_directories()["DirectoryDescriptions"]
-    assert published["id"] not in [d["DirectoryId"] for d in directories]
+    assert published["directory_id"] not in [d["DirectoryId"] for d in directories]
     twice = playbook(*run, "-e", "role_state=absent")
     assert twice.returncode == 0 and recap(twice.stdout)["changed"] == 0, twice.stdout[-6000:]
     ec2 = client(lab, "ec2")

@@ -154,7 +154,7 @@ def test_directory_deleted_waiter_ends_on_not_found(client):
 
 def test_normalize_puts_what_users_need_first():
     result = ds.normalize(directory(), {"team": "db"})
-    assert result["id"] == "d-1234567890"
+    assert result["directory_id"] == "d-1234567890" and "id" not in result  # one name for the id
     assert result["realm"] == "CORP.EXAMPLE.COM"
     assert result["dns_ip_addrs"] == ["10.0.1.10", "10.0.2.10"]
     assert result["security_group_id"] == "sg-0123456789abcdef0"

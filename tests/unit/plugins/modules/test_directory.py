@@ -69,7 +69,7 @@ def test_create_waits_until_active_and_returns_the_directory(aws):
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(**CREATE)
     assert result["changed"] is True
-    assert result["directory"]["id"] == ID and result["directory"]["stage"] == "Active"
+    assert result["directory"]["directory_id"] == ID and result["directory"]["stage"] == "Active"
     assert result["directory"]["dns_ip_addrs"] == ["10.0.1.10", "10.0.2.10"]
     assert PASSWORD not in repr(result)
 
@@ -78,7 +78,7 @@ def test_existing_directory_is_found_by_name_and_left_alone(aws):
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(**CREATE)
-    assert result["changed"] is False and result["directory"]["id"] == ID
+    assert result["changed"] is False and result["directory"]["directory_id"] == ID
 
 
 def test_tags_on_create_go_only_to_a_directory_the_module_creates(aws):
@@ -382,7 +382,7 @@ def test_a_run_claims_the_creation_creates_and_records_the_directory_in_its_clai
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(wait=False, claim=True, **CREATE)
-    assert result["changed"] is True and result["directory"]["id"] == ID
+    assert result["changed"] is True and result["directory"]["directory_id"] == ID
     assert result["claim"]["parameter"] == f"{CLAIM}/1" and result["claim"]["outcome"] == "created"
     assert result["claim"]["directory_id"] == ID
 
@@ -402,7 +402,7 @@ def test_a_run_that_loses_the_claim_adopts_the_winner_s_directory_and_creates_no
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described("Creating")]}, {"DirectoryIds": [ID]})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(wait=False, claim=True, poll_interval=1, **CREATE)
-    assert result["changed"] is False and result["directory"]["id"] == ID
+    assert result["changed"] is False and result["directory"]["directory_id"] == ID
     assert result["claim"]["outcome"] == "adopted" and result["claim"]["owner"] == "other-host:1:abc"
 
 

@@ -45,7 +45,7 @@ def test_by_name_any_case_with_tags(aws, check_mode):
     tags(aws, "d-0000000003")
     result = run(check_mode=check_mode, name="corp.example.com")
     assert result["changed"] is False
-    assert [d["id"] for d in result["directories"]] == ["d-1234567890", "d-0000000003"]
+    assert [d["directory_id"] for d in result["directories"]] == ["d-1234567890", "d-0000000003"]
     first = result["directories"][0]
     assert first["tags"] == {"team": "db"} and first["realm"] == "CORP.EXAMPLE.COM"
     assert first["dns_ip_addrs"] == ["10.0.1.10", "10.0.2.10"] and first["security_group_id"] == "sg-0123456789abcdef0"
@@ -58,7 +58,7 @@ def test_by_ids_in_one_call(aws):
     tags(aws, "d-1234567890")
     tags(aws, "d-0000000002")
     result = run(directory_ids=["d-1234567890", "d-0000000002"])
-    assert [d["id"] for d in result["directories"]] == ["d-1234567890", "d-0000000002"]
+    assert [d["directory_id"] for d in result["directories"]] == ["d-1234567890", "d-0000000002"]
 
 
 def test_an_unknown_id_among_several_does_not_hide_the_others(aws):
@@ -69,7 +69,7 @@ def test_an_unknown_id_among_several_does_not_hide_the_others(aws):
                          expected_params={"DirectoryIds": ["d-0000000002"]})
     tags(aws, "d-1234567890")
     result = run(directory_ids=["d-1234567890", "d-0000000002"])
-    assert [d["id"] for d in result["directories"]] == ["d-1234567890"]
+    assert [d["directory_id"] for d in result["directories"]] == ["d-1234567890"]
 
 
 def test_one_unknown_id_is_an_empty_list(aws):
