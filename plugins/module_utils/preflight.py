@@ -168,8 +168,9 @@ def check_directory(ds_client, directory_id):
                        "Nothing to fix: aurora.kerberos.domain_membership waits for it (AWS takes 20-45 minutes to "
                        "create a directory)."), directory
     if stage != "Active":
-        reason = f" ({directory['StageReason']})" if directory.get("StageReason") else ""
-        return finding(check, FAIL, f"Directory {directory_id} is {stage}{reason}, not Active.",
+        # The waiters' wording (ds.wait_for): "Directory d-... is Failed: <StageReason>".
+        reason = f": {directory['StageReason'].rstrip('.')}" if directory.get("StageReason") else ""
+        return finding(check, FAIL, f"Directory {directory_id} is {stage}{reason}; it is not Active.",
                        "Wait until the directory is Active (aurora.kerberos.directory waits), or repair or replace a "
                        "Failed/Impaired one."), directory
     where = "shared with this account" if kind == "SharedMicrosoftAD" else "in this account"

@@ -223,7 +223,7 @@ def test_directory_not_active(chain):
     lab_api(chain, "POST", "faults", {"directory_stage": {directory()["DirectoryId"]: ["Impaired", "The DCs are down"]}})
     try:
         item = broken(doctor())
-        assert (item["link"], item["check"]) == ("aws", "directory") and "Impaired (The DCs are down)" in item["evidence"]
+        assert (item["link"], item["check"]) == ("aws", "directory") and "Impaired: The DCs are down" in item["evidence"]
     finally:
         lab_api(chain, "DELETE", "faults")
     holds(doctor())

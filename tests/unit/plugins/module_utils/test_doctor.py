@@ -609,7 +609,7 @@ def test_the_directory_is_found_by_id_or_by_name_and_must_be_active():
                                                                               StageReason="DCs down")]},
                       {"DirectoryIds": [DIR]})
     item, dummy = doctor.find_directory(ds, client, name="corp.example.com")
-    assert item["status"] == doctor.FAIL and "Impaired (DCs down)" in item["evidence"]
+    assert item["status"] == doctor.FAIL and "Impaired: DCs down" in item["evidence"]
     stub.add_response("describe_directories", {"DirectoryDescriptions": []}, {})
     item, found = doctor.find_directory(ds, client, name="corp.example.com", vpc_id="vpc-0aaaaaaaaaaaaaaaa")
     assert item["status"] == doctor.FAIL and found is None and "No directory named corp.example.com" in item["evidence"]

@@ -291,8 +291,8 @@ def test_a_directory_that_does_not_exist_mentions_shared_ids(ds_):
     (dict(Type="ADConnector"), "fail", "joins only AWS Managed Microsoft AD"),
     (dict(Stage="Creating"), "warn", "is Creating, not Active yet: a join waits until it is"),
     (dict(Stage="Requested"), "warn", "is Requested, not Active yet"),
-    (dict(Stage="Updating"), "fail", "is Updating, not Active"),
-    (dict(Stage="Impaired", StageReason="DCs unreachable"), "fail", "is Impaired (DCs unreachable)"),
+    (dict(Stage="Updating"), "fail", "is Updating; it is not Active"),
+    (dict(Stage="Impaired", StageReason="DCs unreachable"), "fail", "is Impaired: DCs unreachable; it is not Active"),
     (dict(Type="SharedMicrosoftAD", ShareStatus="PendingAcceptance"), "fail", "share is PendingAcceptance"),
     (dict(Type="SharedMicrosoftAD", ShareStatus="Shared"), "ok", "shared with this account"),
 ])
