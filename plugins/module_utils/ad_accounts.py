@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """What one AD user or group becomes, over LDAPS or ds-data: the logic of ad_user and ad_group, shared with
-ad_users, which applies it to a whole list in one task.
+ad_users, which applies it to a whole list in one task. One engine per kind (run_user, run_group) for both
+backends; where the backends' rules differ (users), LdapUsers and DataUsers say how.
 
 Every function takes a ``task``: anything with ``params`` (one user's or group's options, defaults applied),
 ``check_mode`` and ``warn(message)``. For ad_user and ad_group that is the task itself.
@@ -89,117 +90,132 @@ def expected_user(user, wanted, enabled):
     return after
 
 
-def create_user(task, directory, settings, wanted):
+class LdapUsers:
+    """How the users of an LdapUserDirectory follow AD's own rules, for run_user."""
+
+    # AD enables an account with a password only; a password is checked by binding as the user.
+    password_enables = False
+    created_disabled = ("Creating {name} disabled because no password was given: AD refuses to enable an account "
+                        "without a password. A later run that gives password enables it.")
+    stays_disabled = "{name} has no password, so it stays disabled: give password to enable it."
+
+    def __init__(self, directory):
+        self.directory = directory
+
+    def __getattr__(self, name):
+        return getattr(self.directory, name)
+
+    @staticmethod
+    def can_enable(user, password_set):
+        return user["has_password"] or password_set
+
+
+class DataUsers:
+    """The Directory Service Data API behind the same calls as LdapUsers, for run_user. Its rules differ where the API
+    does: CreateUser makes a disabled user without a password, ResetUserPassword sets the password and enables the
+    user (the only way the API enables one), a password cannot be checked (so update_password always sets it) and
+    the user principal name is read-only."""
+
+    password_enables = True
+    created_disabled = ("Created {name} disabled because no password was given: the directory enables a user only "
+                        "when its password is set. A later run that gives password enables it.")
+    stays_disabled = ("{name} is disabled and stays so: the Directory Service Data API enables a user only by "
+                      "setting its password, so give password to enable it.")
+
+    def __init__(self, data):
+        self.data = data
+
+    def find_user(self, name):
+        return self.data.describe_user(name)
+
+    def create_user(self, name, ou, wanted, password, enabled, check_mode):
+        self.data.create_user(name, dict(wanted, user_principal_name=None), check_mode)
+        if password is not None:
+            self.data.set_password(name, password, check_mode)
+            if not enabled:
+                self.data.disable_user(name, check_mode)
+        return f"CN={name},{ou}"
+
+    def update_attributes(self, user, wanted, check_mode):
+        return self.data.update_user(user, dict(wanted, user_principal_name=None), check_mode)
+
+    @staticmethod
+    def password_works(user, password):
+        return False
+
+    def set_password(self, user, password, check_mode):
+        return self.data.set_password(user["name"], password, check_mode)
+
+    @staticmethod
+    def can_enable(user, password_set):
+        return False
+
+    def set_enabled(self, user, enabled, check_mode):
+        """Only disabling is a call of its own; enabling is setting the password."""
+        return bool(user["enabled"] and not enabled and self.data.disable_user(user["name"], check_mode))
+
+    def delete_user(self, user, check_mode):
+        return self.data.delete_user(user["name"], check_mode)
+
+
+def create_user(task, users, settings, wanted):
     params = task.params
     wanted["user_principal_name"] = wanted["user_principal_name"] or f"{params['name']}@{settings['realm']}"
     enabled = params["enabled"]
     if enabled and params["password"] is None:
-        task.warn(
-            f"Creating {params['name']} disabled because no password was given: AD refuses to enable "
-            "an account without a password. A later run that gives password enables it."
-        )
+        task.warn(users.created_disabled.format(name=params["name"]))
         enabled = False
-    dn = directory.create_user(params["name"], settings["ou"], wanted, params["password"], enabled, task.check_mode)
+    dn = users.create_user(params["name"], settings["ou"], wanted, params["password"], enabled, task.check_mode)
     if task.check_mode:
         return expected_user(dict(name=params["name"], dn=dn, sid=None), wanted, enabled)
-    return directory.find_user(params["name"])
+    return users.find_user(params["name"])
 
 
-def update_user(task, directory, user, wanted):
+def update_user(task, users, user, wanted):
     """Attributes, then the password, then enabled: AD enables only a user with a password."""
     params = task.params
     check_mode = task.check_mode
-    changed = bool(directory.update_attributes(user, wanted, check_mode))
+    changed = bool(users.update_attributes(user, wanted, check_mode))
 
-    password = params["password"]
+    password, enabled = params["password"], params["enabled"]
     password_set = False
     if password is not None and (
         not user["has_password"]
-        or (params["update_password"] == "always" and not directory.password_works(user, password))
+        or (params["update_password"] == "always" and not users.password_works(user, password))
+        or (users.password_enables and enabled and not user["enabled"])
     ):
-        password_set = directory.set_password(user, password, check_mode)
+        password_set = users.set_password(user, password, check_mode)
 
-    enabled = params["enabled"]
-    if enabled and not user["enabled"] and not (user["has_password"] or password_set):
-        task.warn(f"{params['name']} has no password, so it stays disabled: give password to enable it.")
+    is_enabled = user["enabled"] or (password_set and users.password_enables)
+    if enabled and not is_enabled and not users.can_enable(user, password_set):
+        task.warn(users.stays_disabled.format(name=params["name"]))
         enabled = False
-    changed = directory.set_enabled(user, enabled, check_mode) or password_set or changed
+    changed = users.set_enabled(dict(user, enabled=is_enabled), enabled, check_mode) or password_set or changed
 
     if changed and not check_mode:
-        return changed, directory.find_user(params["name"])
+        return changed, users.find_user(params["name"])
     return changed, expected_user(user, wanted, enabled)
 
 
-def run_user(task, directory, settings):
+def run_user(task, directory, settings, readable=True):
+    """One user, over LDAPS (an LdapUserDirectory) or ds-data (a DirectoryData): one engine, the backend's rules in
+    LdapUsers or DataUsers."""
+    # A ds_data DirectoryData reads a user with describe_user (the API's DescribeUser); an LdapUserDirectory, or
+    # ad_users' prefetching wrapper of one, with find_user.
+    users = DataUsers(directory) if hasattr(directory, "describe_user") else LdapUsers(directory)
     params = task.params
-    before = directory.find_user(params["name"])
+    before = users.find_user(params["name"]) if readable else None
     if params["state"] == "absent":
         if before is None:
             return dict(changed=False, user={}, diff=dict(before={}, after={}))
-        directory.delete_user(before, task.check_mode)
+        users.delete_user(before, task.check_mode)
         return dict(changed=True, user={}, diff=dict(before=public_user(before), after={}))
 
     wanted = wanted_attributes(params)
     if before is None:
-        changed, after = True, create_user(task, directory, settings, wanted)
+        changed, after = True, create_user(task, users, settings, wanted)
     else:
-        changed, after = update_user(task, directory, before, wanted)
-    return dict(changed=changed, user=public_user(after), diff=dict(before=public_user(before), after=public_user(after)))
-
-
-def run_user_ds_data(task, data, settings, readable):
-    """The ds_data backend: CreateUser makes a disabled user without a password; ResetUserPassword
-    sets the password and enables it, the only way the API enables a user."""
-    params = task.params
-    name = params["name"]
-    check_mode = task.check_mode
-    before = data.describe_user(name) if readable else None
-    if params["state"] == "absent":
-        if before is None:
-            return dict(changed=False, user={}, diff=dict(before={}, after={}))
-        data.delete_user(name, check_mode)
-        return dict(changed=True, user={}, diff=dict(before=public_user(before), after={}))
-
-    wanted = wanted_attributes(params)
-    wanted["user_principal_name"] = None
-    password = params["password"]
-    enabled = params["enabled"]
-    if before is None:
-        sid = data.create_user(name, wanted, check_mode)
-        if password is not None:
-            data.set_password(name, password, check_mode)
-            if not enabled:
-                data.disable_user(name, check_mode)
-        elif enabled:
-            task.warn(f"Created {name} disabled because no password was given: the directory enables a user "
-                      "only when its password is set. A later run that gives password enables it.")
-            enabled = False
-        if check_mode:
-            template = dict(name=name, dn=f"CN={name},{settings['ou']}", sid=sid,
-                            user_principal_name=f"{name}@{settings['realm']}")
-            after = expected_user(template, wanted, enabled)
-        else:
-            after = data.describe_user(name)
-        return dict(changed=True, user=public_user(after), diff=dict(before={}, after=public_user(after)))
-
-    changed = bool(data.update_user(before, wanted, check_mode))
-    password_set = False
-    if password is not None and (
-        not before["has_password"] or params["update_password"] == "always" or (enabled and not before["enabled"])
-    ):
-        password_set = data.set_password(name, password, check_mode)
-    is_enabled = before["enabled"] or password_set
-    if enabled and not is_enabled:
-        task.warn(f"{name} is disabled and stays so: the Directory Service Data API enables a user only by "
-                  "setting its password, so give password to enable it.")
-    if not enabled and is_enabled:
-        changed = data.disable_user(name, check_mode)
-    changed = changed or password_set
-    final_enabled = enabled and is_enabled
-    if changed and not check_mode:
-        after = data.describe_user(name)
-    else:
-        after = expected_user(before, wanted, final_enabled)
+        changed, after = update_user(task, users, before, wanted)
     return dict(changed=changed, user=public_user(after), diff=dict(before=public_user(before), after=public_user(after)))
 
 

@@ -24,7 +24,7 @@ import threading
 
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import expected_user
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import public_user
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user_ds_data
+from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import wanted_attributes
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import AnsibleDSDataError
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds_data import DSDataErrorHandler
@@ -236,7 +236,7 @@ def run_users_ds_data(module, data, settings, entries, readable):
         name = params["name"]
         if name.lower() in existing or not readable:
             try:
-                results[index] = run_user_ds_data(Entry(module, params), data, settings, readable)
+                results[index] = run_user(Entry(module, params), data, settings, readable)
             except AnsibleDSDataError as e:
                 raise AnsibleDSDataError(message=f"{name}: {e.message}", exception=e.exception) from e
         elif params["state"] == "absent":

@@ -99,9 +99,9 @@ def directory_settings(params, kind):
     return dict(realm=domain.upper(), base_dn=base_dn, short_name=short_name, ou=ou), problems
 
 
-def run_on_directory(module, settings, ldap_directory, run_ldap, run_ds_data):
+def run_on_directory(module, settings, ldap_directory, run):
     """Reach the directory the backend option names (an ldap_directory over LDAPS, or ds-data with its data access
-    ensured), run the task there and exit with its result."""
+    ensured), run the task there (run_user or run_group, which serve both) and exit with its result."""
     params = module.params
     if params["backend"] == "ds_data":
         if not HAS_BOTO3:
@@ -109,7 +109,7 @@ def run_on_directory(module, settings, ldap_directory, run_ldap, run_ds_data):
         try:
             data, access_changed, readable = open_directory_data(module, params["directory_id"],
                                                                  params["enable_data_access"])
-            result = run_ds_data(module, data, settings, readable)
+            result = run(module, data, settings, readable)
         except AnsibleDSDataError as e:
             module.fail_json_aws_error(e)
         result["changed"] = result["changed"] or access_changed
@@ -119,7 +119,7 @@ def run_on_directory(module, settings, ldap_directory, run_ldap, run_ds_data):
         try:
             directory = ldap_directory(ldap_connection(params, settings["realm"]), settings["base_dn"])
             try:
-                result = run_ldap(module, directory, settings)
+                result = run(module, directory, settings)
             finally:
                 directory.close()
         except AdLdapError as e:

@@ -226,7 +226,7 @@ def main():
         supports_check_mode=True,
         check_boto3=False,
     )
-    run_on_directory(module, group_settings(module), LdapGroupDirectory, run_group, run_group)
+    run_on_directory(module, group_settings(module), LdapGroupDirectory, run_group)
 
 
 if __name__ == "__main__":

@@ -289,7 +289,6 @@ diff:
 
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import USER_OPTIONS
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user
-from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import run_user_ds_data
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_accounts import sam_account_name_problem
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_ARGUMENT_SPEC
 from ansible_collections.aurora.kerberos.plugins.module_utils.ad_directory import DIRECTORY_REQUIRED_IF
@@ -334,7 +333,7 @@ def main():
         supports_check_mode=True,
         check_boto3=False,
     )
-    run_on_directory(module, user_settings(module), LdapUserDirectory, run_user, run_user_ds_data)
+    run_on_directory(module, user_settings(module), LdapUserDirectory, run_user)
 
 
 if __name__ == "__main__":
