@@ -77,7 +77,7 @@ options:
       - Wait until the cluster and every instance are C(kerberos-enabled) (present), or until no membership is left
         (absent). Without it the module returns once AWS has accepted the change, and a failed join is not retried.
       - Before a join it first waits, also with V(false), for what RDS needs first - a directory still being created
-        (C(Requested), C(Creating), C(Created)) until it is C(Active), a cluster still being created until it is
+        (C(Requested), C(Creating), C(Created); also C(Updating), C(Restoring)) until it is C(Active), a cluster still being created until it is
         available, a cluster still leaving another domain until it has left - so a playbook can create them and leave
         the join to this module, and with V(false) the join goes out the moment RDS can take it; a directory that ends
         C(Failed) or C(Impaired) fails the task with its C(StageReason) before any change.
@@ -502,10 +502,13 @@ def modify(module, rds, cluster, instances, membership, started):
 
 
 def wait_for_directory(module, cluster, instances):
-    """A directory still being created (Requested, Creating, Created) is waited for until Active: RDS refuses to join
-    one that is not ("it must be Active to be used", AWS_FACTS.md section 3), so the chain can create the cluster
-    while AWS builds the directory and join the moment it is ready. An unknown directory is left to ModifyDBCluster,
-    whose DomainNotFoundFault is diagnosed; a failed one ends here with its StageReason."""
+    """A directory not Active yet (being created, updated or restored: ds.STAGES_IN_PROGRESS) is waited for until it
+    is: the RDS API says of ModifyDBCluster's Domain "The domain must be created prior to this operation", and the
+    Kerberos set-up guide has the user wait until the directory's status is Active; what RDS answers for a directory
+    that is not is undocumented [inferred: InvalidParameterCombination, lab/README.md], so the safer course is to
+    wait. The chain can then create the cluster while AWS builds the directory and join the moment it is ready. An
+    unknown directory is left to ModifyDBCluster, whose DomainNotFoundFault is diagnosed; a failed one ends here with
+    its StageReason."""
     p = module.params
     client = module.client("ds", retry_decorator=jittered_backoff())
     directory = ds.get_directory(client, p["directory_id"])
