@@ -278,6 +278,11 @@ def _members(account_id, region, directory_id):
     return names
 
 
+# The lifetimes (USN windows) of directories that are gone while another still stood: their objects are forgotten
+# with the last one's, so two directories that end together (or one before the other) leave nothing behind.
+_GONE_WINDOWS = []
+
+
 def _purge(backend):
     """Directories whose deletion has finished disappear; done lazily before each ds call."""
     with _LOCK:
@@ -291,9 +296,11 @@ def _purge(backend):
                     pass
             backend.tagger.delete_all_tags_for_resource(directory_id)
             backend.directories.pop(directory_id, None)
-            if not any(not isinstance(d, SharedDirectoryView) for d in backend.directories.values()):
-                _forget_directory_objects(directory.__dict__.get("_lab_usn_created"),
-                                          directory.__dict__.get("_lab_usn_deleting"))
+            _GONE_WINDOWS.append((directory.__dict__.get("_lab_usn_created"), directory.__dict__.get("_lab_usn_deleting")))
+        if _GONE_WINDOWS and not any(not isinstance(d, SharedDirectoryView) for d in backend.directories.values()):
+            windows, _GONE_WINDOWS[:] = list(_GONE_WINDOWS), []
+            for since, until in windows:
+                _forget_directory_objects(since, until)
 
 
 def _highest_usn():

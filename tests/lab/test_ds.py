@@ -404,6 +404,36 @@ def test_deleting_the_last_directory_deletes_the_users_and_groups_made_in_it(lab
                     conn.delete(f"CN={name},{lab['LAB_AD_USERS_OU']}")
 
 
+def test_two_directories_that_end_together_both_forget_what_was_made_in_them(lab, ds, make_directory, knobs):
+    """The last directory's end forgets the objects of every directory gone since the AD was last emptied, not only
+    its own: two directories deleted together (the first found gone while the second still stood) leave no user."""
+    def exists(name):
+        with ldap_admin(lab) as conn:
+            conn.search(lab["LAB_AD_BASE_DN"], f"(sAMAccountName={name})")
+            return bool(conn.entries)
+
+    def add(name):
+        with ldap_admin(lab) as conn:
+            conn.add(f"CN={name},{lab['LAB_AD_USERS_OU']}", ["top", "person", "organizationalPerson", "user"],
+                     {"sAMAccountName": name})
+
+    first = make_directory()
+    active(ds, first)
+    in_first = unique("first")
+    add(in_first)
+    second = make_directory()
+    active(ds, second)
+    in_second = unique("second")
+    add(in_second)
+    knobs(directory_delete_seconds=0)
+    ds.delete_directory(DirectoryId=first)
+    ds.delete_directory(DirectoryId=second)
+    for directory_id in (first, second):
+        wait_for(lambda d=directory_id: code_of(ds.describe_directories, DirectoryIds=[d]) == "EntityDoesNotExistException")
+    assert not exists(in_first) and not exists(in_second)
+    assert exists(lab["LAB_AD_ADMIN_USER"])
+
+
 def test_describe_regions_shows_the_primary_region_only(ds, make_directory):
     """DescribeRegions, which the directory module reads for replicas before deleting; the lab has no AddRegion."""
     directory_id = make_directory()
