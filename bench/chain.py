@@ -8,8 +8,10 @@ P2  converged rerun: the lab's call log of a second site.yml run over inventorie
 P3  critical path: lab delays directory 60 s, cluster 40 s, join 20 s; site.yml from nothing (no
     directory, no cluster). Goal: wall / (max(directory, cluster) + join) <= 1.08.
 P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM role and DB security
-    group rules (steps directory, iam_role, network, cluster), at FORKS forks, against the same
-    chain with one cluster. Goal: wall(FANOUT) / wall(1) <= 2.70.
+    group rules (steps directory, iam_role, network, cluster), against the same chain with one cluster, at
+    -f 10 and at -f 20. Goals: at -f 10 wall(FANOUT) / wall(1) <= 2.70 (issue 13: no worse than before the
+    straight chain); at -f 20 wall(FANOUT) / wall(1) <= 2 and wall(FANOUT) / AWS critical path (P4 knobs:
+    directory 30 s + join 10 s) <= 1.5 (issue 17).
 R7  sliced runs: SLICED clusters cut into 4 slices as AWX job slicing does (host i to slice i mod 4), four
     ansible-runner processes at once from nothing, each running the shared steps itself. Goal, counted in the
     lab after the runs: exactly 1 directory, 1 IAM role, 1 rule each way, and SLICED clusters kerberos-enabled.
@@ -50,7 +52,7 @@ LAB_INVENTORY = "inventories/lab"
 P3_KNOBS = {"directory_seconds": 60, "cluster_seconds": 40, "join_seconds": 20}
 P4_KNOBS = {"directory_seconds": 30, "cluster_seconds": 20, "join_seconds": 10}
 FANOUT = int(os.environ.get("BENCH_FANOUT", "20"))
-FORKS = int(os.environ.get("BENCH_FORKS", "10"))
+FORKS = [int(forks) for forks in os.environ.get("BENCH_FORKS", "10 20").split()]
 SLICED = int(os.environ.get("BENCH_SLICED", "20"))
 FIGURES = ("p3", "p2", "p4", "r7")
 ONLY = os.environ.get("BENCH_ONLY", " ".join(FIGURES)).split()
@@ -58,7 +60,9 @@ ONLY = os.environ.get("BENCH_ONLY", " ".join(FIGURES)).split()
 P4_STEPS = ["directory", "iam_role", "network", "cluster"]
 P4_SHARED = ["directory", "iam_role", "network"]
 # Issue 13's goals: P2 at most 1.5 reads per resource, P3 at most 1.08, P4 no worse than 2.70.
-GOALS = {"p2_mutating": 0, "p2_reads_per_resource": 1.5, "p3_ratio": 1.08, "p4_ratio": 2.70}
+GOALS = {"p2_mutating": 0, "p2_reads_per_resource": 1.5, "p3_ratio": 1.08,
+         # P4 by forks: the most wall(FANOUT) / wall(1) (issues 13 and 17) and wall(FANOUT) / critical path (issue 17).
+         "p4_ratio": {10: 2.70, 20: 2.0}, "p4_critical": {20: 1.5}}
 
 
 def say(text=""):
@@ -216,9 +220,10 @@ def fresh(runner, lab, names, fanout):
     def empty():
         return (not any(d["Name"] == names["directory"] for d in ds.describe_directories()["DirectoryDescriptions"])
                 and not rds.describe_db_clusters()["DBClusters"])
-    teardown(runner, lab, LAB_INVENTORY)
-    if not empty():
+    # Clusters of an earlier fan-out first: the directory cannot go while they are in its domain.
+    if any("-fan-" in c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]):
         teardown(runner, lab, fanout["inventory"], *fanout["extra"])
+    teardown(runner, lab, LAB_INVENTORY)
     if not empty():
         say("bench: the lab still has a directory or a cluster after teardown.yml")
         raise SystemExit(2)
@@ -296,20 +301,26 @@ def fanout_inventory(workdir, hosts, base_id):
 
 
 def p4_fanout(runner, lab, names, workdir, fanout):
-    say(f"P4 fan-out: {FANOUT} clusters sharing one directory, IAM role and rules at -f {FORKS}, against 1 cluster")
-    walls = {}
-    for hosts in (1, FANOUT):
+    say(f"P4 fan-out: {FANOUT} clusters sharing one directory, IAM role and rules at -f {', '.join(map(str, FORKS))}, "
+        "against 1 cluster")
+    wall1, walls = None, {}  # walls: wall(FANOUT) by forks
+    for hosts, forks in [(1, FORKS[0])] + [(FANOUT, forks) for forks in FORKS]:
         fresh(runner, lab, names, fanout)
         inventory = fanout_inventory(workdir, hosts, names["cluster"]) if hosts != FANOUT else fanout["inventory"]
         say(f"  inventory {inventory}: hosts fan-01..fan-{hosts:02d}, cluster_id {names['cluster']}-fan-NN, "
             f"group_vars/all.yml from {LAB_INVENTORY}")
         knobs = lab.knobs(P4_KNOBS)
         say(f"  knobs: {json.dumps(knobs, sort_keys=True)}")
-        walls[hosts], result = runner.playbook("-i", inventory, "site.yml", "-f", str(FORKS), *fanout["extra"], timed=True)
-        say(f"  wall({hosts}) {walls[hosts]:.1f} s")
-        profile(result, walls[hosts], longer_than=2)
+        wall, result = runner.playbook("-i", inventory, "site.yml", "-f", str(forks), *fanout["extra"], timed=True)
+        if hosts == 1:
+            wall1 = wall
+        else:
+            walls[forks] = wall
+        say(f"  wall({hosts}) at -f {forks}: {wall:.1f} s; {len(task_windows(result))} tasks (each on every host it runs for)")
+        profile(result, wall, longer_than=2)
         teardown(runner, lab, inventory, *fanout["extra"])
-    return {"wall1": walls[1], "wallN": walls[FANOUT]}
+    return {"wall1": wall1, "wallN": walls,
+            "critical": P4_KNOBS["directory_seconds"] + P4_KNOBS["join_seconds"]}
 
 
 def r7_sliced(runner, lab, names, workdir, fanout):
@@ -368,9 +379,15 @@ def table(p2, p3, p4, r7):
                  ("P3 wall / sequential sum", f"{p3['wall']:.1f} / {p3['sequential']} = {p3['wall'] / p3['sequential']:.2f}",
                   "(shown)", "")]
     if p4 is not None:
-        p4_ratio = p4["wallN"] / p4["wall1"]
-        rows.append((f"P4 wall({FANOUT}) / wall(1), -f {FORKS}", f"{p4['wallN']:.1f} / {p4['wall1']:.1f} = {p4_ratio:.2f}",
-                     f"<= {GOALS['p4_ratio']}", verdict(p4_ratio <= GOALS["p4_ratio"])))
+        for forks, wall in p4["wallN"].items():
+            if forks in GOALS["p4_ratio"]:
+                ratio = wall / p4["wall1"]
+                rows.append((f"P4 wall({FANOUT}) / wall(1), -f {forks}", f"{wall:.1f} / {p4['wall1']:.1f} = {ratio:.2f}",
+                             f"<= {GOALS['p4_ratio'][forks]}", verdict(ratio <= GOALS["p4_ratio"][forks])))
+            if forks in GOALS["p4_critical"]:
+                ratio = wall / p4["critical"]
+                rows.append((f"P4 wall({FANOUT}) / AWS critical path, -f {forks}", f"{wall:.1f} / {p4['critical']} = {ratio:.2f}",
+                             f"<= {GOALS['p4_critical'][forks]}", verdict(ratio <= GOALS["p4_critical"][forks])))
     if r7 is not None:
         goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
                  "clusters joined": SLICED}

@@ -441,6 +441,27 @@ def test_a_localhost_only_inventory_without_variables_stops_at_once_naming_them(
     assert [c["operation"] for c in calls if c["mutating"]] == []
 
 
+def test_a_shared_step_refuses_hosts_that_differ(lab, tmp_path):
+    """Two clusters sharing the directory step, one of them with another directory: refused before anything is
+    written, naming the variable and both hosts, never a value (the other host's password differs too)."""
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text((ROOT / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    hosts = {"one": dict(local, cluster_id="aurkrb-shared-one"),
+             "two": dict(local, cluster_id="aurkrb-shared-two", directory_name="other.example.com",
+                         directory_admin_password="Another-Secret-77")}
+    (tmp_path / "hosts.yml").write_text(json.dumps({"all": {"hosts": hosts}}))
+    lab_api(lab, "DELETE", "calls")
+    run = playbook("-i", str(tmp_path / "hosts.yml"), "site.yml", "-e", "aurora_kerberos_hosts=all")
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    assert run.returncode != 0
+    assert "directory_name differs between hosts one and two" in run.stdout, run.stdout[-3000:]
+    assert "directory_admin_password differs between hosts one and two" in run.stdout, run.stdout[-3000:]
+    assert "Another-Secret-77" not in run.stdout
+    assert "cluster_id differs" not in run.stdout  # the cluster step is each host's own
+    assert [c["operation"] for c in calls if c["mutating"]] == []
+
+
 # The playbooks, each run once for all its cases: every case is an inventory host of its own (its variables are
 # host variables over the lab inventory's group_vars), so one ansible-playbook refuses them side by side. A host
 # whose input is refused stops there; the call log must hold no mutating call at all for the run.
@@ -546,7 +567,10 @@ def refused_by_playbooks(lab, lab_refs, tmp_path_factory):
                            **resolve(variables, lab_refs)} for case_id, variables, dummy in cases}
         (work / "hosts.yml").write_text(json.dumps({"all": {"hosts": hosts}}))
         lab_api(lab, "DELETE", "calls")
-        run = playbook("-i", str(work / "hosts.yml"), book, "-e", "aurora_kerberos_hosts=all",
+        # Every case is a host with its own values: no step of site.yml is shared (a shared step refuses hosts that
+        # differ, test_a_shared_step_refuses_hosts_that_differ).
+        unshared = ["-e", '{"aurora_kerberos_shared_steps": []}'] if book == "site.yml" else []
+        run = playbook("-i", str(work / "hosts.yml"), book, "-e", "aurora_kerberos_hosts=all", *unshared,
                        extra_env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
         mutating += [c for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"]]
         report = json.loads(run.stdout[run.stdout.index("{"):])

@@ -171,6 +171,9 @@ def test_join_waits_until_the_cluster_and_every_instance_are_enabled(aws):
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"] == {"domain": ID, "status": "kerberos-enabled", "iam_role_name": ROLE}
     assert "findings" not in result
+    # The last read, in rds_cluster_info's keys: the cluster role publishes it without reading the cluster again.
+    assert result["cluster"]["db_cluster_identifier"] == CLUSTER and result["cluster"]["port"] == 5432
+    assert result["cluster"]["domain_memberships"][0]["status"] == "kerberos-enabled"
 
 
 @pytest.mark.parametrize("joined", ["kerberos-enabled", "joined"])
