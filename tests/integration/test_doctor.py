@@ -55,6 +55,9 @@ def chain(lab, published_kit):
     # client_kit.yml after site.yml in the same run writes the kit the cluster role published (cluster__output).
     done = playbook(*INVENTORY, "site.yml", "playbooks/client_kit.yml", "-e", f"client_kit_dir={published_kit}")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    # The kit came from cluster__output (site.yml's last step, joined, kept it), not from a read of its own.
+    written = done.stdout.split("TASK [Write the kit the cluster role published", 1)[1].split("TASK [", 1)[0]
+    assert "changed: [" in written, written
     yield lab
     lab_api(lab, "DELETE", "faults")
     teardown()
