@@ -462,6 +462,25 @@ def test_a_shared_step_refuses_hosts_that_differ(lab, tmp_path):
     assert [c["operation"] for c in calls if c["mutating"]] == []
 
 
+def test_a_shared_step_refused_for_one_host_stops_every_host(lab, tmp_path):
+    """A shared step's inputs are validated once, for the first host: their refusal must stop the other hosts too
+    (run_once alone fails only the host it ran for), before anything is written."""
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").write_text((ROOT / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    # The same reserved name on every host: no difference between them, one refusal for all.
+    hosts = {name: dict(local, cluster_id=f"aurkrb-shared-{name}", directory_name="corp.example")
+             for name in ("one", "two", "three")}
+    (tmp_path / "hosts.yml").write_text(json.dumps({"all": {"hosts": hosts}}))
+    lab_api(lab, "DELETE", "calls")
+    run = playbook("-i", str(tmp_path / "hosts.yml"), "site.yml", "-e", "aurora_kerberos_hosts=all")
+    calls = lab_api(lab, "GET", "calls")["calls"]
+    assert run.returncode != 0
+    assert "directory_name" in run.stdout and "reserves" in run.stdout, run.stdout[-3000:]
+    assert "TASK [Run the step" not in run.stdout, run.stdout[-3000:]
+    assert [c["operation"] for c in calls if c["mutating"]] == []
+
+
 # The playbooks, each run once for all its cases: every case is an inventory host of its own (its variables are
 # host variables over the lab inventory's group_vars), so one ansible-playbook refuses them side by side. A host
 # whose input is refused stops there; the call log must hold no mutating call at all for the run.
