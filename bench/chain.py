@@ -6,7 +6,8 @@ P2  converged rerun: the lab's call log of a second site.yml run over inventorie
     lab after the run: the directory, its trust, the IAM role, the 2 security group rules, the cluster,
     its parameter group, each of its instances and the cluster's domain membership).
 P3  critical path: lab delays directory 60 s, cluster 40 s, join 20 s; site.yml from nothing (no
-    directory, no cluster). Goal: wall / (max(directory, cluster) + join) <= 1.08.
+    directory, no cluster), BENCH_P3_RUNS times (3). Goal: the median wall / (max(directory, cluster) + join)
+    <= 1.08.
 P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM role and DB security
     group rules (steps directory, iam_role, network, cluster), against the same chain with one cluster, at
     -f 10 and at -f 20. Goals: at -f 10 wall(FANOUT) / wall(1) <= 2.70 (issue 13: no worse than before the
@@ -32,6 +33,7 @@ import datetime
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,8 @@ P4_KNOBS = {"directory_seconds": 30, "cluster_seconds": 20, "join_seconds": 10}
 FANOUT = int(os.environ.get("BENCH_FANOUT", "20"))
 FORKS = [int(forks) for forks in os.environ.get("BENCH_FORKS", "10 20").split()]
 SLICED = int(os.environ.get("BENCH_SLICED", "20"))
+# P3's runs: the median is held against the goal (one run's noise on a 2-core machine is about a second).
+P3_RUNS = int(os.environ.get("BENCH_P3_RUNS", "3"))
 FIGURES = ("p3", "p2", "p4", "r7")
 ONLY = os.environ.get("BENCH_ONLY", " ".join(FIGURES)).split()
 # db_users is left out of P4: every lab cluster answers from the one lab PostgreSQL.
@@ -230,18 +234,22 @@ def fresh(runner, lab, names, fanout):
 
 
 def p3_critical_path(runner, lab, names, fanout):
-    say("P3 critical path: site.yml from nothing")
-    fresh(runner, lab, names, fanout)
-    knobs = lab.knobs(P3_KNOBS)
-    say(f"  knobs: {json.dumps(knobs, sort_keys=True)}")
-    wall, result = runner.playbook("-i", LAB_INVENTORY, "site.yml", timed=True)
+    say(f"P3 critical path: site.yml from nothing, {P3_RUNS} runs, their median against the goal")
     critical = max(P3_KNOBS["directory_seconds"], P3_KNOBS["cluster_seconds"]) + P3_KNOBS["join_seconds"]
     sequential = sum(P3_KNOBS.values())
-    say(f"  wall {wall:.1f} s; critical path max(directory {P3_KNOBS['directory_seconds']}, cluster "
-        f"{P3_KNOBS['cluster_seconds']}) + join {P3_KNOBS['join_seconds']} = {critical} s; "
-        f"sequential sum {sequential} s")
-    profile(result, wall)
-    return {"wall": wall, "critical": critical, "sequential": sequential}
+    walls = []
+    for run in range(1, P3_RUNS + 1):
+        fresh(runner, lab, names, fanout)
+        knobs = lab.knobs(P3_KNOBS)
+        say(f"  run {run}, knobs: {json.dumps(knobs, sort_keys=True)}")
+        wall, result = runner.playbook("-i", LAB_INVENTORY, "site.yml", timed=True)
+        walls.append(wall)
+        say(f"  wall {wall:.1f} s; critical path max(directory {P3_KNOBS['directory_seconds']}, cluster "
+            f"{P3_KNOBS['cluster_seconds']}) + join {P3_KNOBS['join_seconds']} = {critical} s; "
+            f"sequential sum {sequential} s")
+        profile(result, wall)
+    # The last run leaves the chain converged for P2. The median: this machine's noise is about a second.
+    return {"wall": statistics.median(walls), "walls": walls, "critical": critical, "sequential": sequential}
 
 
 def profile(result, wall, longer_than=1):
@@ -374,7 +382,8 @@ def table(p2, p3, p4, r7):
                   f"<= {GOALS['p2_reads_per_resource']}", verdict(per_resource <= GOALS["p2_reads_per_resource"]))]
     if p3 is not None:
         p3_ratio = p3["wall"] / p3["critical"]
-        rows += [("P3 wall / (max(dir, cluster) + join)", f"{p3['wall']:.1f} / {p3['critical']} = {p3_ratio:.2f}",
+        rows += [(f"P3 wall / (max(dir, cluster) + join), median of {len(p3['walls'])}",
+                  f"{p3['wall']:.1f} / {p3['critical']} = {p3_ratio:.2f}",
                   f"<= {GOALS['p3_ratio']}", verdict(p3_ratio <= GOALS["p3_ratio"])),
                  ("P3 wall / sequential sum", f"{p3['wall']:.1f} / {p3['sequential']} = {p3['wall'] / p3['sequential']:.2f}",
                   "(shown)", "")]
