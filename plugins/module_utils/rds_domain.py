@@ -18,10 +18,13 @@ try:
 except ImportError:
     pass  # Modules are responsible for handling this.
 
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -204,6 +207,16 @@ def get_cluster(client, cluster_id):
 def get_instance(client, instance_id):
     instances = client.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"]
     return instances[0] if instances else None
+
+
+def described(resource):
+    """A DB cluster (DB instance) as rds_cluster_info (rds_instance_info) returns it, its TagList as the dict tags
+    ({} for None): DescribeDBClusters and DescribeDBInstances return the tags, no ListTagsForResource is needed."""
+    if not resource:
+        return {}
+    tags = boto3_tag_list_to_ansible_dict(resource.get("TagList") or [])
+    found = camel_dict_to_snake_dict({key: value for key, value in resource.items() if key != "TagList"})
+    return dict(found, tags=tags)
 
 
 def resource_id(resource):

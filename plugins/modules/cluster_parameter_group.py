@@ -43,6 +43,12 @@ options:
     description: The DB cluster identifier.
     type: str
     required: true
+  cluster:
+    description:
+      - The cluster as M(aurora.kerberos.cluster_info) (or M(amazon.aws.rds_cluster_info)) read it just before this
+        task; given, the module does not read it again. Omitted or empty, the module reads it.
+      - Its engine version, parameter group, members' parameter group status, creation time and memberships count.
+    type: dict
   name:
     description:
       - The custom DB cluster parameter group. Created when missing; an existing one must be of the cluster's family.
@@ -191,6 +197,21 @@ def read_cluster(module, client, cluster_id):
         module.fail_json_aws(e, msg=f"Cannot read cluster {module.params['cluster_id']}")
 
 
+def from_described(cluster):
+    """The keys this module uses of a cluster given as cluster_info returns it (snake_case), in AWS's names."""
+    return {
+        "EngineVersion": cluster.get("engine_version"),
+        "DBClusterParameterGroup": cluster.get("db_cluster_parameter_group"),
+        "ClusterCreateTime": cluster.get("cluster_create_time"),
+        "DBClusterMembers": [{"DBInstanceIdentifier": m.get("db_instance_identifier"),
+                              "IsClusterWriter": m.get("is_cluster_writer"),
+                              "DBClusterParameterGroupStatus": m.get("db_cluster_parameter_group_status")}
+                             for m in cluster.get("db_cluster_members") or []],
+        "DomainMemberships": [{"Domain": m.get("domain"), "Status": m.get("status")}
+                              for m in cluster.get("domain_memberships") or []],
+    }
+
+
 def wait_available(module, client, deadline):
     outcome = rds_domain.wait_for_available(client, module.params["cluster_id"], max(1, deadline - time.monotonic()),
                                             pause=module.params["poll_interval"])
@@ -204,6 +225,7 @@ def main():
     module = AuroraKerberosAWSModule(
         argument_spec=dict(
             cluster_id=dict(type="str", required=True),
+            cluster=dict(type="dict"),
             name=dict(type="str"),
             engine_version=dict(type="str"),
             description=dict(type="str"),
@@ -227,7 +249,7 @@ def main():
     client = module.client("rds", retry_decorator=jittered_backoff())
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
 
-    cluster = read_cluster(module, client, cluster_id)
+    cluster = from_described(params["cluster"]) if params["cluster"] else read_cluster(module, client, cluster_id)
     try:
         family = cp.family(cluster["EngineVersion"] if cluster else params["engine_version"]) \
             if (cluster or params["engine_version"]) else cp.default_family(client)

@@ -281,8 +281,9 @@ msg:
 cluster:
   description:
     - The DB cluster (or, with O(db_instance_id), the DB instance) as this module read it last, after its change and
-      its wait, in the keys of M(amazon.aws.rds_cluster_info) (M(amazon.aws.rds_instance_info)), without its tags. The
-      cluster role publishes it instead of reading the cluster again.
+      its wait, in the keys of M(amazon.aws.rds_cluster_info) (M(amazon.aws.rds_instance_info)), its C(tags) a dict
+      (as M(aurora.kerberos.cluster_info) returns it). The cluster role publishes it instead of reading the cluster
+      again.
   returned: when the cluster or DB instance exists
   type: dict
   sample: {"db_cluster_identifier": "orders", "endpoint": "orders.cluster-abc.eu-west-1.rds.amazonaws.com", "port": 5432}
@@ -290,8 +291,6 @@ cluster:
 
 import datetime
 import time
-
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
@@ -343,11 +342,6 @@ def read(rds, cluster_id, instance=False):
     cluster = rds_domain.get_cluster(rds, cluster_id)
     instances = rds_domain.get_cluster_instances(rds, cluster_id) if cluster else []
     return cluster, instances
-
-
-def described(cluster):
-    """The cluster (or DB instance) as rds_cluster_info (rds_instance_info) returns it, without its tags."""
-    return camel_dict_to_snake_dict({key: value for key, value in (cluster or {}).items() if key != "TagList"})
 
 
 def needs_join(membership, directory_id, iam_role_name):
@@ -626,12 +620,12 @@ def ensure_present(module, rds):
     if module.check_mode:
         after = dict(domain=p["directory_id"], status="kerberos-enabled", iam_role_name=p["iam_role_name"]) if changed \
             else rds_domain.diff_view(before)
-        module.exit_json(changed=changed, membership=before, retried=False, cluster=described(cluster),
+        module.exit_json(changed=changed, membership=before, retried=False, cluster=rds_domain.described(cluster),
                          diff=dict(before=rds_domain.diff_view(before), after=after))
     if changed or not done_before:  # a converged cluster needs no second read
         cluster, instances = read(rds, target_id(p), on_instance(p))
     after = rds_domain.normalize(cluster, instances)
-    result = dict(changed=changed, membership=after, retried=retried, deferred=deferred, cluster=described(cluster),
+    result = dict(changed=changed, membership=after, retried=retried, deferred=deferred, cluster=rds_domain.described(cluster),
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
     if deferred:
         result["msg"] = deferred_message(cluster, p["directory_id"])
@@ -647,16 +641,16 @@ def ensure_absent(module, rds):
         refuse_unsupported(module, cluster)
     membership = rds_domain.active_membership(cluster)
     if not membership:
-        module.exit_json(changed=False, membership={}, cluster=described(cluster), diff=dict(before={}, after={}))
+        module.exit_json(changed=False, membership={}, cluster=rds_domain.described(cluster), diff=dict(before={}, after={}))
     before = rds_domain.normalize(cluster, instances)
     if p["directory_id"] and membership.get("Domain") != p["directory_id"]:
         module.warn(f"{noun(p)} {target_id(p)} is a member of directory {membership.get('Domain')}, not "
                     f"{p['directory_id']}: left alone.")
-        module.exit_json(changed=False, membership=before, cluster=described(cluster),
+        module.exit_json(changed=False, membership=before, cluster=rds_domain.described(cluster),
                          diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(before)))
     changed = membership.get("Status") not in rds_domain.STATUSES_LEAVING
     if module.check_mode:
-        module.exit_json(changed=changed, membership=before, cluster=described(cluster),
+        module.exit_json(changed=changed, membership=before, cluster=rds_domain.described(cluster),
                          diff=dict(before=rds_domain.diff_view(before), after={} if changed else rds_domain.diff_view(before)))
     if changed:
         modify_domain = rds_domain.modify_instance_domain if on_instance(p) else rds_domain.modify_domain
@@ -671,7 +665,7 @@ def ensure_absent(module, rds):
                              membership=rds_domain.normalize(cluster, instances))
     cluster, instances = read(rds, target_id(p), on_instance(p))
     after = rds_domain.normalize(cluster, instances)
-    result = dict(changed=changed, membership=after, deferred=outcome == rds_domain.DEFERRED, cluster=described(cluster),
+    result = dict(changed=changed, membership=after, deferred=outcome == rds_domain.DEFERRED, cluster=rds_domain.described(cluster),
                   diff=dict(before=rds_domain.diff_view(before), after=rds_domain.diff_view(after)))
     if result["deferred"]:
         result["msg"] = deferred_message(cluster, membership.get("Domain"), joining=False)

@@ -20,6 +20,9 @@ description:
     C(directoryservice.rds.<region>.<suffix>) and C(rds.<region>.<suffix>); in a Region launched after il-central-1
     (ca-west-1 on) also C(directoryservice-<engine>.rds.<region>.<suffix>). IAM refuses a service principal that
     does not exist, so no form is added where it does not exist.
+  - With O(iam_role_name) the module also reads that IAM role (C(GetRole), which returns its trust policy, path,
+    description and tags, and C(ListAttachedRolePolicies)) and returns it as RV(iam_role). When the role exists its
+    ARN gives the partition and the account id, and STS is not called.
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
@@ -35,6 +38,12 @@ options:
       - The whole list of trust principals, returned as given instead of the computed one.
     type: list
     elements: str
+  iam_role_name:
+    description:
+      - An IAM role to read as well, returned as RV(iam_role).
+      - Two calls, where M(amazon.aws.iam_role_info) makes four (its inline policies and instance profiles are
+        not read, since the role RDS uses needs neither).
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
@@ -76,7 +85,7 @@ region:
   type: str
   sample: af-south-1
 partition:
-  description: The caller's partition, from its ARN.
+  description: The caller's partition, from its ARN (the role's, when O(iam_role_name) exists).
   returned: always
   type: str
   sample: aws
@@ -86,7 +95,7 @@ dns_suffix:
   type: str
   sample: amazonaws.com
 account_id:
-  description: The caller's account id.
+  description: The caller's account id (from the role's ARN, when O(iam_role_name) exists).
   returned: always
   type: str
   sample: "123456789012"
@@ -117,12 +126,32 @@ managed_policy_arn:
   returned: always
   type: str
   sample: arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess
+iam_role:
+  description:
+    - The role named by O(iam_role_name) in M(amazon.aws.iam_role_info)'s keys (its C(tags) a dict, its trust policy
+      decoded), with only its attached policies as C(managed_policies); an empty dict when it does not exist.
+  returned: when O(iam_role_name) is given
+  type: dict
+  sample:
+    arn: arn:aws:iam::123456789012:role/rds-directory-service-access
+    role_name: rds-directory-service-access
+    path: /
+    assume_role_policy_document: {Version: "2012-10-17", Statement: []}
+    managed_policies:
+      - policy_arn: arn:aws:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess
+        policy_name: AmazonRDSDirectoryServiceAccess
+    tags: {"aurora.kerberos:chain": aurora-kerberos}
 """
 
 try:
     import botocore
 except ImportError:
     pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.iam import AnsibleIAMError
+from ansible_collections.amazon.aws.plugins.module_utils.iam import get_iam_role
+from ansible_collections.amazon.aws.plugins.module_utils.iam import list_iam_role_attached_policies
+from ansible_collections.amazon.aws.plugins.module_utils.iam import normalize_iam_role
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import partitions
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
@@ -134,9 +163,18 @@ def _caller_identity(sts):
     return sts.get_caller_identity()
 
 
-def facts(sts, ec2, region, engine_part, given_principals=None):
-    """Everything the module returns; raises partitions.UnknownRegion only without given_principals."""
-    caller = _caller_identity(sts)
+def read_role(iam, name):
+    """The role in iam_role_info's keys with its attached policies, or {} when there is none."""
+    role = get_iam_role(iam, name)
+    if not role:
+        return {}
+    return normalize_iam_role(dict(role, ManagedPolicies=list_iam_role_attached_policies(iam, name)))
+
+
+def facts(sts, ec2, region, engine_part, given_principals=None, role=None):
+    """Everything the module returns; raises partitions.UnknownRegion only without given_principals.
+    role: the IAM role as read_role read it; its ARN (same account, same partition) stands for the caller's."""
+    caller = {"Arn": role["arn"], "Account": role["arn"].split(":")[4]} if role else _caller_identity(sts)
     partition = partitions.partition_from_arn(caller.get("Arn")) or partitions.partition_for_region(region)
     try:
         opt_in, source = partitions.read_opt_in(ec2, region)
@@ -163,6 +201,7 @@ def main():
     argument_spec = dict(
         engine_part=dict(type="str", default=partitions.DEFAULT_ENGINE_PART),
         trust_principals=dict(type="list", elements="str"),
+        iam_role_name=dict(type="str"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     if not module.region:
@@ -172,8 +211,12 @@ def main():
         module.fail_json(msg=f"engine_part must be a lower-case engine name such as postgresql (got {engine_part!r}).")
     sts = module.client("sts", retry_decorator=jittered_backoff())
     ec2 = module.client("ec2", retry_decorator=jittered_backoff())
+    role_name = module.params["iam_role_name"]
     try:
-        result = facts(sts, ec2, module.region, engine_part, module.params["trust_principals"])
+        role = read_role(module.client("iam", retry_decorator=jittered_backoff()), role_name) if role_name else None
+        result = facts(sts, ec2, module.region, engine_part, module.params["trust_principals"], role)
+    except AnsibleIAMError as e:
+        module.fail_json_aws_error(e)
     except partitions.UnknownRegion:
         module.fail_json(msg=f"Whether {module.region} is an opt-in Region is unknown: ec2:DescribeRegions could not be "
                              "read and the Region is in none of the collection's tables. Allow ec2:DescribeRegions, "
@@ -181,6 +224,8 @@ def main():
                              "role; trust_principals here).")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="Could not read the caller's identity (sts:GetCallerIdentity)")
+    if role_name:
+        result["iam_role"] = role
     module.exit_json(changed=False, **result)
 
 

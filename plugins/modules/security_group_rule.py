@@ -11,8 +11,9 @@ version_added: 0.2.0
 description:
   - Adds or removes one rule (one direction, one protocol and port range, one peer) of one security group. No other
     rule of the group is read back, re-applied or purged, so hosts that share a group each change only their rule.
-  - O(rules) gives several such rules of the same group and direction. The group is read once; each rule is still
-    authorized or revoked on its own, with one AWS call per rule.
+  - O(rules) gives several such rules, of O(group_id) in O(direction) or each of its own group and direction. The
+    groups are read in one call (C(DescribeSecurityGroupRules) filtered by group id); each rule is still authorized
+    or revoked on its own, with one AWS call per rule.
   - A rule it adds carries the tag C(aurora.kerberos:chain=<chain>) (TagSpecifications with ResourceType
     C(security-group-rule) on AuthorizeSecurityGroupIngress or AuthorizeSecurityGroupEgress).
   - A rule with the same direction, protocol, ports and peer that does not carry that tag was there before (made by
@@ -25,11 +26,12 @@ author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
   group_id:
-    description: Id (C(sg-...)) of the security group that holds the rule.
+    description:
+      - Id (C(sg-...)) of the security group that holds the rule.
+      - Required unless every entry of O(rules) gives its own O(rules[].group_id).
     type: str
-    required: true
   direction:
-    description: V(ingress) (inbound) or V(egress) (outbound).
+    description: V(ingress) (inbound) or V(egress) (outbound); an entry of O(rules) may give its own.
     type: str
     choices: [ingress, egress]
     default: ingress
@@ -62,12 +64,19 @@ options:
     type: str
   rules:
     description:
-      - Several rules of O(group_id) in O(direction), instead of O(protocol) and the options after it. The group is
-        read once; each rule is still added or revoked on its own. Each entry takes one of O(rules[].peer_group_id),
-        O(rules[].cidr_ip) and O(rules[].cidr_ipv6).
+      - Several rules, instead of O(protocol) and the options after it. The groups are read in one call; each rule
+        is still added or revoked on its own. Each entry takes one of O(rules[].peer_group_id), O(rules[].cidr_ip)
+        and O(rules[].cidr_ipv6).
     type: list
     elements: dict
     suboptions:
+      group_id:
+        description: The group of this rule; defaults to O(group_id).
+        type: str
+      direction:
+        description: The direction of this rule; defaults to O(direction).
+        type: str
+        choices: [ingress, egress]
       protocol:
         description: As O(protocol).
         type: str
@@ -142,6 +151,14 @@ EXAMPLES = r"""
       - {protocol: tcp, from_port: 88, to_port: 88, peer_group_id: sg-0123456789abcdef0}
       - {protocol: udp, from_port: 88, to_port: 88, peer_group_id: sg-0123456789abcdef0}
 
+- name: Both ends of the path in one task (one read of both groups)
+  aurora.kerberos.security_group_rule:
+    rules:
+      - {group_id: sg-0123456789abcdef0, direction: ingress, protocol: tcp, from_port: 5432, to_port: 5432,
+         peer_group_id: sg-0fedcba9876543210}
+      - {group_id: sg-0fedcba9876543210, direction: egress, protocol: tcp, from_port: 5432, to_port: 5432,
+         peer_group_id: sg-0123456789abcdef0}
+
 - name: Remove it again (only if this chain made it)
   aurora.kerberos.security_group_rule:
     group_id: sg-0123456789abcdef0
@@ -199,28 +216,37 @@ from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jit
 GONE_RULE = ("InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound")
 
 
-def group_rules(ec2, group_id):
-    """Every rule of the group (both directions), or None when the group does not exist."""
+def groups_rules(ec2, group_ids):
+    """{group id: every rule of the group (both directions), or None when the group does not exist}, in one
+    DescribeSecurityGroupRules call (a page of up to 1000 rules) for all the groups."""
     rules, token = [], None
     while True:
-        request = dict(Filters=[{"Name": "group-id", "Values": [group_id]}], MaxResults=1000)
+        request = dict(Filters=[{"Name": "group-id", "Values": list(group_ids)}], MaxResults=1000)
         if token:
             request["NextToken"] = token
         try:
             page = jittered_backoff()(ec2.describe_security_group_rules)(**request)
         except is_boto3_error_code("InvalidGroup.NotFound"):
-            return None
+            if len(group_ids) == 1:
+                return {group_ids[0]: None}
+            return {group_id: group_rules(ec2, group_id) for group_id in group_ids}  # which one: each alone
         rules.extend(page.get("SecurityGroupRules") or [])
         token = page.get("NextToken")
         if not token:
             break
-    if not rules:
+    found = {group_id: [r for r in rules if r.get("GroupId") == group_id] for group_id in group_ids}
+    for group_id in [g for g, group in found.items() if not group]:
         # The filter answers an empty list for a group that does not exist: tell it from a group without rules.
         try:
             jittered_backoff()(ec2.describe_security_groups)(GroupIds=[group_id])
         except is_boto3_error_code("InvalidGroup.NotFound"):
-            return None
-    return [r for r in rules if r.get("GroupId", group_id) == group_id]
+            found[group_id] = None
+    return found
+
+
+def group_rules(ec2, group_id):
+    """Every rule of the group (both directions), or None when the group does not exist."""
+    return groups_rules(ec2, [group_id])[group_id]
 
 
 def _view(rules, chain):
@@ -228,9 +254,8 @@ def _view(rules, chain):
                  owned=network.owned_by(r, chain)) for r in rules]
 
 
-def ensure(module, ec2, rules, spec, egress, chain, description, state):
-    """One rule to `state`, given the group's rules as read (None: no such group). Returns the result."""
-    group_id = module.params["group_id"]
+def ensure(module, ec2, group_id, rules, spec, egress, chain, description, state):
+    """One rule of group_id to `state`, given the group's rules as read (None: no such group). Returns the result."""
     words = network.describe(spec, egress, group_id)
     if rules is None:
         if state == "absent":
@@ -339,12 +364,16 @@ RULE_OPTIONS = dict(
 )
 
 
+DIRECTIONS = ["ingress", "egress"]
+
+
 def main():
     single = {name: dict(option, required=False) for name, option in RULE_OPTIONS.items()}
     argument_spec = dict(
-        group_id=dict(type="str", required=True),
-        direction=dict(type="str", choices=["ingress", "egress"], default="ingress"),
-        rules=dict(type="list", elements="dict", options=RULE_OPTIONS,
+        group_id=dict(type="str"),
+        direction=dict(type="str", choices=DIRECTIONS, default="ingress"),
+        rules=dict(type="list", elements="dict",
+                   options=dict(RULE_OPTIONS, group_id=dict(type="str"), direction=dict(type="str", choices=DIRECTIONS)),
                    mutually_exclusive=[("peer_group_id", "cidr_ip", "cidr_ipv6")],
                    required_one_of=[("peer_group_id", "cidr_ip", "cidr_ipv6")]),
         description=dict(type="str"),
@@ -360,25 +389,34 @@ def main():
     if not params["chain"]:
         module.fail_json(msg="chain must not be empty: it is the value of the ownership tag aurora.kerberos:chain")
     given = params["rules"] if params["rules"] is not None else [{name: params[name] for name in RULE_OPTIONS}]
-    specs = []
+    wanted = []  # (group id, egress, spec) per rule
     for number, item in enumerate(given):
+        where = "" if params["rules"] is None else f" (rules[{number}])"
+        group_id = item.get("group_id") or params["group_id"]
+        if not group_id:
+            module.fail_json(msg=f"No security group for the rule{where}: give group_id, for all the rules or in each")
         try:
-            specs.append(network.rule_spec(item["protocol"], item["from_port"], item["to_port"], item["peer_group_id"],
-                                           item["cidr_ip"], item["cidr_ipv6"], item["peer_owner_id"]))
+            wanted.append((group_id, (item.get("direction") or params["direction"]) == "egress",
+                           network.rule_spec(item["protocol"], item["from_port"], item["to_port"], item["peer_group_id"],
+                                             item["cidr_ip"], item["cidr_ipv6"], item["peer_owner_id"])))
         except network.RuleError as e:
-            where = "" if params["rules"] is None else f" (rules[{number}])"
-            module.fail_json(msg=f"Invalid rule for {params['group_id']}{where}: {e}")
-    egress = params["direction"] == "egress"
+            module.fail_json(msg=f"Invalid rule for {group_id}{where}: {e}")
     ec2 = module.client("ec2", retry_decorator=jittered_backoff())
     results = []
     try:
-        rules = group_rules(ec2, params["group_id"])  # one read for all the rules of the call
-        for spec in specs:
-            results.append(ensure(module, ec2, rules, spec, egress, params["chain"], params["description"],
-                                  params["state"]))
+        # One read for all the rules of the call, whatever their groups.
+        rules = groups_rules(ec2, list(dict.fromkeys(group_id for group_id, _, _ in wanted)))
+        missing = [group_id for group_id, found in rules.items() if found is None]
+        if missing and params["state"] == "present":  # before any rule is written
+            module.fail_json(msg=f"security group {' and '.join(missing)} was not found in this account and Region: "
+                                 "check the id and the AWS Region")
+        for group_id, egress, spec in wanted:
+            results.append(ensure(module, ec2, group_id, rules[group_id], spec, egress, params["chain"],
+                                  params["description"], params["state"]))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         verb = "authorize" if params["state"] == "present" else "revoke"
-        module.fail_json_aws(e, msg=f"Could not {verb} the rule {network.describe(specs[len(results)], egress, params['group_id'])}")
+        group_id, egress, spec = wanted[len(results)]
+        module.fail_json_aws(e, msg=f"Could not {verb} the rule {network.describe(spec, egress, group_id)}")
     if params["rules"] is None:
         module.exit_json(**results[0])
     diff = dict(before=[r["diff"]["before"] for r in results], after=[r["diff"]["after"] for r in results])

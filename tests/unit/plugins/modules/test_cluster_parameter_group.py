@@ -13,6 +13,7 @@ import pytest
 from aws_stubs import assert_all_used, capture_warnings, run, stubbed
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params as cp
+from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.modules import cluster_parameter_group
 
 GROUP = "orders-params"
@@ -205,3 +206,27 @@ def test_without_a_cluster_or_an_engine_version_the_family_is_that_of_awss_defau
     assert_all_used({"rds": rds})
     assert result["parameter_group"] == {"name": "orders-params", "family": FAMILY, "created": False}
     assert result["changes"] == [PRELOAD_CHANGE] and not result["cluster_exists"]
+
+
+def as_read(answer):
+    """A cluster as aurora.kerberos.cluster_info hands it to the next task (snake_case, times as strings)."""
+    return rds_domain.described(dict(answer, ClusterCreateTime=answer["ClusterCreateTime"].isoformat()))
+
+
+def test_a_converged_cluster_given_as_read_costs_one_read(monkeypatch):
+    rds = stubbed(monkeypatch, "rds")["rds"]
+    expect_rows(rds, [dict(PRELOAD_ROW, ParameterValue="pg_stat_statements,pg_ad_mapping", Source="user")])
+    result = run(cluster_parameter_group.main, cluster_id="orders", cluster=as_read(cluster()),
+                 preload_libraries=["pg_ad_mapping"])
+    assert_all_used({"rds": rds})  # no describe_db_clusters was stubbed: a second read of the cluster fails the test
+    assert not result["changed"] and result["parameter_group"]["name"] == GROUP and result["rebooted"] == []
+
+
+def test_a_cluster_given_as_read_keeps_its_members_order_and_the_trap(monkeypatch):
+    rds = stubbed(monkeypatch, "rds")["rds"]
+    given = cluster(status="pending-reboot", created=OLD, kerberos=True, members=("orders-1", "orders-2"))
+    expect_rows(rds, [dict(PRELOAD_ROW, ParameterValue="pg_stat_statements,pg_ad_mapping", Source="user")])
+    result = run(cluster_parameter_group.main, check_mode=True, cluster_id="orders", cluster=as_read(given),
+                 preload_libraries=["pg_ad_mapping"])
+    assert_all_used({"rds": rds})
+    assert result["rebooted"] == ["orders-1", "orders-2"] and result["rejoin_advised"] is True

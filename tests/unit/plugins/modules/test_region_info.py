@@ -83,3 +83,62 @@ def test_given_principals_are_returned_as_they_are(aws):
 def test_a_bad_engine_part_is_refused_before_any_call(aws, bad):
     result = run(engine_part=bad)
     assert result["failed"] and "engine_part" in result["msg"]
+
+
+def role_read(aws, tags=None, found=True):
+    if not found:
+        aws["iam"].add_client_error("get_role", "NoSuchEntity", "The role with name rds-ds cannot be found.",
+                                    404, expected_params={"RoleName": "rds-ds"})
+        return
+    role = {"Path": "/", "RoleName": "rds-ds", "RoleId": "AROA1234567890EXAMPLE",
+            "Arn": "arn:aws-us-gov:iam::210987654321:role/rds-ds", "CreateDate": "2026-01-01T00:00:00Z",
+            "AssumeRolePolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D",
+            "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()]}
+    aws["iam"].add_response("get_role", {"Role": role}, {"RoleName": "rds-ds"})
+    aws["iam"].add_response("list_attached_role_policies", {"AttachedPolicies": [
+        {"PolicyName": "AmazonRDSDirectoryServiceAccess",
+         "PolicyArn": "arn:aws-us-gov:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"}],
+        "IsTruncated": False}, {"RoleName": "rds-ds"})
+
+
+@pytest.fixture
+def aws_iam(monkeypatch):
+    stubbers = stubbed(monkeypatch, "sts", "ec2", "iam")
+    yield stubbers
+    assert_all_used(stubbers)
+
+
+def test_an_existing_role_is_read_in_two_calls_and_its_arn_stands_for_sts(aws_iam):
+    # No get_caller_identity is stubbed: a call to it fails the test (the Stubber refuses unexpected calls).
+    role_read(aws_iam, {"aurora.kerberos:chain": "c1"})
+    regions(aws_iam, "us-gov-west-1", "opt-in-not-required")
+    result = run(region="us-gov-west-1", iam_role_name="rds-ds")
+    assert not result["failed"], result
+    assert result["partition"] == "aws-us-gov" and result["account_id"] == "210987654321"
+    role = result["iam_role"]
+    assert role["arn"] == "arn:aws-us-gov:iam::210987654321:role/rds-ds" and role["tags"] == {"aurora.kerberos:chain": "c1"}
+    assert [p["policy_arn"] for p in role["managed_policies"]] == [
+        "arn:aws-us-gov:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess"]
+    assert role["assume_role_policy_document"] == {"Version": "2012-10-17", "Statement": []}
+
+
+def test_a_missing_role_is_an_empty_dict_and_sts_gives_the_caller(aws_iam):
+    role_read(aws_iam, found=False)
+    caller(aws_iam, "aws")
+    regions(aws_iam, "us-east-1", "opt-in-not-required")
+    result = run(region="us-east-1", iam_role_name="rds-ds")
+    assert not result["failed"], result
+    assert result["iam_role"] == {} and result["account_id"] == "123456789012" and result["partition"] == "aws"
+
+
+def test_a_role_that_cannot_be_read_fails_with_the_error(aws_iam):
+    aws_iam["iam"].add_client_error("get_role", "AccessDenied", "not authorized to perform: iam:GetRole", 403,
+                                    expected_params={"RoleName": "rds-ds"})
+    result = run(region="us-east-1", iam_role_name="rds-ds")
+    assert result["failed"] and "iam:GetRole" in result["msg"]
+
+
+def test_without_a_role_name_nothing_of_iam_is_returned(aws):
+    caller(aws)
+    regions(aws, "us-east-1", "opt-in-not-required")
+    assert "iam_role" not in run(region="us-east-1")

@@ -158,3 +158,38 @@ def test_several_rules_read_the_group_once_and_each_is_its_own_call(aws):
     assert result["changed"]
     assert [(r["pre_existing"], r["owned"], r["rule_id"]) for r in result["results"]] == \
         [(True, False, "sgr-theirs"), (False, True, "sgr-udp")]
+
+
+def test_rules_of_two_groups_and_directions_cost_one_read(aws):
+    # The network role's path: into the DB group from the directory group, and out of the directory group to it.
+    ingress = rule("sgr-in", tags=[TAG], description="ours")
+    egress = dict(rule("sgr-out", tags=[TAG], description="ours", egress=True, peer=GROUP), GroupId=PEER)
+    aws.add_response("describe_security_group_rules", {"SecurityGroupRules": [ingress, egress]},
+                     {"Filters": [{"Name": "group-id", "Values": [GROUP, PEER]}], "MaxResults": 1000})
+    result = run(group_id=None, protocol=None, from_port=None, to_port=None, peer_group_id=None, rules=[
+        {"group_id": GROUP, "direction": "ingress", "protocol": "tcp", "from_port": 5432, "to_port": 5432,
+         "peer_group_id": PEER},
+        {"group_id": PEER, "direction": "egress", "protocol": "tcp", "from_port": 5432, "to_port": 5432,
+         "peer_group_id": GROUP}])
+    assert not result["changed"], result
+    assert [r["rule_id"] for r in result["results"]] == ["sgr-in", "sgr-out"]
+    assert all(r["owned"] and not r["pre_existing"] for r in result["results"])
+
+
+def test_a_rule_without_a_group_is_refused_before_any_call(aws):
+    result = run(group_id=None, protocol=None, from_port=None, to_port=None, peer_group_id=None, rules=[
+        {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "peer_group_id": PEER}])
+    assert result["failed"] and "No security group for the rule (rules[0]): give group_id" in result["msg"]
+
+
+def test_a_missing_group_among_two_is_named(aws):
+    aws.add_response("describe_security_group_rules", {"SecurityGroupRules": [rule("sgr-in", tags=[TAG])]},
+                     {"Filters": [{"Name": "group-id", "Values": [GROUP, "sg-0aaaaaaaaaaaaaaaa"]}], "MaxResults": 1000})
+    aws.add_client_error("describe_security_groups", "InvalidGroup.NotFound",
+                         "The security group 'sg-0aaaaaaaaaaaaaaaa' does not exist", 400,
+                         expected_params={"GroupIds": ["sg-0aaaaaaaaaaaaaaaa"]})
+    result = run(group_id=None, protocol=None, from_port=None, to_port=None, peer_group_id=None, rules=[
+        {"group_id": GROUP, "protocol": "tcp", "from_port": 5432, "to_port": 5432, "peer_group_id": PEER},
+        {"group_id": "sg-0aaaaaaaaaaaaaaaa", "direction": "egress", "protocol": "tcp", "from_port": 5432,
+         "to_port": 5432, "peer_group_id": GROUP}])
+    assert result["failed"] and "security group sg-0aaaaaaaaaaaaaaaa was not found" in result["msg"]
