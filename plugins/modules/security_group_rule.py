@@ -405,7 +405,7 @@ def main():
     results = []
     try:
         # One read for all the rules of the call, whatever their groups.
-        rules = groups_rules(ec2, list(dict.fromkeys(group_id for group_id, _, _ in wanted)))
+        rules = groups_rules(ec2, list(dict.fromkeys(group_id for group_id, _egress, _spec in wanted)))
         missing = [group_id for group_id, found in rules.items() if found is None]
         if missing and params["state"] == "present":  # before any rule is written
             module.fail_json(msg=f"security group {' and '.join(missing)} was not found in this account and Region: "
