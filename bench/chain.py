@@ -32,6 +32,7 @@ import collections
 import datetime
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -111,6 +112,16 @@ class Runner:
 
     def __init__(self, lab):
         self.env = dict(os.environ, **lab.env, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        self.aws_pid_file = Path(lab.env.get("LAB_STATE_DIR") or ROOT / ".lab") / "run" / "aws.pid"
+        self.cpu = None  # the last playbook's (controller, lab AWS endpoint) CPU seconds
+
+    def aws_cpu(self):
+        """User + system CPU seconds of the lab's AWS endpoint so far (None when its pid cannot be read)."""
+        try:
+            fields = Path(f"/proc/{int(self.aws_pid_file.read_text().split()[0])}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
 
     def playbook(self, *args, timed=False):
         """(wall seconds, the ansible.posix.json result). Timed runs are printed as a user types them."""
@@ -118,10 +129,14 @@ class Runner:
         shown = shlex.join(["ansible-playbook", *args])
         say(f"  $ {shown}" if timed else f"  (untimed) $ {shown}")
         env = dict(self.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
-        started = time.monotonic()
+        started, children, aws = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN), self.aws_cpu()
         proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                               check=False)
         wall = time.monotonic() - started
+        # ansible-playbook and every process it waited for (its forks and their modules), and the lab's AWS.
+        after, aws_after = resource.getrusage(resource.RUSAGE_CHILDREN), self.aws_cpu()
+        self.cpu = (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime,
+                    None if aws is None or aws_after is None else aws_after - aws)
         if proc.returncode != 0:
             say(f"bench: failed (rc {proc.returncode}): {shown}\n{failures(proc.stdout)}{proc.stderr[-3000:]}")
             raise SystemExit(2)
@@ -311,7 +326,7 @@ def fanout_inventory(workdir, hosts, base_id):
 def p4_fanout(runner, lab, names, workdir, fanout):
     say(f"P4 fan-out: {FANOUT} clusters sharing one directory, IAM role and rules at -f {', '.join(map(str, FORKS))}, "
         "against 1 cluster")
-    wall1, walls = None, {}  # walls: wall(FANOUT) by forks
+    wall1, walls, cpus = None, {}, {}  # walls: wall(FANOUT) by forks; cpus: (controller, AWS) CPU by (hosts, forks)
     for hosts, forks in [(1, FORKS[0])] + [(FANOUT, forks) for forks in FORKS]:
         fresh(runner, lab, names, fanout)
         inventory = fanout_inventory(workdir, hosts, names["cluster"]) if hosts != FANOUT else fanout["inventory"]
@@ -324,10 +339,15 @@ def p4_fanout(runner, lab, names, workdir, fanout):
             wall1 = wall
         else:
             walls[forks] = wall
-        say(f"  wall({hosts}) at -f {forks}: {wall:.1f} s; {len(task_windows(result))} tasks (each on every host it runs for)")
+        controller, aws = runner.cpu
+        say(f"  wall({hosts}) at -f {forks}: {wall:.1f} s; {len(task_windows(result))} tasks (each on every host it runs for); "
+            f"CPU: ansible-playbook and its modules {controller:.1f} s, the lab's AWS endpoint "
+            f"{'unknown' if aws is None else f'{aws:.1f} s'}, on {os.cpu_count()} cores at least "
+            f"{(controller + (aws or 0)) / os.cpu_count():.1f} s of wall")
+        cpus[(hosts, forks)] = (controller, aws)
         profile(result, wall, longer_than=2)
         teardown(runner, lab, inventory, *fanout["extra"])
-    return {"wall1": wall1, "wallN": walls,
+    return {"wall1": wall1, "wallN": walls, "cpus": cpus,
             "critical": P4_KNOBS["directory_seconds"] + P4_KNOBS["join_seconds"]}
 
 
@@ -397,6 +417,10 @@ def table(p2, p3, p4, r7):
                 ratio = wall / p4["critical"]
                 rows.append((f"P4 wall({FANOUT}) / AWS critical path, -f {forks}", f"{wall:.1f} / {p4['critical']} = {ratio:.2f}",
                              f"<= {GOALS['p4_critical'][forks]}", verdict(ratio <= GOALS["p4_critical"][forks])))
+            controller, aws = p4["cpus"][(FANOUT, forks)]
+            rows.append((f"P4 CPU seconds of wall({FANOUT}) / cores, -f {forks}",
+                         f"({controller:.0f} Ansible + {aws or 0:.0f} lab AWS) / {os.cpu_count()} = "
+                         f"{(controller + (aws or 0)) / os.cpu_count():.1f} s", "(shown: wall's floor)", ""))
     if r7 is not None:
         goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
                  "clusters joined": SLICED}

@@ -517,20 +517,10 @@ def trust_failure_hint(trust):
 
 
 def normalize_trust(trust, conditional_forwarder_ip_addrs=None):
-    """The snake_case result, with the fields users need under short names."""
+    """The snake_case result, each value under AWS's name only (trust_id, trust_state, ...), as directory_id is."""
     if not trust:
         return {}
     result = boto3_resource_to_ansible_dict(trust)
-    result.update(
-        id=trust.get("TrustId"),
-        state=trust.get("TrustState"),
-        state_reason=trust.get("TrustStateReason"),
-        direction=trust.get("TrustDirection"),
-        type=trust.get("TrustType"),
-        remote_domain_name=trust.get("RemoteDomainName"),
-        selective_auth=trust.get("SelectiveAuth"),
-        directory_id=trust.get("DirectoryId"),
-    )
     if conditional_forwarder_ip_addrs is not None:
         result["conditional_forwarder_ip_addrs"] = conditional_forwarder_ip_addrs
     return result

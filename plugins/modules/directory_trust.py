@@ -137,47 +137,28 @@ trust:
   returned: always
   type: dict
   contains:
-    id:
-      description: The trust id.
-      type: str
-      sample: t-1234567890
     trust_id:
-      description: The trust id, as AWS names it.
+      description: The trust id.
       type: str
       sample: t-1234567890
     directory_id:
       description: The directory the trust belongs to.
       type: str
       sample: d-1234567890
-    state:
+    trust_state:
       description: The trust's state.
       type: str
       sample: Verified
-    trust_state:
-      description: The trust's state, as AWS names it.
-      type: str
-      sample: Verified
-    state_reason:
-      description: Why the trust is in its state, when AWS says.
-      type: str
     trust_state_reason:
-      description: Why the trust is in its state, as AWS names it.
+      description: Why the trust is in its state.
       type: str
       returned: when AWS gives one
-    direction:
+    trust_direction:
       description: The trust direction.
       type: str
       sample: "One-Way: Outgoing"
-    trust_direction:
-      description: The trust direction, as AWS names it.
-      type: str
-      sample: "One-Way: Outgoing"
-    type:
-      description: The trust type.
-      type: str
-      sample: Forest
     trust_type:
-      description: The trust type, as AWS names it.
+      description: The trust type.
       type: str
       sample: Forest
     remote_domain_name:
@@ -187,6 +168,7 @@ trust:
     selective_auth:
       description: Selective authentication.
       type: str
+      returned: when AWS returns it
       sample: Disabled
     conditional_forwarder_ip_addrs:
       description: The DNS servers the directory forwards O(remote_domain_name) to.

@@ -326,11 +326,12 @@ def test_failure_hint_says_what_to_check():
     assert "resolve each other's names" in hint and "verify=true" in hint
 
 
-def test_normalize_trust_uses_short_names():
+def test_normalize_trust_names_each_value_once_as_aws_does():
     result = ds.normalize_trust(trust(TrustStateReason="ok"), ["10.10.0.10"])
-    assert result["id"] == TRUST_ID and result["state"] == "Verified" and result["state_reason"] == "ok"
-    assert result["direction"] == "One-Way: Outgoing" and result["type"] == "Forest"
+    assert result["trust_id"] == TRUST_ID and result["trust_state"] == "Verified" and result["trust_state_reason"] == "ok"
+    assert result["trust_direction"] == "One-Way: Outgoing" and result["trust_type"] == "Forest"
     assert result["selective_auth"] == "Disabled" and result["conditional_forwarder_ip_addrs"] == ["10.10.0.10"]
+    assert not {"id", "state", "state_reason", "direction", "type"} & set(result)
     assert ds.normalize_trust(None) == {}
 
 
@@ -483,7 +484,7 @@ def test_a_failed_trust_wait_raises_with_the_trust(client):
         client.stubber.add_response("describe_trusts", {"Trusts": [trust("VerifyFailed", TrustStateReason="RPC down")]})
     with pytest.raises(ds.AnsibleDSError, match="RPC down") as raised:
         ds.wait_for_trust(client, "trust_verified", "d-1234567890", TRUST_ID, timeout=1, pause=1)
-    assert raised.value.kwargs["trust"]["state"] == "VerifyFailed"
+    assert raised.value.kwargs["trust"]["trust_state"] == "VerifyFailed"
 
 
 class Failed(Exception):

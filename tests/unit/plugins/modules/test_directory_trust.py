@@ -63,7 +63,7 @@ def test_create_waits_until_verified_and_returns_the_trust(aws):
     result = run(**dict(CREATE, conditional_forwarder_ip_addrs=["10.10.0.10"], selective_auth="Enabled"))
     assert result["changed"] is True
     got = result["trust"]
-    assert (got["id"], got["state"], got["direction"], got["type"], got["remote_domain_name"], got["selective_auth"]) == \
+    assert (got["trust_id"], got["trust_state"], got["trust_direction"], got["trust_type"], got["remote_domain_name"], got["selective_auth"]) == \
         (TRUST, "Verified", "One-Way: Outgoing", "Forest", REMOTE, "Enabled")
     assert got["conditional_forwarder_ip_addrs"] == ["10.10.0.10"]
     assert PASSWORD not in repr(result)
@@ -72,7 +72,7 @@ def test_create_waits_until_verified_and_returns_the_trust(aws):
 def test_an_existing_trust_is_found_and_left_alone(aws):
     trusts(aws, trust(RemoteDomainName="OnPrem.Example.com"))
     result = run(**CREATE)
-    assert result["changed"] is False and result["trust"]["id"] == TRUST
+    assert result["changed"] is False and result["trust"]["trust_id"] == TRUST
     assert result["diff"]["before"] == result["diff"]["after"]
 
 
@@ -89,7 +89,7 @@ def test_verify_failed_says_what_to_check(aws):
     assert "is VerifyFailed: The specified domain either does not exist or could not be contacted" in msg
     assert "same password and the opposite direction (One-Way: Incoming)" in msg
     assert "conditional forwarders on both sides" in msg and "security group allows outbound" in msg
-    assert "verify=true" in msg and result["trust"]["state"] == "VerifyFailed"
+    assert "verify=true" in msg and result["trust"]["trust_state"] == "VerifyFailed"
     assert PASSWORD not in repr(result)
 
 
@@ -108,7 +108,7 @@ def test_verify_reverifies_an_existing_trust(aws):
     trusts(aws, trust("Verified"), params=ONE)
     trusts(aws, trust("Verified"), params=ONE)
     result = run(directory_id=DIRECTORY, remote_domain_name=REMOTE, verify=True)
-    assert result["changed"] is True and result["trust"]["state"] == "Verified"
+    assert result["changed"] is True and result["trust"]["trust_state"] == "Verified"
 
 
 def test_verify_in_check_mode_sends_nothing(aws):
@@ -190,7 +190,7 @@ def test_a_trust_being_deleted_is_waited_out_then_created_again(aws):
     for _attempt in range(2):
         trusts(aws, trust(TrustId="t-0000000009"), params={"DirectoryId": DIRECTORY, "TrustIds": ["t-0000000009"]})
     result = run(**CREATE)
-    assert result["changed"] is True and result["trust"]["id"] == "t-0000000009"
+    assert result["changed"] is True and result["trust"]["trust_id"] == "t-0000000009"
 
 
 @pytest.mark.parametrize("missing", ["trust_password", "trust_direction"])
