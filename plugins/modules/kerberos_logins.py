@@ -88,8 +88,8 @@ options:
         elements: str
   logins_file:
     description:
-      - A file on the host that runs the module, JSON (or YAML, when PyYAML is installed there and the name ends in
-        C(.yml) or C(.yaml)), that holds a list of entries in the shape of O(logins), checked as O(logins) is.
+      - A JSON file on the host that runs the module that holds a list of entries in the shape of O(logins),
+        checked as O(logins) is.
         The list of logins, instead of O(logins).
       - For thousands of logins. Ansible templates, checks and hands over an argument of 10,000 entries in about
         half a second before the module starts; a file costs the module a read (C(make bench), P1).
@@ -322,11 +322,6 @@ krb_caseins_users:
 
 import json
 
-try:
-    import yaml
-except ImportError:
-    yaml = None
-
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
@@ -373,14 +368,9 @@ def read_logins_file(path):
     LoginsError naming the file and what is wrong."""
     try:
         with open(path, encoding="utf-8") as stream:
-            if path.endswith((".yml", ".yaml")) and yaml is not None:
-                entries = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            else:
-                entries = json.load(stream)
+            entries = json.load(stream)
     except (OSError, ValueError) as e:
-        raise lg.LoginsError(f"logins_file {path} cannot be read as a list of logins: {e}") from e
-    except Exception as e:  # yaml.YAMLError, when PyYAML is there
-        raise lg.LoginsError(f"logins_file {path} is not YAML: {e}") from e
+        raise lg.LoginsError(f"logins_file {path} cannot be read as a JSON list of logins: {e}") from e
     if not isinstance(entries, list):
         raise lg.LoginsError(f"logins_file {path} must hold a list of logins, each a dict with at least name "
                              f"(it holds a {type(entries).__name__})")

@@ -503,10 +503,9 @@ def test_exclusive_covers_every_realm_the_task_knows_and_no_other(server):
     assert sorted(server.roles_in("rds_ad")) == sorted([login("alice"), f"joe@{ONPREM}", "old@OTHER.REALM"])
 
 
-@pytest.mark.parametrize("suffix", [".json", ".yml"])
-def test_a_logins_file_gives_the_list(server, tmp_path, suffix):
-    path = tmp_path / ("logins" + suffix)
-    path.write_text(json.dumps([{"name": "alice"}, {"name": "bob", "databases": ["postgres"]}]))  # JSON is YAML
+def test_a_logins_file_gives_the_list(server, tmp_path):
+    path = tmp_path / "logins.json"
+    path.write_text(json.dumps([{"name": "alice"}, {"name": "bob", "databases": ["postgres"]}]))
     result = run(logins_file=str(path))
     assert result["changed"] and not result["failed"], result
     assert result["created"] == [login("alice"), login("bob")] and server.commits == 1
@@ -517,7 +516,7 @@ def test_a_logins_file_gives_the_list(server, tmp_path, suffix):
     ('[{"name": "alice", "state": "gone"}]', "logins_file {path}: value of state must be one of: present, absent"),
     ('[{"realm": "CORP.EXAMPLE.COM"}]', "logins_file {path}: missing required arguments: name"),
     ('{"name": "alice"}', "logins_file {path} must hold a list of logins, each a dict with at least name"),
-    ('[{"name": "alice"', "logins_file {path} cannot be read as a list of logins"),
+    ('[{"name": "alice"', "logins_file {path} cannot be read as a JSON list of logins"),
     ('[{"name": "a/b"}]', "{path}[0].name"),
 ])
 def test_a_bad_logins_file_is_refused_before_connecting(server, tmp_path, content, fragment):
