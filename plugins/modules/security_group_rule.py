@@ -255,13 +255,12 @@ def _view(rules, chain):
 
 
 def ensure(module, ec2, group_id, rules, spec, egress, chain, description, state):
-    """One rule of group_id to `state`, given the group's rules as read (None: no such group). Returns the result."""
+    """One rule of group_id to `state`, given the group's rules as read (None: no such group, which main refuses
+    before any write for state present). Returns the result."""
     words = network.describe(spec, egress, group_id)
     if rules is None:
-        if state == "absent":
-            return dict(changed=False, rule_id=None, owned=False, pre_existing=False, rule=words,
-                        msg=f"the group {group_id} does not exist: nothing to revoke")
-        module.fail_json(msg=f"security group {group_id} was not found in this account and Region: check the id and the AWS Region")
+        return dict(changed=False, rule_id=None, owned=False, pre_existing=False, rule=words,
+                    msg=f"the group {group_id} does not exist: nothing to revoke")
     matching = [r for r in rules if network.matches(r, spec, egress)]
     ours = [r for r in matching if network.owned_by(r, chain)]
     theirs = [r for r in matching if not network.owned_by(r, chain)]
