@@ -22,7 +22,14 @@ author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
   dest:
-    description: The directory to write into (created when missing). Without it nothing is written.
+    description: The directory to write the kit into (created when missing). Without it the kit is only returned.
+    type: path
+  krb5_conf_path:
+    description:
+      - A file to write the kit's C(krb5.conf) to as well (mode C(0644), its directory created when missing), for
+        example the path C(KRB5_CONFIG) names on this host. Written with or without O(dest).
+      - The cluster role gives it C(cluster_krb5_conf_path), so one module writes the kit and the client's
+        krb5.conf.
     type: path
   files:
     description:
@@ -107,6 +114,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+krb5_conf_changed:
+  description: Whether this run wrote O(krb5_conf_path) (false without it).
+  returned: always
+  type: bool
+  sample: true
 files:
   description: Every file of the kit, by name, with whether this run changed it (all false without O(dest)).
   returned: always
@@ -187,10 +199,31 @@ def contents(p):
     return files, lines
 
 
+def write(module, path, text, before, after, label, mode=None):
+    """Writes text to path unless it holds it already (not in check mode); records the diff under label. Returns
+    whether the file changed (or would)."""
+    current = None
+    if os.path.exists(path):
+        with open(path, newline="") as handle:
+            current = handle.read()
+    changed = current != text or (mode is not None and current is not None and os.stat(path).st_mode & 0o7777 != mode)
+    if current != text:
+        before[label], after[label] = current or "", text
+    if changed and not module.check_mode:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path + ".tmp", "w", newline="") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(path + ".tmp", mode)
+        os.replace(path + ".tmp", path)
+    return changed
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             dest=dict(type="path"),
+            krb5_conf_path=dict(type="path"),
             files=dict(type="dict"),
             name=dict(type="str"),
             realm=dict(type="str"),
@@ -223,25 +256,21 @@ def main():
             module.fail_json(msg="kdcs and endpoints must not be empty: give the directory's DNS addresses and the "
                                  "cluster's endpoints")
         kit, lines = contents(p)
+    if p["krb5_conf_path"] and "krb5.conf" not in kit:
+        module.fail_json(msg="krb5_conf_path needs the kit's krb5.conf: files has none")
     files, before, after = {}, {}, {}
     for name, text in kit.items():
         if not p["dest"]:
             files[name] = False
             continue
         path = os.path.join(p["dest"], name)
-        current = None
-        if os.path.exists(path):
-            with open(path, newline="") as handle:
-                current = handle.read()
-        files[name] = current != text
-        if files[name]:
-            before[name], after[name] = current or "", text
-            if not module.check_mode:
-                os.makedirs(p["dest"], exist_ok=True)
-                with open(path + ".tmp", "w", newline="") as handle:
-                    handle.write(text)
-                os.replace(path + ".tmp", path)
-    result = dict(changed=any(files.values()), files=files, kit=dict(lines, files=kit))
+        files[name] = write(module, path, text, before, after, name)
+    krb5_conf_changed = False
+    if p["krb5_conf_path"]:
+        krb5_conf_changed = write(module, p["krb5_conf_path"], kit["krb5.conf"], before, after, p["krb5_conf_path"],
+                                  mode=0o644)
+    result = dict(changed=any(files.values()) or krb5_conf_changed, files=files, krb5_conf_changed=krb5_conf_changed,
+                  kit=dict(lines, files=kit))
     if module._diff:
         result["diff"] = [dict(before_header=name, after_header=name, before=before[name], after=after[name])
                           for name in before]
