@@ -579,7 +579,7 @@ def check_vpc(ec2, db_vpc_id, directory_vpc_id):
 
 # --- all of them --------------------------------------------------------------------------------
 
-def _guarded(check, function, *args):
+def guarded(check, function, *args):
     """A check that cannot read what it needs warns instead of stopping the others."""
     try:
         return function(*args)
@@ -600,24 +600,24 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
     """
     findings = []
     rds = get_client("rds")
-    findings.append(_guarded("engine_support", check_engine_support, rds, target.get("engine") or DEFAULT_ENGINE,
+    findings.append(guarded("engine_support", check_engine_support, rds, target.get("engine") or DEFAULT_ENGINE,
                              target.get("engine_version"), target.get("instance_classes") or [],
                              bool(target.get("existing"))))
 
     directory = None
     if directory_id:
-        result = _guarded("directory", check_directory, get_client("ds"), directory_id)
+        result = guarded("directory", check_directory, get_client("ds"), directory_id)
         if isinstance(result, tuple):
             result, directory = result
         findings.append(result)
 
     if iam_role_name:
-        result = _guarded("iam_role", check_iam_role, get_client("iam"), iam_role_name, region, get_client("ec2"))
+        result = guarded("iam_role", check_iam_role, get_client("iam"), iam_role_name, region, get_client("ec2"))
         findings += result if isinstance(result, list) else [result]
 
     if iam_role_name:
         # RDS assumes the IAM role through the Region's STS endpoint: only a check that names the role needs it.
-        findings.append(_guarded("sts_regional_endpoint", check_sts, get_client("sts"), region))
+        findings.append(guarded("sts_regional_endpoint", check_sts, get_client("sts"), region))
 
     if directory_id:
         ec2 = get_client("ec2")
@@ -625,12 +625,12 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
         dc_addresses = (directory or {}).get("DnsIpAddrs") or []
         port = target.get("port") or rds_domain.DEFAULT_PORT
         sg_ids = target.get("security_group_ids") or []
-        findings.append(_guarded("db_security_group_ingress", check_db_ingress, ec2, sg_ids,
+        findings.append(guarded("db_security_group_ingress", check_db_ingress, ec2, sg_ids,
                                  vpc_settings.get("SecurityGroupId"), port, dc_addresses))
-        findings.append(_guarded("directory_security_group_egress", check_directory_egress, ec2,
+        findings.append(guarded("directory_security_group_egress", check_directory_egress, ec2,
                                  vpc_settings.get("SecurityGroupId"), sg_ids, port))
-        findings.append(_guarded("vpc_connectivity", check_vpc, ec2, target.get("vpc_id"), vpc_settings.get("VpcId")))
-        findings.append(_guarded("directory_controllers_ingress", check_controllers_ingress, ec2,
+        findings.append(guarded("vpc_connectivity", check_vpc, ec2, target.get("vpc_id"), vpc_settings.get("VpcId")))
+        findings.append(guarded("directory_controllers_ingress", check_controllers_ingress, ec2,
                                  vpc_settings.get("SecurityGroupId"), vpc_settings.get("VpcId"), target.get("vpc_id"),
                                  sg_ids))
     return findings

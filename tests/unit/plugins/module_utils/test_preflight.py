@@ -774,7 +774,7 @@ def test_guarded_turns_a_raw_client_error_into_a_warning():
     def broken():
         raise botocore.exceptions.ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "Describe")
 
-    assert preflight._guarded("x", broken)["status"] == "warn"
+    assert preflight.guarded("x", broken)["status"] == "warn"
 
 
 # --- the domain controllers' group admits a DB in another VPC (AWS_FACTS section 2) -----------------------

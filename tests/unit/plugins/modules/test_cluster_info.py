@@ -62,3 +62,50 @@ def test_a_read_that_is_denied_fails_with_aws_words(rds):
 def test_a_bad_identifier_is_refused_before_any_call(rds):
     result = run(cluster_id="Orders_1")
     assert result["failed"] and "cluster_id must be lower-case letters" in result["msg"]
+
+
+def missing(rds):
+    rds.add_client_error("describe_db_clusters", "DBClusterNotFoundFault", "DBCluster orders not found.", 404,
+                         expected_params={"DBClusterIdentifier": "orders"})
+
+
+def orderable(rds, kerberos):
+    rds.add_response("describe_orderable_db_instance_options", {"OrderableDBInstanceOptions": [
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBInstanceClass": "db.r6g.large",
+         "SupportsKerberosAuthentication": kerberos}]},
+        {"Engine": "aurora-postgresql", "EngineVersion": "16.6", "DBInstanceClass": "db.r6g.large", "MaxRecords": 1000})
+
+
+WANTED = {"engine_version": "16.6", "instance_class": "db.r6g.large"}
+
+
+def test_engine_support_of_a_missing_cluster_is_checked_in_the_same_module(rds):
+    missing(rds)
+    orderable(rds, kerberos=True)
+    result = run(cluster_id="orders", engine_support=WANTED)
+    assert not result["failed"] and result["cluster"] == {}
+    assert result["engine_support"]["status"] == "ok" and "16.6" in result["engine_support"]["message"]
+
+
+def test_engine_support_without_kerberos_is_a_fail_finding_not_a_module_failure(rds):
+    missing(rds)
+    orderable(rds, kerberos=False)
+    result = run(cluster_id="orders", engine_support=WANTED)
+    assert not result["failed"] and result["engine_support"]["status"] == "fail"
+    assert "does not support Kerberos authentication" in result["engine_support"]["message"]
+
+
+def test_an_existing_cluster_is_not_checked_against_engine_support(rds):
+    rds.add_response("describe_db_clusters", {"DBClusters": [{"DBClusterIdentifier": "orders", "Status": "available"}]},
+                     {"DBClusterIdentifier": "orders"})
+    result = run(cluster_id="orders", engine_support=WANTED)  # no orderable call is stubbed: one would fail the test
+    assert result["cluster"]["db_cluster_identifier"] == "orders" and result["engine_support"] is None
+
+
+def test_an_unreadable_orderable_answer_warns(rds):
+    missing(rds)
+    rds.add_client_error("describe_orderable_db_instance_options", "AccessDenied",
+                         "not authorized to perform: rds:DescribeOrderableDBInstanceOptions", 403)
+    result = run(cluster_id="orders", engine_support=WANTED)
+    assert not result["failed"] and result["engine_support"]["status"] == "warn"
+    assert "Not checked" in result["engine_support"]["message"]

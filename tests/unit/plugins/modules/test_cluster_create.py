@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: aurora.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""aurora.kerberos.cluster_create with botocore's Stubber (which refuses any call not stubbed): the cluster and its
+missing instances in one module, nothing existing modified, ManageMasterUserPassword, the InvalidDBClusterStateFault
+retry, and every refusal before the first write."""
+
+import pytest
+
+from aws_stubs import assert_all_used, stubbed
+from aws_stubs import run as run_module
+
+from ansible_collections.aurora.kerberos.plugins.modules import cluster_create as module_under_test
+
+NEW = {"cluster_id": "orders", "engine_version": "16.6", "master_username": "postgres", "master_user_password": "S3cret-pass",
+       "db_subnet_group_name": "orders-db", "vpc_security_group_ids": ["sg-0123456789abcdef0"], "port": 5432,
+       "db_cluster_parameter_group_name": "orders-params", "tags": {"aurora.kerberos:chain": "c1"},
+       "instance_class": "db.r6g.large", "instance_count": 2, "poll_interval": 5, "wait_timeout": 60}
+
+
+@pytest.fixture
+def rds(monkeypatch):
+    stubbers = stubbed(monkeypatch, "rds")
+    monkeypatch.setattr(module_under_test.time, "sleep", lambda seconds: None)
+    yield stubbers["rds"]
+    assert_all_used(stubbers)
+
+
+def run(check_mode=False, **args):
+    return run_module(module_under_test.main, check_mode, **args)
+
+
+def expect_cluster_created(rds, **extra):
+    params = dict({"DBClusterIdentifier": "orders", "Engine": "aurora-postgresql", "MasterUsername": "postgres",
+                   "MasterUserPassword": "S3cret-pass", "StorageEncrypted": True, "DeletionProtection": False,
+                   "CopyTagsToSnapshot": True, "Tags": [{"Key": "aurora.kerberos:chain", "Value": "c1"}],
+                   "EngineVersion": "16.6", "DBSubnetGroupName": "orders-db",
+                   "VpcSecurityGroupIds": ["sg-0123456789abcdef0"], "Port": 5432,
+                   "DBClusterParameterGroupName": "orders-params"}, **extra)
+    params = {k: v for k, v in params.items() if v is not None}
+    rds.add_response("create_db_cluster", {"DBCluster": {"DBClusterIdentifier": "orders", "Status": "creating"}}, params)
+
+
+def expect_instance(rds, name):
+    rds.add_response("create_db_instance", {"DBInstance": {"DBInstanceIdentifier": name}}, {
+        "DBInstanceIdentifier": name, "DBClusterIdentifier": "orders", "Engine": "aurora-postgresql",
+        "DBInstanceClass": "db.r6g.large", "PubliclyAccessible": False, "Tags": []})
+
+
+def test_a_new_cluster_and_its_instances_in_one_module_from_the_read_given(rds):
+    expect_cluster_created(rds)
+    expect_instance(rds, "orders-1")
+    expect_instance(rds, "orders-2")
+    result = run(cluster={}, **NEW)  # the read given: no DescribeDBClusters is stubbed
+    assert not result["failed"] and result["changed"]
+    assert result["cluster_created"] and result["instances_created"] == ["orders-1", "orders-2"]
+    assert result["diff"] == {"before": {"cluster": None, "instances": []},
+                              "after": {"cluster": "orders", "instances": ["orders-1", "orders-2"]}}
+    assert "S3cret-pass" not in repr(result)
+
+
+def test_an_existing_cluster_gets_only_its_missing_instances_counted_not_named(rds):
+    cluster = {"db_cluster_identifier": "orders", "db_cluster_members": [{"db_instance_identifier": "orders-2"}]}
+    expect_instance(rds, "orders-1")  # one missing of two; orders-2 is taken, orders-1 is the lowest free
+    result = run(cluster=cluster, **NEW)  # no create_db_cluster stubbed: a modification would fail the test
+    assert result["changed"] and not result["cluster_created"] and result["instances_created"] == ["orders-1"]
+
+
+def test_a_converged_cluster_changes_nothing_and_reads_when_not_given(rds):
+    rds.add_response("describe_db_clusters", {"DBClusters": [{"DBClusterIdentifier": "orders", "DBClusterMembers": [
+        {"DBInstanceIdentifier": "orders-a"}, {"DBInstanceIdentifier": "orders-b"}]}]}, {"DBClusterIdentifier": "orders"})
+    result = run(**NEW)
+    assert not result["failed"] and not result["changed"] and result["instances_created"] == []
+
+
+def test_check_mode_predicts_and_writes_nothing(rds):
+    result = run(check_mode=True, cluster={}, **NEW)
+    assert result["changed"] and result["cluster_created"] and result["instances_created"] == ["orders-1", "orders-2"]
+
+
+def test_manage_master_user_password_sends_it_instead_of_a_password(rds):
+    expect_cluster_created(rds, MasterUserPassword=None, ManageMasterUserPassword=True)
+    expect_instance(rds, "orders-1")
+    args = dict(NEW, master_user_password=None, manage_master_user_password=True, instance_count=1)
+    result = run(cluster={}, **args)
+    assert not result["failed"] and result["cluster_created"]
+
+
+def test_an_instance_the_creating_cluster_cannot_take_yet_is_retried(rds):
+    expect_cluster_created(rds)
+    rds.add_client_error("create_db_instance", "InvalidDBClusterStateFault",
+                         "DB cluster orders is not in a valid state: creating", 400)
+    expect_instance(rds, "orders-1")
+    expect_instance(rds, "orders-2")
+    result = run(cluster={}, **NEW)
+    assert not result["failed"] and result["instances_created"] == ["orders-1", "orders-2"]
+
+
+def test_an_instance_that_fails_says_the_cluster_was_created_and_what_was_made(rds):
+    expect_cluster_created(rds)
+    expect_instance(rds, "orders-1")
+    rds.add_client_error("create_db_instance", "InstanceQuotaExceeded", "DB instance quota exceeded", 400)
+    result = run(cluster={}, **NEW)
+    assert result["failed"] and "orders-2" in result["msg"] and "DB instance quota exceeded" in result["msg"]
+    assert "the cluster was created" in result["msg"] and result["instances_created"] == ["orders-1"]
+
+
+def test_a_cluster_someone_else_created_since_the_read_is_refused_not_modified(rds):
+    rds.add_client_error("create_db_cluster", "DBClusterAlreadyExistsFault", "DB Cluster already exists", 400)
+    result = run(cluster={}, **NEW)
+    assert result["failed"] and "created by someone else" in result["msg"] and "nothing was created" in result["msg"]
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"master_user_password": None}, "master_user_password or manage_master_user_password=true"),
+    ({"manage_master_user_password": True}, "not both"),
+    ({"master_username": None}, "master_username is required"),
+    ({"instance_class": None}, "instance_class is required to create orders-1, orders-2"),
+    ({"instance_count": 0}, "instance_count must be at least 1"),
+    ({"cluster_id": "Orders_1"}, "cluster_id 'Orders_1' is not a DB cluster identifier"),
+])
+def test_bad_input_is_refused_before_any_write(rds, change, words):
+    result = run(cluster={}, **dict(NEW, **change))  # nothing stubbed: any call would fail the test
+    assert result["failed"] and "Refused before any change" in result["msg"] and words in result["msg"]
+    assert "S3cret-pass" not in result["msg"]
