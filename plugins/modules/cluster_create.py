@@ -65,8 +65,35 @@ options:
     description: The port of a new cluster.
     type: int
   db_cluster_parameter_group_name:
-    description: The DB cluster parameter group of a new cluster.
+    description: The DB cluster parameter group of a new cluster, as it is. Not with O(parameter_group).
     type: str
+  parameter_group:
+    description:
+      - For a cluster to be created, its custom DB cluster parameter group as M(aurora.kerberos.cluster_parameter_group)
+        makes it (the same code) - found or created for the engine version's family, the libraries added to
+        C(shared_preload_libraries), the parameters set - before C(CreateDBCluster) names it, so the cluster starts
+        with it and needs no reboot. Ignored for a cluster that exists (M(aurora.kerberos.cluster_parameter_group)
+        attaches a group to it and reboots what a static change waits for).
+    type: dict
+    suboptions:
+      name:
+        description: The group's name. Default C(<cluster_id>-params).
+        type: str
+      description:
+        description: The description of a group it creates.
+        type: str
+      preload_libraries:
+        description: Libraries C(shared_preload_libraries) must list, for example V(pg_ad_mapping).
+        type: list
+        elements: str
+        default: []
+      parameters:
+        description: Other parameters and their values, for example C(krb_caseins_users=1).
+        type: dict
+        default: {}
+      tags_on_create:
+        description: The tags of a group it creates.
+        type: dict
   storage_encrypted:
     description: Encrypt a new cluster's storage.
     type: bool
@@ -152,6 +179,16 @@ instances_created:
   type: list
   elements: str
   sample: [orders-prod-1, orders-prod-2]
+parameter_group:
+  description:
+    - With O(parameter_group), when the cluster was (or would be) created, what M(aurora.kerberos.cluster_parameter_group)
+      returns for the group (its C(parameter_group) name, family and whether it was created, the C(changes) made);
+      null otherwise.
+  returned: always
+  type: dict
+  sample: {"parameter_group": {"name": "orders-prod-params", "family": "aurora-postgresql16", "created": true},
+           "changes": [{"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_ad_mapping",
+                        "ApplyMethod": "pending-reboot"}]}
 """
 
 import time
@@ -163,6 +200,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -226,6 +264,12 @@ def main():
             vpc_security_group_ids=dict(type="list", elements="str"),
             port=dict(type="int"),
             db_cluster_parameter_group_name=dict(type="str"),
+            parameter_group=dict(type="dict", options=dict(
+                name=dict(type="str"),
+                description=dict(type="str"),
+                preload_libraries=dict(type="list", elements="str", default=[]),
+                parameters=dict(type="dict", default={}),
+                tags_on_create=dict(type="dict"))),
             storage_encrypted=dict(type="bool", default=True),
             backup_retention_period=dict(type="int"),
             deletion_protection=dict(type="bool", default=False),
@@ -237,6 +281,7 @@ def main():
             wait_timeout=dict(type="int", default=1800),
             poll_interval=dict(type="int", default=15),
         ),
+        mutually_exclusive=[("db_cluster_parameter_group_name", "parameter_group")],
         supports_check_mode=True,
     )
     p = module.params
@@ -246,6 +291,9 @@ def main():
     if p["master_user_password"] and p["manage_master_user_password"]:
         problems.append("give master_user_password or manage_master_user_password=true, not both (CreateDBCluster "
                         "refuses MasterUserPassword with ManageMasterUserPassword)")
+    group = p["parameter_group"]
+    if group:
+        problems += cluster_params.input_problems(group["name"], group["preload_libraries"], group["parameters"])
     if p["poll_interval"] < 1:
         problems.append(f"poll_interval must be at least 1 second (got {p['poll_interval']})")
     if problems:
@@ -275,20 +323,33 @@ def main():
         module.fail_json(msg=f"Refused before any change: cluster {p['cluster_id']} "
                              f"{'does not exist' if not cluster else 'lacks instances'}: {'; '.join(problems)}.")
 
-    result = dict(changed=not cluster or bool(new_instances), cluster_created=not cluster, instances_created=[])
+    result = dict(changed=not cluster or bool(new_instances), cluster_created=not cluster, instances_created=[],
+                  parameter_group=None)
+    if group and not cluster:
+        # The group first (check mode: predicted), so that CreateDBCluster names it.
+        settings = dict(group, cluster_id=p["cluster_id"], engine_version=p["engine_version"], reboot=False, wait=False,
+                        wait_timeout=p["wait_timeout"], poll_interval=p["poll_interval"])
+        made = cluster_params.ensure(module, client, settings, None)
+        result["parameter_group"] = {k: v for k, v in made.items() if k in ("parameter_group", "changes")}
     if module._diff:
         result["diff"] = dict(before=dict(cluster=p["cluster_id"] if cluster else None, instances=members),
                               after=dict(cluster=p["cluster_id"], instances=members + new_instances))
+        if result["parameter_group"]:
+            result["diff"]["after"]["parameter_group"] = result["parameter_group"]["parameter_group"]["name"]
     if module.check_mode:
         module.exit_json(**dict(result, instances_created=new_instances))
 
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
     if not cluster:
         try:
-            jittered_backoff()(client.create_db_cluster)(**create_params(p))
+            params = create_params(p)
+            if result["parameter_group"]:
+                params["DBClusterParameterGroupName"] = result["parameter_group"]["parameter_group"]["name"]
+            jittered_backoff()(client.create_db_cluster)(**params)
         except is_boto3_error_code("DBClusterAlreadyExistsFault") as e:
             module.fail_json_aws(e, msg=f"Cluster {p['cluster_id']} was created by someone else after this run read it "
-                                        "(nothing was created): run again, and the role adopts it")
+                                        f"({'only its parameter group' if result['parameter_group'] else 'nothing'} "
+                                        "was created): run again, and the role adopts it")
         except errors as e:  # pylint: disable=duplicate-except
             module.fail_json_aws(e, msg=f"Creating cluster {p['cluster_id']} failed")
     deadline = time.monotonic() + p["wait_timeout"]

@@ -173,52 +173,10 @@ rejoin_advised:
   type: bool
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports it
-
-import time
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-
 from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params as cp
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
-
-
-def read_cluster(module, client, cluster_id):
-    try:
-        return jittered_backoff()(client.describe_db_clusters)(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    except is_boto3_error_code(["DBClusterNotFoundFault", "DBClusterNotFound"]):
-        return None
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Cannot read cluster {module.params['cluster_id']}")
-
-
-def from_described(cluster):
-    """The keys this module uses of a cluster given as cluster_info returns it (snake_case), in AWS's names."""
-    return {
-        "EngineVersion": cluster.get("engine_version"),
-        "DBClusterParameterGroup": cluster.get("db_cluster_parameter_group"),
-        "ClusterCreateTime": cluster.get("cluster_create_time"),
-        "DBClusterMembers": [{"DBInstanceIdentifier": m.get("db_instance_identifier"),
-                              "IsClusterWriter": m.get("is_cluster_writer"),
-                              "DBClusterParameterGroupStatus": m.get("db_cluster_parameter_group_status")}
-                             for m in cluster.get("db_cluster_members") or []],
-        "DomainMemberships": [{"Domain": m.get("domain"), "Status": m.get("status")}
-                              for m in cluster.get("domain_memberships") or []],
-    }
-
-
-def wait_available(module, client, deadline):
-    outcome = rds_domain.wait_for_available(client, module.params["cluster_id"], max(1, deadline - time.monotonic()),
-                                            pause=module.params["poll_interval"])
-    if outcome != rds_domain.DONE:
-        module.fail_json(msg=f"Cluster {module.params['cluster_id']} or an instance of it is not available "
-                             f"({outcome}) within wait_timeout {module.params['wait_timeout']} s: raise wait_timeout, "
-                             "or look at the cluster's events")
 
 
 def main():
@@ -245,108 +203,9 @@ def main():
     problems += rds_domain.input_problems(cluster_id=cluster_id, wait_timeout=params["wait_timeout"])
     if problems:
         module.fail_json(msg=f"Refused before any change: {'; '.join(problems)}.")
-    deadline = time.monotonic() + params["wait_timeout"]
     client = module.client("rds", retry_decorator=jittered_backoff())
-    errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
-
-    cluster = from_described(params["cluster"]) if params["cluster"] else read_cluster(module, client, cluster_id)
-    try:
-        family = cp.family(cluster["EngineVersion"] if cluster else params["engine_version"]) \
-            if (cluster or params["engine_version"]) else cp.default_family(client)
-    except errors as e:
-        module.fail_json_aws(e, msg="Cannot read the default engine version of aurora-postgresql")
-    current_name = (cluster or {}).get("DBClusterParameterGroup") or ""
-    name = params["name"] or (current_name if current_name and not current_name.startswith("default.")
-                              else f"{cluster_id}-params")
-
-    # The cluster's own group exists and is of its family (AWS allows no other): no read needed on a converged run.
-    group = {"DBParameterGroupFamily": family} if cluster and name == current_name else cp.find_group(module, client, name)
-    if group is not None and group["DBParameterGroupFamily"] != family:
-        module.fail_json(msg=f"Refused before any change: parameter group {name} is of family "
-                             f"{group['DBParameterGroupFamily']}, but cluster {cluster_id} needs {family}: name a "
-                             f"group of that family, or a new name for the module to create")
-    created = group is None
-    if created and not module.check_mode:
-        try:
-            jittered_backoff()(client.create_db_cluster_parameter_group)(
-                DBClusterParameterGroupName=name, DBParameterGroupFamily=family,
-                Description=params["description"] or f"aurora.kerberos: {cluster_id} ({family})",
-                **({"Tags": [{"Key": k, "Value": v} for k, v in params["tags_on_create"].items()]}
-                   if params["tags_on_create"] else {}))
-        except errors as e:
-            module.fail_json_aws(e, msg=f"Cannot create DB cluster parameter group {name}")
-
-    if created and module.check_mode:
-        rows = []
-        changes = ([{"ParameterName": cp.PRELOAD, "ParameterValue": ",".join(params["preload_libraries"]),
-                     "ApplyMethod": "pending-reboot"}] if params["preload_libraries"] else [])
-        changes += [{"ParameterName": k, "ParameterValue": str(v), "ApplyMethod": "pending-reboot"}
-                    for k, v in sorted(params["parameters"].items())]
-    else:
-        rows = cp.read_parameters(module, client, name)
-        changes, problems = cp.plan_parameters(rows, params["preload_libraries"], params["parameters"])
-        if problems:
-            module.fail_json(msg=f"Refused before any change to {name}: {'; '.join(problems)}.")
-    if changes and not module.check_mode:
-        for chunk in cp.chunks(changes):
-            try:
-                jittered_backoff()(client.modify_db_cluster_parameter_group)(DBClusterParameterGroupName=name,
-                                                                             Parameters=chunk)
-            except errors as e:
-                module.fail_json_aws(e, msg=f"Cannot set {', '.join(c['ParameterName'] for c in chunk)} in {name}")
-
-    attached = bool(cluster) and current_name != name
-    if attached and not module.check_mode:
-        if params["wait"]:
-            wait_available(module, client, deadline)
-        try:
-            jittered_backoff()(client.modify_db_cluster)(DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=name,
-                                                         ApplyImmediately=True)
-        except errors as e:
-            module.fail_json_aws(e, msg=f"Cannot attach parameter group {name} to cluster {cluster_id}")
-
-    rebooted, pending = [], []
-    if cluster:
-        if module.check_mode:
-            static = attached or any(created or cp.is_static(c, rows) for c in changes)
-            pending = cp.members_writer_first(cluster) if static else cp.pending_members(cluster)
-        elif created or changes or attached:
-            pending = cp.pending_members(read_cluster(module, client, cluster_id) or {})
-        else:  # nothing written: the statuses read first still hold
-            pending = cp.pending_members(cluster)
-        if params["reboot"] and pending:
-            rebooted, pending = pending, []
-            for instance_id in ([] if module.check_mode else rebooted):
-                wait_available(module, client, deadline)
-                try:
-                    jittered_backoff()(client.reboot_db_instance)(DBInstanceIdentifier=instance_id)
-                except errors as e:
-                    module.fail_json_aws(e, msg=f"Cannot reboot {instance_id} to apply parameter group {name}")
-            if rebooted and params["wait"] and not module.check_mode:
-                wait_available(module, client, deadline)
-
-    loads_pg_ad_mapping = cp.PG_AD_MAPPING in params["preload_libraries"] and (
-        attached or rebooted or any(c["ParameterName"] == cp.PRELOAD for c in changes))
-    rejoin = bool(cluster) and loads_pg_ad_mapping and cp.rejoin_advised(cluster)
-    if rejoin:
-        module.warn(f"Cluster {cluster_id} has Kerberos enabled and was created before April 2025: with pg_ad_mapping "
-                    "preloaded, AD logins of users who are not rds_ad members can fail and the engine can crash "
-                    "(AWS AD.Security.Groups, Important). Disable and re-enable Kerberos on the cluster.")
-    result = dict(
-        changed=bool(created or changes or attached or rebooted),
-        parameter_group=dict(name=name, family=family, created=created),
-        changes=changes, attached=attached, rebooted=rebooted, pending_reboot=pending,
-        cluster_exists=bool(cluster), rejoin_advised=rejoin,
-    )
-    if module._diff:
-        result["diff"] = dict(
-            before={"parameter_group": current_name or None,
-                    "parameters": dict((c["ParameterName"], next((r.get("ParameterValue") for r in rows
-                                                                  if r["ParameterName"] == c["ParameterName"]), None))
-                                       for c in changes)},
-            after={"parameter_group": name if cluster else None,
-                   "parameters": dict((c["ParameterName"], c["ParameterValue"]) for c in changes)})
-    module.exit_json(**result)
+    cluster = cp.from_described(params["cluster"]) if params["cluster"] else cp.read_cluster(module, client, cluster_id)
+    module.exit_json(**cp.ensure(module, client, params, cluster))
 
 
 if __name__ == "__main__":

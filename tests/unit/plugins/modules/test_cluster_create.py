@@ -124,3 +124,53 @@ def test_bad_input_is_refused_before_any_write(rds, change, words):
     result = run(cluster={}, **dict(NEW, **change))  # nothing stubbed: any call would fail the test
     assert result["failed"] and "Refused before any change" in result["msg"] and words in result["msg"]
     assert "S3cret-pass" not in result["msg"]
+
+
+PRELOAD_ROW = {"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements", "ApplyType": "static",
+               "AllowedValues": "pg_ad_mapping,pg_stat_statements", "IsModifiable": True, "Source": "engine-default"}
+GROUP = {"preload_libraries": ["pg_ad_mapping"], "tags_on_create": {"aurora.kerberos:chain": "c1"}}
+WITH_GROUP = dict({k: v for k, v in NEW.items() if k != "db_cluster_parameter_group_name"}, parameter_group=GROUP)
+
+
+def test_a_new_cluster_gets_its_parameter_group_made_first_and_named_in_the_create(rds):
+    rds.add_client_error("describe_db_cluster_parameter_groups", "DBParameterGroupNotFound", http_status_code=404,
+                         expected_params={"DBClusterParameterGroupName": "orders-params"})
+    rds.add_response("create_db_cluster_parameter_group", {"DBClusterParameterGroup": {
+        "DBClusterParameterGroupName": "orders-params", "DBParameterGroupFamily": "aurora-postgresql16"}},
+        {"DBClusterParameterGroupName": "orders-params", "DBParameterGroupFamily": "aurora-postgresql16",
+         "Description": "aurora.kerberos: orders (aurora-postgresql16)", "Tags": [{"Key": "aurora.kerberos:chain", "Value": "c1"}]})
+    rds.add_response("describe_db_cluster_parameters", {"Parameters": [PRELOAD_ROW]},
+                     {"DBClusterParameterGroupName": "orders-params"})
+    rds.add_response("modify_db_cluster_parameter_group", {"DBClusterParameterGroupName": "orders-params"}, {
+        "DBClusterParameterGroupName": "orders-params", "Parameters": [{
+            "ParameterName": "shared_preload_libraries", "ParameterValue": "pg_stat_statements,pg_ad_mapping",
+            "ApplyMethod": "pending-reboot"}]})
+    expect_cluster_created(rds, DBClusterParameterGroupName="orders-params")
+    expect_instance(rds, "orders-1")
+    args = dict(WITH_GROUP, instance_count=1)
+    result = run(cluster={}, **args)  # one module: the group, the cluster that names it, its instance
+    assert not result["failed"] and result["cluster_created"] and result["instances_created"] == ["orders-1"]
+    assert result["parameter_group"]["parameter_group"] == {"name": "orders-params", "family": "aurora-postgresql16",
+                                                            "created": True}
+    assert result["diff"]["after"]["parameter_group"] == "orders-params"
+
+
+def test_an_existing_cluster_ignores_parameter_group(rds):
+    cluster = {"db_cluster_identifier": "orders", "db_cluster_members": [{"db_instance_identifier": "orders-1"}]}
+    args = dict(WITH_GROUP, instance_count=1)
+    result = run(cluster=cluster, **args)  # nothing stubbed: no call at all
+    assert not result["changed"] and result["parameter_group"] is None
+
+
+def test_check_mode_predicts_the_group_and_the_cluster_and_writes_nothing(rds):
+    rds.add_client_error("describe_db_cluster_parameter_groups", "DBParameterGroupNotFound", http_status_code=404,
+                         expected_params={"DBClusterParameterGroupName": "orders-params"})
+    args = dict(WITH_GROUP)
+    result = run(check_mode=True, cluster={}, **args)
+    assert result["changed"] and result["parameter_group"]["parameter_group"]["created"]
+    assert result["parameter_group"]["changes"][0]["ParameterValue"] == "pg_ad_mapping"
+
+
+def test_a_parameter_group_and_a_group_name_together_are_refused(rds):
+    result = run(cluster={}, **dict(NEW, parameter_group=GROUP))
+    assert result["failed"] and "mutually exclusive" in result["msg"]
