@@ -447,6 +447,33 @@ def test_an_adopted_cluster_with_a_managed_master_password_gets_its_logins_throu
         assert gone.returncode == 0, gone.stdout[-6000:]
 
 
+def test_a_new_cluster_with_a_managed_master_password_is_created_and_gets_its_logins(lab, converged, tmp_path):
+    """cluster_manage_master_user_password: true creates the cluster (aurora.kerberos.cluster_create sends
+    ManageMasterUserPassword, which amazon.aws.rds_cluster cannot): no MasterUserPassword anywhere, the secret
+    RDS made holds the password db_users logs in with, and a second run changes nothing."""
+    rds = aws(lab, "rds")
+    extra = tmp_path / "own.json"
+    extra.write_text(json.dumps({"own_cluster": "reports-new-managed", "own_managed": True, "own_master_password": None}))
+    try:
+        own = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert own.returncode == 0, own.stdout[-6000:] + own.stderr[-3000:]
+        cluster = rds.describe_db_clusters(DBClusterIdentifier="reports-new-managed")["DBClusters"][0]
+        assert cluster["MasterUserSecret"]["SecretArn"]
+        assert {"Key": "aurora.kerberos:chain", "Value": "aurora-kerberos"} in cluster["TagList"]
+        assert [m["Status"] for m in cluster["DomainMemberships"]] == ["kerberos-enabled"]
+        assert [m["DBInstanceIdentifier"] for m in cluster["DBClusterMembers"]] == ["reports-new-managed-1"]
+        secret = json.loads(aws(lab, "secretsmanager").get_secret_value(
+            SecretId=cluster["MasterUserSecret"]["SecretArn"])["SecretString"])
+        assert secret["password"] not in own.stdout and secret["password"] not in own.stderr
+        assert f"user=alice@{lab['LAB_AD_REALM']}" in own.stdout
+        again = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
+    finally:
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+    assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-new-managed"]
+
+
 INSTANCE_INVENTORY = ["-i", "inventories/lab_instance"]
 INSTANCE_ID = "aurkrb-lab-pg"  # inventories/lab_instance
 
