@@ -601,8 +601,8 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
     findings = []
     rds = get_client("rds")
     findings.append(guarded("engine_support", check_engine_support, rds, target.get("engine") or DEFAULT_ENGINE,
-                             target.get("engine_version"), target.get("instance_classes") or [],
-                             bool(target.get("existing"))))
+                            target.get("engine_version"), target.get("instance_classes") or [],
+                            bool(target.get("existing"))))
 
     directory = None
     if directory_id:
@@ -626,13 +626,13 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
         port = target.get("port") or rds_domain.DEFAULT_PORT
         sg_ids = target.get("security_group_ids") or []
         findings.append(guarded("db_security_group_ingress", check_db_ingress, ec2, sg_ids,
-                                 vpc_settings.get("SecurityGroupId"), port, dc_addresses))
+                                vpc_settings.get("SecurityGroupId"), port, dc_addresses))
         findings.append(guarded("directory_security_group_egress", check_directory_egress, ec2,
-                                 vpc_settings.get("SecurityGroupId"), sg_ids, port))
+                                vpc_settings.get("SecurityGroupId"), sg_ids, port))
         findings.append(guarded("vpc_connectivity", check_vpc, ec2, target.get("vpc_id"), vpc_settings.get("VpcId")))
         findings.append(guarded("directory_controllers_ingress", check_controllers_ingress, ec2,
-                                 vpc_settings.get("SecurityGroupId"), vpc_settings.get("VpcId"), target.get("vpc_id"),
-                                 sg_ids))
+                                vpc_settings.get("SecurityGroupId"), vpc_settings.get("VpcId"), target.get("vpc_id"),
+                                sg_ids))
     return findings
 
 
