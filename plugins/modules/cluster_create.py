@@ -337,7 +337,8 @@ def main():
         if result["parameter_group"]:
             result["diff"]["after"]["parameter_group"] = result["parameter_group"]["parameter_group"]["name"]
     if module.check_mode:
-        module.exit_json(**dict(result, instances_created=new_instances))
+        result["instances_created"] = new_instances
+        module.exit_json(**result)
 
     errors = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
     if not cluster:
@@ -357,9 +358,10 @@ def main():
         try:
             create_instance(module, client, name, deadline)
         except errors as e:
+            result["changed"] = bool(result["instances_created"]) or not cluster
             module.fail_json_aws(e, msg=f"Creating DB instance {name} of cluster {p['cluster_id']} failed"
                                         f"{' (the cluster was created; run again to add its instances)' if not cluster else ''}",
-                                 **dict(result, changed=bool(result["instances_created"]) or not cluster))
+                                 **result)
         result["instances_created"].append(name)
     module.exit_json(**result)
 

@@ -82,7 +82,7 @@ def test_check_mode_predicts_and_writes_nothing(rds):
 def test_manage_master_user_password_sends_it_instead_of_a_password(rds):
     expect_cluster_created(rds, MasterUserPassword=None, ManageMasterUserPassword=True)
     expect_instance(rds, "orders-1")
-    args = dict(NEW, master_user_password=None, manage_master_user_password=True, instance_count=1)
+    args = {**NEW, "master_user_password": None, "manage_master_user_password": True, "instance_count": 1}
     result = run(cluster={}, **args)
     assert not result["failed"] and result["cluster_created"]
 
