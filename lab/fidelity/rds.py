@@ -790,6 +790,10 @@ def _patch_backend():
     original_orderable = RDSBackend.describe_orderable_db_instance_options
 
     def create_db_cluster(self, kwargs):
+        # rds model, CreateDBCluster errors: DBClusterAlreadyExistsFault, "The user already has a DB cluster with the
+        # given identifier" (the wording of AWS's answer [inferred] from it). moto answers a snapshot fault instead.
+        if kwargs.get("db_cluster_identifier") in self.clusters:
+            raise _error("DBClusterAlreadyExistsFault", "The user already has a DB cluster with the given identifier.")
         engine = kwargs.get("engine")
         domain, role_name = kwargs.get("domain"), kwargs.get("domain_iam_role_name")
         if engine == ENGINE:

@@ -21,7 +21,6 @@ try:
 except ImportError:
     pass  # AnsibleAWSModule says so
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.amazon.aws.plugins.module_utils.rds import describe_db_cluster_parameter_groups
 from ansible_collections.amazon.aws.plugins.module_utils.rds import describe_db_cluster_parameters
@@ -154,12 +153,11 @@ def chunks(changes):
 # --- the whole group (cluster_parameter_group and cluster_create) --------------------------------
 
 def read_cluster(module, client, cluster_id):
+    """The cluster in AWS's keys, None when there is none (rds_domain's reader); fails the module on an error."""
     try:
-        return jittered_backoff()(client.describe_db_clusters)(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    except is_boto3_error_code(["DBClusterNotFoundFault", "DBClusterNotFound"]):
-        return None
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Cannot read cluster {cluster_id}")
+        return rds_domain.get_cluster(client, cluster_id)
+    except rds_domain.AnsibleRDSDomainError as e:
+        module.fail_json_aws_error(e)
 
 
 def from_described(cluster):

@@ -213,12 +213,6 @@ def new_instance_names(cluster_id, members, count):
     return [name for name in names if name not in members][:missing]
 
 
-def members_of(cluster, described):
-    if described:
-        return [m["db_instance_identifier"] for m in cluster.get("db_cluster_members") or []]
-    return [m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers") or []]
-
-
 def create_params(p):
     params = dict(DBClusterIdentifier=p["cluster_id"], Engine=p["engine"], MasterUsername=p["master_username"],
                   StorageEncrypted=p["storage_encrypted"], DeletionProtection=p["deletion_protection"],
@@ -300,14 +294,14 @@ def main():
         module.fail_json(msg=f"Refused before any change: {'; '.join(problems)}.")
     client = module.client("rds", retry_decorator=jittered_backoff())
 
-    if p["cluster"] is not None:
-        cluster, described = p["cluster"], True
-    else:
+    # One shape for both: the cluster as given (cluster_info's keys) or as read here, through the same function.
+    cluster = p["cluster"]
+    if cluster is None:
         try:
-            cluster, described = rds_domain.get_cluster(client, p["cluster_id"]) or {}, False
+            cluster = rds_domain.described(rds_domain.get_cluster(client, p["cluster_id"]))
         except rds_domain.AnsibleRDSDomainError as e:
             module.fail_json_aws_error(e)
-    members = members_of(cluster, described) if cluster else []
+    members = [m["db_instance_identifier"] for m in cluster.get("db_cluster_members") or []]
     new_instances = new_instance_names(p["cluster_id"], members, p["instance_count"])
 
     # Everything a creation needs is checked before the first call that writes.

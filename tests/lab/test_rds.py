@@ -266,6 +266,15 @@ def test_two_clusters_have_their_own_endpoints_and_their_own_logins(lab, rds, ne
                           DBSubnetGroupName=net["subnet_group"])  # for made's clean-up
 
 
+def test_a_cluster_identifier_that_exists_is_refused_as_aws_does(lab, rds, net, made):
+    """rds model, CreateDBCluster errors: DBClusterAlreadyExistsFault (moto answered a snapshot fault)."""
+    answer, args = made.cluster(net)
+    with pytest.raises(ClientError) as refused:
+        rds.create_db_cluster(**args)
+    assert refused.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
+    assert rds.describe_db_clusters(DBClusterIdentifier=args["DBClusterIdentifier"])["DBClusters"][0]["Status"] == answer["Status"]
+
+
 def test_master_user_is_an_rds_superuser_login_not_a_superuser(lab, rds, net, made):
     answer, args = made.cluster(net)
     conn = pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"])
