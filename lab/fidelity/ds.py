@@ -34,6 +34,7 @@ need not exist in moto), as a cross-account role would on AWS.
 
 import datetime
 import re
+import sys
 import threading
 
 from moto.core.exceptions import JsonRESTError
@@ -298,9 +299,8 @@ def _purge(backend):
             backend.directories.pop(directory_id, None)
             _GONE_WINDOWS.append((directory.__dict__.get("_lab_usn_created"), directory.__dict__.get("_lab_usn_deleting")))
         if _GONE_WINDOWS and not any(not isinstance(d, SharedDirectoryView) for d in backend.directories.values()):
-            windows, _GONE_WINDOWS[:] = list(_GONE_WINDOWS), []
-            for since, until in windows:
-                _forget_directory_objects(since, until)
+            # A window whose forgetting found the DC down stays until a later ds call finds it up.
+            _GONE_WINDOWS[:] = [window for window in _GONE_WINDOWS if not _forget_directory_objects(*window)]
 
 
 def _highest_usn():
@@ -322,9 +322,15 @@ def _forget_directory_objects(since, until):
     users and groups made in the delegated OU while that directory existed (uSNCreated after the DC's
     highest USN at CreateMicrosoftAD, up to its highest USN at DeleteDirectory), Admin excepted: the next
     directory starts as empty as a new Managed AD. Objects made outside that window (by a test, straight over
-    LDAP) stay. [inferred: the lab's stand-in for a directory's own AD]"""
-    if since is None or until is None:
-        return
+    LDAP) stay. [inferred: the lab's stand-in for a directory's own AD]
+    A window whose end the DC could not tell (it was down at DeleteDirectory) ends at the DC's highest USN now:
+    no directory stands, so nothing made since is any directory's. Returns False when the DC is down (the
+    window is kept for a later try), True when done."""
+    if since is None:  # CreateMicrosoftAD sets the Admin password on the DC first: never None in practice
+        return True
+    until = _highest_usn() if until is None else until
+    if until is None:
+        return False
     import ldap3
 
     base = f"OU={LAB.ad_netbios},{LAB.ad_base_dn}"
@@ -336,8 +342,19 @@ def _forget_directory_objects(since, until):
                         search_scope=ldap3.SUBTREE, attributes=["sAMAccountName"])
             for entry in list(conn.entries):
                 conn.delete(entry.entry_dn)
-    except Exception:  # the DC is down (a test stops it): nothing to forget that a later directory would see
-        pass
+    except Exception:  # the DC is down (a test stops it): try again at the next ds call
+        return False
+    return True
+
+
+def forget_previous_endpoint():
+    """At the endpoint's start no directory exists (its state lives in this process), yet the DC keeps what the
+    directories of the endpoint's previous life made (a lab restarted with `lab.py down` and `up`). They are
+    forgotten as a deleted directory's would be: every user and group of the delegated OU, Admin and computers
+    excepted, so the next directory starts as empty as a new Managed AD. [inferred, as above]"""
+    if not _forget_directory_objects(0, None):
+        print("lab: the DC did not answer at the endpoint's start: AD objects of earlier directories are kept",
+              file=sys.stderr)
 
 
 # --- passwords in the real AD (AWS_FACTS sections 1 and 7) ---------------------------------------
@@ -924,6 +941,7 @@ def install(lab, middleware):
     if getattr(Directory, "_lab_patched", False):
         return
     Directory._lab_patched = True
+    forget_previous_endpoint()
     original_init = Directory.__init__
 
     def __init__(self, *args, **kwargs):

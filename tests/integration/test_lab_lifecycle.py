@@ -66,6 +66,12 @@ def make_cluster():
     return f"{values['LAB_PG_HOSTADDR']}:{ENV['LAB_PG_PORT']}"
 
 
+def samba_tool(*args):
+    """samba-tool on the private lab's DC databases (local, as lab.py does)."""
+    return subprocess.run(["samba-tool", *args, "-s", str(STATE / "samba" / "etc" / "smb.conf")], capture_output=True,
+                          text=True, check=True).stdout.split()
+
+
 def alive(pid):
     try:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
@@ -101,6 +107,11 @@ def test_up_twice_then_down_leaves_nothing(private_lab):
     assert pids() == before
     assert (STATE / "env").read_text() == env_text
 
+    # What an earlier directory made in the delegated OU: the endpoint's state (its directories) goes with it.
+    samba_tool("user", "create", "left-behind", "Left-behind-9x", "--userou=OU=Users,OU=CORP")
+    samba_tool("group", "add", "left-group", "--groupou=OU=CORP")
+    assert "left-behind" in samba_tool("user", "list") and "left-group" in samba_tool("group", "list")
+
     down = lab("down")
     assert down.returncode == 0, down.stdout + down.stderr
     assert not any(alive(pid) for pid in before.values()), before
@@ -118,6 +129,9 @@ def test_up_twice_then_down_leaves_nothing(private_lab):
     # state folder is kept, so this up starts the built lab again without provisioning.
     warm = lab("up")
     assert warm.returncode == 0, warm.stdout + warm.stderr
+    # A restarted endpoint has no directory: the DC keeps no user or group of one (Admin stays, as in AWS).
+    users, groups = samba_tool("user", "list"), samba_tool("group", "list")
+    assert "left-behind" not in users and "left-group" not in groups and "Admin" in users, (users, groups)
     make_cluster()
     before = pids()
     assert len(before) == 3, before
