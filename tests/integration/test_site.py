@@ -21,7 +21,7 @@ import pytest
 
 from ansible_run import playbook, recap
 from labtools import (address_of, cluster_env, create_ad_user, current_env, delete_ad_user, kinit, lab_api, ldap_admin, master,
-                      pg_connect, secret_names, sql, unique)
+                      pg_connect, poll, secret_names, sql, unique)
 
 INVENTORY = ["-i", "inventories/lab"]
 CLUSTER_ID = "aurkrb-lab"  # inventories/lab
@@ -472,6 +472,30 @@ def test_a_new_cluster_with_a_managed_master_password_is_created_and_gets_its_lo
         gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
         assert gone.returncode == 0, gone.stdout[-6000:]
     assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-new-managed"]
+
+
+def test_a_later_play_publishes_the_cluster_as_it_is_not_as_an_earlier_play_read_it(lab, tmp_path):
+    """One ansible-playbook command keeps registered values across plays: the cluster role's read entry point in a
+    second play publishes the cluster as it is now (deletion protection turned on between the plays), not the
+    first play's read after its change."""
+    rds = aws(lab, "rds")
+    extra = tmp_path / "two.json"
+    extra.write_text(json.dumps({"two_master_password": "Two-" + secrets.token_hex(12)}))
+    try:
+        two = playbook("tests/integration/playbooks/two_plays.yml", "-e", f"@{extra}")
+        assert two.returncode == 0, two.stdout[-6000:] + two.stderr[-3000:]
+        assert rds.describe_db_clusters(DBClusterIdentifier="two-plays-db")["DBClusters"][0]["DeletionProtection"]
+    finally:
+        found = [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "two-plays-db"]
+        if found:
+            rds.modify_db_cluster(DBClusterIdentifier="two-plays-db", DeletionProtection=False, ApplyImmediately=True)
+            for member in found[0]["DBClusterMembers"]:
+                rds.delete_db_instance(DBInstanceIdentifier=member["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+            poll(lambda: not rds.describe_db_clusters(DBClusterIdentifier="two-plays-db")["DBClusters"][0]["DBClusterMembers"],
+                 60, "the instances deleted")
+            rds.delete_db_cluster(DBClusterIdentifier="two-plays-db", SkipFinalSnapshot=True)
+            poll(lambda: not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "two-plays-db"],
+                 60, "the cluster deleted")
 
 
 INSTANCE_INVENTORY = ["-i", "inventories/lab_instance"]
