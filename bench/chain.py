@@ -12,7 +12,11 @@ P4  fan-out: FANOUT clusters, each an inventory host sharing one directory, IAM 
     group rules (steps directory, iam_role, network, cluster), against the same chain with one cluster, at
     -f 10 and at -f 20. Goals: at -f 10 wall(FANOUT) / wall(1) <= 2.70 (issue 13: no worse than before the
     straight chain); at -f 20 wall(FANOUT) / wall(1) <= 2 and wall(FANOUT) / AWS critical path (P4 knobs:
-    directory 30 s + join 10 s) <= 1.5 (issue 17).
+    directory 30 s + join 10 s) <= 1.5 (issue 17). Shown beside them, the floor of the chain's design on this
+    machine, everything but four AWS module tasks counted as free: T, one task on every host of an AWS module
+    doing the least any of the chain's do (one client, one read), measured; the input checks' read before
+    CreateMicrosoftAD (T), the preflight and the create before RDS's creation time (2T + cluster), which the
+    directory's time overlaps, then the join and the wait (T): T + max(dir, 2T + cluster) + join + T.
 R7  sliced runs: SLICED clusters cut into 4 slices as AWX job slicing does (host i to slice i mod 4), four
     ansible-runner processes at once from nothing, each running the shared steps itself. Goal, counted in the
     lab after the runs: exactly 1 directory, 1 IAM role, 1 rule each way, and SLICED clusters kerberos-enabled.
@@ -347,8 +351,33 @@ def p4_fanout(runner, lab, names, workdir, fanout):
         cpus[(hosts, forks)] = (controller, aws)
         profile(result, wall, longer_than=2)
         teardown(runner, lab, inventory, *fanout["extra"])
-    return {"wall1": wall1, "wallN": walls, "cpus": cpus,
+    # The floor of the chain's design on this machine: before CreateMicrosoftAD, the input checks read every cluster
+    # (one module task); after it, the preflight and the create (two) before RDS's creation time, which the directory
+    # also waits out; then the join and one more module task, the wait. Everything else counted as free.
+    task = {forks: module_task_seconds(runner, workdir, fanout["inventory"], forks) for forks in FORKS}
+    say("  one AWS module task on every host (the cluster read), less start-up: "
+        + ", ".join(f"-f {forks} {seconds:.1f} s" for forks, seconds in task.items()))
+    design = {forks: seconds + max(P4_KNOBS["directory_seconds"], 2 * seconds + P4_KNOBS["cluster_seconds"])
+              + P4_KNOBS["join_seconds"] + seconds for forks, seconds in task.items()}
+    return {"wall1": wall1, "wallN": walls, "cpus": cpus, "task": task, "design": design,
             "critical": P4_KNOBS["directory_seconds"] + P4_KNOBS["join_seconds"]}
+
+
+def module_task_seconds(runner, workdir, inventory, forks, tasks=3):
+    """Wall of one task of an AWS module doing the least any of the chain's does (one client, one
+    DescribeDBClusters: cluster_info of a cluster that does not exist) on every host at -f forks, the mean of
+    `tasks` tasks less an empty play's start-up. Each phase of the chain that runs an AWS module on every host
+    costs at least this."""
+    def play(count):
+        path = Path(workdir) / f"module-task-{count}.yml"
+        path.write_text(yaml.safe_dump([{
+            "hosts": "all", "gather_facts": False,
+            "module_defaults": {"group/aurora.kerberos.aws": "{{ aurora_kerberos_aws | default({}, true) }}"},
+            "tasks": [{"name": f"read {i}", "aurora.kerberos.cluster_info": {"cluster_id": "{{ cluster_id }}-none"}}
+                      for i in range(count)]}]))
+        return runner.playbook("-i", inventory, str(path), "-f", str(forks), timed=count > 0)[0]
+    startup = play(0)
+    return (play(tasks) - startup) / tasks
 
 
 def r7_sliced(runner, lab, names, workdir, fanout):
@@ -421,6 +450,11 @@ def table(p2, p3, p4, r7):
             rows.append((f"P4 CPU seconds of wall({FANOUT}) / cores, -f {forks}",
                          f"({controller:.0f} Ansible + {aws or 0:.0f} lab AWS) / {os.cpu_count()} = "
                          f"{(controller + (aws or 0)) / os.cpu_count():.1f} s", "(shown: wall's floor)", ""))
+            t, floor = p4["task"][forks], p4["design"][forks]
+            rows.append((f"P4 design floor / AWS critical path, -f {forks}: T + max(dir, 2T + cluster) + join + T, "
+                         f"T = one AWS module task on {FANOUT} hosts",
+                         f"({t:.1f} + {floor - 2 * t - P4_KNOBS['join_seconds']:.1f} + {P4_KNOBS['join_seconds']} + "
+                         f"{t:.1f}) / {p4['critical']} = {floor / p4['critical']:.2f}", "(shown: the ratio's floor)", ""))
     if r7 is not None:
         goals = {"directories": 1, "IAM roles": 1, "rules into the DB group": 1, "rules out of the directory group": 1,
                  "clusters joined": SLICED}
