@@ -53,6 +53,15 @@ def test_the_directory_role_manages_trust_share_data_access_users_and_groups(lab
         assert mapped["name"] == group and mapped["sid"].startswith("S-1-5-21-")
         members = client(lab, "ds-data").list_group_members(DirectoryId=directory_id, SAMAccountName=group)["Members"]
         assert [m["SAMAccountName"] for m in members] == [user]
+
+        # One command keeps registered values across plays: a later play's read entry point publishes the directory
+        # as it is (its trust deleted between the plays), not as the first play's run left it.
+        read_later = tmp_path / "read.json"
+        later = playbook(*run, "-e", "role_read_later=true", "-e", f"role_read_output_file={read_later}")
+        assert later.returncode == 0, later.stdout[-6000:] + later.stderr[-3000:]
+        read = json.loads(read_later.read_text())
+        assert not ds.describe_trusts(DirectoryId=directory_id)["Trusts"]
+        assert (read["directory_id"], read["trust_id"], read["trusted_realms"]) == (directory_id, None, []), read
     finally:
         try:
             gone = playbook(*run, "-e", "role_state=absent")
