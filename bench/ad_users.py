@@ -13,7 +13,7 @@ P5 ldap     BENCH_AD_LDAP_N (1000) users with passwords over LDAPS (one connecti
             for the same adds (100 sent over one connection with ldap3 and nothing else, scaled), the
             floor no client goes below; the same over 4 connections at once (the DC adds one user at a time,
             so it is no lower); and loop(N) / the DC's own adds, the highest ratio any client could reach
-            on this DC. The loop costs about a second a user, so it
+            on this DC. The loop costs about half a second a user, so it
             runs on BENCH_AD_SAMPLE (10) users and is scaled per user:
                 loop(N) = start-up + (loop(sample) - start-up) * N / sample
             (start-up: an empty play). Goal: loop(N) / ad_users(N) at least 50.

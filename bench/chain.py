@@ -451,8 +451,8 @@ def table(p2, p3, p4, r7):
                          f"({controller:.0f} Ansible + {aws or 0:.0f} lab AWS) / {os.cpu_count()} = "
                          f"{(controller + (aws or 0)) / os.cpu_count():.1f} s", "(shown: wall's floor)", ""))
             t, floor = p4["task"][forks], p4["design"][forks]
-            rows.append((f"P4 design floor / AWS critical path, -f {forks}: T + max(dir, 2T + cluster) + join + T, "
-                         f"T = one AWS module task on {FANOUT} hosts",
+            # T + max(dir, 2T + cluster) + join + T, T one AWS module task on every host (module docstring, P4)
+            rows.append((f"P4 design floor / AWS critical path, -f {forks}",
                          f"({t:.1f} + {floor - 2 * t - P4_KNOBS['join_seconds']:.1f} + {P4_KNOBS['join_seconds']} + "
                          f"{t:.1f}) / {p4['critical']} = {floor / p4['critical']:.2f}", "(shown: the ratio's floor)", ""))
     if r7 is not None:
