@@ -59,16 +59,22 @@ def summary(findings, statuses=(FAIL,)):
 
 # --- what is checked ----------------------------------------------------------------------------
 
+def subnet_group_vpc(rds, name):
+    """The VPC of a DB subnet group; None without a name or when it cannot be read (the VPC checks then say so)."""
+    if not name:
+        return None
+    try:
+        return (rds_domain.get_subnet_group(rds, name) or {}).get("VpcId")
+    except AnsibleAWSError:
+        return None
+
+
 def target_from_cluster(rds, cluster, instances):
     """Engine, version, instance classes, security groups, port and VPC of an existing cluster."""
     vpc_id = None
     for instance in instances:
         vpc_id = vpc_id or (instance.get("DBSubnetGroup") or {}).get("VpcId")
-    if not vpc_id and cluster.get("DBSubnetGroup"):
-        try:
-            vpc_id = (rds_domain.get_subnet_group(rds, cluster["DBSubnetGroup"]) or {}).get("VpcId")
-        except AnsibleAWSError:
-            vpc_id = None  # the VPC check then says it could not check
+    vpc_id = vpc_id or subnet_group_vpc(rds, cluster.get("DBSubnetGroup"))
     return dict(
         engine=cluster.get("Engine") or DEFAULT_ENGINE,
         engine_version=cluster.get("EngineVersion"),
@@ -77,6 +83,21 @@ def target_from_cluster(rds, cluster, instances):
         port=cluster.get("Port") or rds_domain.DEFAULT_PORT,
         vpc_id=vpc_id,
         existing=True,
+    )
+
+
+def target_for_new(rds, settings):
+    """What a DB not created yet will be: its settings (engine, engine_version, instance_class, security_group_ids,
+    port, vpc_id), the VPC read from its DB subnet group (db_subnet_group_name) when not given."""
+    vpc_id = settings.get("vpc_id") or subnet_group_vpc(rds, settings.get("db_subnet_group_name"))
+    return dict(
+        engine=settings.get("engine") or DEFAULT_ENGINE,
+        engine_version=settings.get("engine_version"),
+        instance_classes=[settings["instance_class"]] if settings.get("instance_class") else [],
+        security_group_ids=settings.get("security_group_ids") or [],
+        port=settings.get("port"),
+        vpc_id=vpc_id,
+        existing=False,
     )
 
 
@@ -634,6 +655,14 @@ def run_checks(get_client, region, directory_id, iam_role_name, target):
                                 vpc_settings.get("SecurityGroupId"), vpc_settings.get("VpcId"), target.get("vpc_id"),
                                 sg_ids))
     return findings
+
+
+def verdict(findings, fail_on):
+    """ok (no finding fails) and the message that stops the task, None when no finding's status is in fail_on."""
+    stopping = failing(findings, fail_on)
+    message = (f"Kerberos preflight: {len(stopping)} check(s) failed: {summary(findings, fail_on)}"
+               if stopping else None)
+    return not failing(findings), message
 
 
 def module_clients(module):

@@ -22,6 +22,8 @@ description:
     M(amazon.aws.rds_cluster) cannot send it, which is why the cluster role creates with this module.
   - It does not wait for the cluster to be available (M(aurora.kerberos.domain_membership) waits for that before the
     join).
+  - With O(preflight), the checks of M(aurora.kerberos.kerberos_preflight) run first, in the same process, and a
+    failing one stops the module before anything is written (the parameter group included).
 author:
   - aurora.kerberos contributors (!UNKNOWN)
 options:
@@ -124,6 +126,27 @@ options:
     description: The tags of new instances.
     type: dict
     default: {}
+  preflight:
+    description:
+      - Run the checks of M(aurora.kerberos.kerberos_preflight) before the first write, on what the cluster will be
+        (this module's O(engine_version), O(instance_class), O(vpc_security_group_ids), O(port), and the VPC of
+        O(db_subnet_group_name)) or, when it exists, on what it is. One module process instead of two for a cluster the
+        chain creates.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      directory_id:
+        description: The directory the cluster is to join. Without it the directory and network checks are not run.
+        type: str
+      iam_role_name:
+        description: The IAM role RDS is to use. Without it the IAM role and STS checks are not run.
+        type: str
+      fail_on:
+        description: The finding statuses that stop the module before any write. V([]) only reports.
+        type: list
+        elements: str
+        choices: [warn, fail]
+        default: [fail]
   wait_timeout:
     description: Seconds to keep retrying an instance the cluster cannot take yet.
     type: int
@@ -149,6 +172,7 @@ attributes:
 seealso:
   - module: aurora.kerberos.cluster_info
   - module: aurora.kerberos.domain_membership
+  - module: aurora.kerberos.kerberos_preflight
   - module: amazon.aws.rds_cluster
 """
 
@@ -165,6 +189,10 @@ EXAMPLES = r"""
     instance_class: db.r6g.large
     tags:
       team: orders
+    # Checked first, in the same module process: nothing is created when a check fails.
+    preflight:
+      directory_id: d-1234567890
+      iam_role_name: rds-directory-access
 """
 
 RETURN = r"""
@@ -189,6 +217,15 @@ parameter_group:
   sample: {"parameter_group": {"name": "orders-prod-params", "family": "aurora-postgresql16", "created": true},
            "changes": [{"ParameterName": "shared_preload_libraries", "ParameterValue": "pg_ad_mapping",
                         "ApplyMethod": "pending-reboot"}]}
+preflight:
+  description:
+    - With O(preflight), what M(aurora.kerberos.kerberos_preflight) returns - its
+      RV(aurora.kerberos.kerberos_preflight#module:findings) and RV(aurora.kerberos.kerberos_preflight#module:ok);
+      null otherwise. Also returned when a check in O(preflight.fail_on) stopped the module.
+  returned: always
+  type: dict
+  sample: {"ok": true, "findings": [{"check": "engine_support", "status": "ok", "fix": "",
+                                     "message": "aurora-postgresql 16.6 supports Kerberos on db.r6g.large."}]}
 """
 
 import time
@@ -200,7 +237,10 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+
 from ansible_collections.aurora.kerberos.plugins.module_utils import cluster_params
+from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
@@ -244,6 +284,33 @@ def create_instance(module, client, name, deadline):
             time.sleep(p["poll_interval"])
 
 
+def check_first(module, get_client, cluster, new_instances):
+    """The preflight, before any write: its findings and ok, or the module fails (nothing changed) on fail_on."""
+    p = module.params
+    rds = get_client("rds")
+    try:
+        if cluster:
+            # What the cluster is (AWS's shape, which kerberos_preflight reads), with the class of new instances.
+            target = preflight.target_from_cluster(rds, rds_domain.get_cluster(rds, p["cluster_id"]) or {},
+                                                   rds_domain.get_cluster_instances(rds, p["cluster_id"]))
+            if new_instances and p["instance_class"] not in target["instance_classes"]:
+                target["instance_classes"].append(p["instance_class"])
+        else:
+            target = preflight.target_for_new(rds, dict(
+                engine=p["engine"], engine_version=p["engine_version"], instance_class=p["instance_class"],
+                security_group_ids=p["vpc_security_group_ids"], port=p["port"],
+                db_subnet_group_name=p["db_subnet_group_name"]))
+        findings = preflight.run_checks(get_client, module.region, p["preflight"]["directory_id"],
+                                        p["preflight"]["iam_role_name"], target)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+    ok, stopping = preflight.verdict(findings, p["preflight"]["fail_on"])
+    if stopping:
+        module.fail_json(msg=f"{stopping} Nothing was created.", changed=False, cluster_created=False,
+                         instances_created=[], parameter_group=None, preflight=dict(findings=findings, ok=ok))
+    return dict(findings=findings, ok=ok)
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -272,6 +339,10 @@ def main():
             instance_class=dict(type="str"),
             publicly_accessible=dict(type="bool", default=False),
             instance_tags=dict(type="dict", default={}),
+            preflight=dict(type="dict", options=dict(
+                directory_id=dict(type="str"),
+                iam_role_name=dict(type="str"),
+                fail_on=dict(type="list", elements="str", choices=["warn", "fail"], default=["fail"]))),
             wait_timeout=dict(type="int", default=1800),
             poll_interval=dict(type="int", default=15),
         ),
@@ -290,9 +361,13 @@ def main():
         problems += cluster_params.input_problems(group["name"], group["preload_libraries"], group["parameters"])
     if p["poll_interval"] < 1:
         problems.append(f"poll_interval must be at least 1 second (got {p['poll_interval']})")
+    if p["preflight"]:
+        problems += rds_domain.input_problems(directory_id=p["preflight"]["directory_id"],
+                                              iam_role_name=p["preflight"]["iam_role_name"])
     if problems:
         module.fail_json(msg=f"Refused before any change: {'; '.join(problems)}.")
-    client = module.client("rds", retry_decorator=jittered_backoff())
+    get_client = preflight.module_clients(module)  # the preflight's clients too: one RDS client in all
+    client = get_client("rds")
 
     # One shape for both: the cluster as given (cluster_info's keys) or as read here, through the same function.
     cluster = p["cluster"]
@@ -318,7 +393,9 @@ def main():
                              f"{'does not exist' if not cluster else 'lacks instances'}: {'; '.join(problems)}.")
 
     result = dict(changed=not cluster or bool(new_instances), cluster_created=not cluster, instances_created=[],
-                  parameter_group=None)
+                  parameter_group=None, preflight=None)
+    if p["preflight"]:
+        result["preflight"] = check_first(module, get_client, cluster, new_instances)
     if group and not cluster:
         # The group first (check mode: predicted), so that CreateDBCluster names it.
         settings = dict(group, cluster_id=p["cluster_id"], engine_version=p["engine_version"], reboot=False, wait=False,

@@ -89,6 +89,13 @@ options:
   db_vpc_id:
     description: The cluster's VPC, when there is no O(cluster_id).
     type: str
+  db_subnet_group_name:
+    description:
+      - The DB subnet group of a cluster or DB instance not created yet, when there is no O(cluster_id) or
+        O(db_instance_id) and no O(db_vpc_id) - its VPC (C(DescribeDBSubnetGroups)) is the one checked. Without either
+        the VPC checks say they could not check.
+    type: str
+    version_added: 0.2.0
   directory_id:
     description:
       - The directory id (V(d-) and 10 hex digits); in an account the directory is shared with, that account's id.
@@ -218,7 +225,6 @@ def validate(module):
 def target(module, rds):
     """What to check: read from the cluster, overridden by explicit options."""
     p = module.params
-    result = dict(engine=p["engine"])
     if p["db_instance_id"]:
         instance = rds_domain.get_instance(rds, p["db_instance_id"])
         if instance is None:
@@ -237,6 +243,9 @@ def target(module, rds):
                                  "or leave cluster_id out and give engine_version, instance_class, "
                                  "db_security_group_ids and db_vpc_id.")
         result = preflight.target_from_cluster(rds, cluster, rds_domain.get_cluster_instances(rds, p["cluster_id"]))
+    else:
+        result = preflight.target_for_new(rds, dict(engine=p["engine"], vpc_id=p["db_vpc_id"],
+                                                    db_subnet_group_name=p["db_subnet_group_name"]))
     overrides = dict(engine_version=p["engine_version"], security_group_ids=p["db_security_group_ids"],
                      port=p["port"], vpc_id=p["db_vpc_id"],
                      instance_classes=[p["instance_class"]] if p["instance_class"] else None)
@@ -254,6 +263,7 @@ def main():
         engine=dict(type="str", choices=["aurora-postgresql", "postgres"], default="aurora-postgresql"),
         port=dict(type="int"),
         db_vpc_id=dict(type="str"),
+        db_subnet_group_name=dict(type="str"),
         directory_id=dict(type="str"),
         iam_role_name=dict(type="str"),
         fail_on=dict(type="list", elements="str", choices=["warn", "fail"], default=["fail"]),
@@ -267,12 +277,9 @@ def main():
                                         module.params["iam_role_name"], target(module, get_client("rds")))
     except AnsibleAWSError as e:
         module.fail_json_aws_error(e)
-    ok = not preflight.failing(findings)
-    stopping = preflight.failing(findings, module.params["fail_on"])
+    ok, stopping = preflight.verdict(findings, module.params["fail_on"])
     if stopping:
-        module.fail_json(msg=f"Kerberos preflight: {len(stopping)} check(s) failed: "
-                             f"{preflight.summary(findings, module.params['fail_on'])}",
-                         findings=findings, ok=ok)
+        module.fail_json(msg=stopping, findings=findings, ok=ok)
     module.exit_json(changed=False, findings=findings, ok=ok)
 
 

@@ -236,6 +236,26 @@ def test_failed_join_names_the_cause_and_the_fixed_rerun_retries(fresh):
     assert_one_of_everything(lab)
 
 
+def test_a_new_clusters_failing_preflight_stops_its_create_before_any_rds_write(fresh):
+    lab = fresh
+    # The network role left out, the preflight on (the default): the DB security group does not admit the directory's,
+    # and the new cluster's preflight, run by cluster_create in its own process, stops it before it writes anything.
+    broken = site("-e", json.dumps({"aurora_kerberos_steps": ["directory", "iam_role", "cluster", "db_users"]}))
+    assert broken.returncode != 0, output(broken)
+    message = broken.stdout
+    assert "Kerberos preflight: 1 check(s) failed" in message and "Nothing was created" in message, output(broken)
+    assert "[db_security_group_ingress]" in message and "the network role" in message
+    failed_task = message[:message.index("fatal:")].rsplit("TASK [", 1)[1].split("]")[0]
+    assert "Create the Aurora cluster and its missing instances" in failed_task, failed_task
+    writes = [c["operation"] for c in lab_api(lab, "GET", "calls")["calls"] if c["mutating"] and c["service"] == "rds"]
+    assert writes == [], f"RDS writes before the preflight stopped the create: {writes}"
+    assert clients(lab)["rds"].describe_db_clusters()["DBClusters"] == []
+
+    fixed = site()
+    assert fixed.returncode == 0, output(fixed)
+    assert_one_of_everything(lab)
+
+
 # --- a directory that fails ----------------------------------------------------------------------
 
 

@@ -174,3 +174,73 @@ def test_check_mode_predicts_the_group_and_the_cluster_and_writes_nothing(rds):
 def test_a_parameter_group_and_a_group_name_together_are_refused(rds):
     result = run(cluster={}, **dict(NEW, parameter_group=GROUP))
     assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+# --- preflight: kerberos_preflight's checks in the same module process, before the first write ------------------------
+
+from test_kerberos_preflight import DB_SG, ID, ROLE, VPC, expect_checks  # noqa: E402  (one set of preflight stubs)
+
+WITH_PREFLIGHT = {**NEW, "vpc_security_group_ids": [DB_SG], "instance_count": 1,
+                  "preflight": {"directory_id": ID, "iam_role_name": ROLE}}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    stubbers = stubbed(monkeypatch, "rds", "ds", "iam", "sts", "ec2")
+    monkeypatch.setattr(module_under_test.time, "sleep", lambda seconds: None)
+    yield stubbers
+    assert_all_used(stubbers)
+
+
+def expect_subnet_group(rds, vpc_id=VPC):
+    rds.add_response("describe_db_subnet_groups", {"DBSubnetGroups": [{"DBSubnetGroupName": "orders-db", "VpcId": vpc_id}]},
+                     {"DBSubnetGroupName": "orders-db"})
+
+
+def test_a_new_cluster_is_preflighted_first_on_what_it_will_be(aws):
+    expect_subnet_group(aws["rds"])  # the VPC checks read the new cluster's VPC from its subnet group
+    expect_checks(aws, version="16.6")
+    expect_cluster_created(aws["rds"], VpcSecurityGroupIds=[DB_SG])
+    expect_instance(aws["rds"], "orders-1")
+    result = run(cluster={}, **WITH_PREFLIGHT)
+    assert not result["failed"] and result["cluster_created"] and result["preflight"]["ok"]
+    statuses = {f["check"]: f["status"] for f in result["preflight"]["findings"]}
+    assert len(statuses) == 9 and set(statuses.values()) == {"ok"}, result["preflight"]["findings"]
+
+
+def test_a_failing_preflight_stops_before_anything_is_written(aws):
+    expect_subnet_group(aws["rds"])
+    expect_checks(aws, version="16.6", kerberos=False)  # no create stubbed: a write would fail the test
+    result = run(cluster={}, **{**WITH_GROUP, "vpc_security_group_ids": [DB_SG], "preflight": WITH_PREFLIGHT["preflight"]})
+    assert result["failed"] and not result["changed"] and "Nothing was created" in result["msg"]
+    assert "[engine_support]" in result["msg"] and result["parameter_group"] is None
+    assert [f["check"] for f in result["preflight"]["findings"] if f["status"] == "fail"] == ["engine_support"]
+    assert "S3cret-pass" not in repr(result)
+
+
+def test_check_mode_with_fail_on_empty_reports_the_failing_check_and_writes_nothing(aws):
+    expect_subnet_group(aws["rds"])
+    expect_checks(aws, version="16.6", kerberos=False)
+    preflight = dict(WITH_PREFLIGHT["preflight"], fail_on=[])
+    result = run(check_mode=True, cluster={}, **{**WITH_PREFLIGHT, "preflight": preflight})
+    assert not result["failed"] and result["cluster_created"] and result["preflight"]["ok"] is False
+
+
+def test_an_existing_cluster_is_preflighted_as_it_is_with_the_new_instances_class(aws):
+    aws["rds"].add_response("describe_db_clusters", {"DBClusters": [{
+        "DBClusterIdentifier": "orders", "Engine": "aurora-postgresql", "EngineVersion": "16.6", "Port": 5432,
+        "VpcSecurityGroups": [{"VpcSecurityGroupId": DB_SG}]}]}, {"DBClusterIdentifier": "orders"})
+    aws["rds"].add_response("describe_db_instances", {"DBInstances": [{
+        "DBInstanceIdentifier": "orders-2", "DBInstanceClass": "db.r6g.large", "DBSubnetGroup": {"VpcId": VPC}}]},
+        {"Filters": [{"Name": "db-cluster-id", "Values": ["orders"]}]})
+    expect_checks(aws, version="16.6")
+    expect_instance(aws["rds"], "orders-1")
+    cluster = {"db_cluster_identifier": "orders", "db_cluster_members": [{"db_instance_identifier": "orders-2"}]}
+    result = run(cluster=cluster, **{**WITH_PREFLIGHT, "instance_count": 2})
+    assert not result["failed"] and not result["cluster_created"] and result["instances_created"] == ["orders-1"]
+    assert result["preflight"]["ok"]
+
+
+def test_a_preflight_directory_id_that_is_not_one_is_refused_before_any_call(aws):
+    result = run(cluster={}, **{**WITH_PREFLIGHT, "preflight": {"directory_id": "corp", "iam_role_name": ROLE}})
+    assert result["failed"] and "Refused before any change" in result["msg"] and "directory_id" in result["msg"]

@@ -87,6 +87,17 @@ def test_the_cluster_gives_what_is_checked(aws):
     assert "17.4" in result["findings"][0]["message"]
 
 
+def test_a_db_not_created_yet_is_checked_in_the_vpc_of_its_subnet_group(aws):
+    aws["rds"].add_response("describe_db_subnet_groups", {"DBSubnetGroups": [{"DBSubnetGroupName": "orders-db",
+                                                                              "VpcId": VPC}]},
+                            {"DBSubnetGroupName": "orders-db"})
+    expect_checks(aws)
+    explicit = {k: v for k, v in EXPLICIT.items() if k != "db_vpc_id"}
+    result = run(db_subnet_group_name="orders-db", **explicit)
+    vpc = [f for f in result["findings"] if f["check"] == "vpc_connectivity"][0]
+    assert result["ok"] is True and vpc["status"] == "ok" and VPC in vpc["message"]
+
+
 def test_explicit_options_override_the_cluster(aws):
     aws["rds"].add_response("describe_db_clusters", {"DBClusters": [{
         "DBClusterIdentifier": CLUSTER, "Engine": "aurora-postgresql", "EngineVersion": "17.4", "Port": 5433,
