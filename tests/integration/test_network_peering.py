@@ -219,7 +219,15 @@ def test_a_db_in_a_peered_vpc_joins_only_because_the_role_opened_the_controllers
         return [m["Status"] for m in cluster.get("DomainMemberships") or []]
 
     try:
-        closed = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}", "-e", "peer_directory_access=false")
+        # The preflight of the new cluster (in cluster_create) reads its VPC from its DB subnet group and refuses the
+        # closed controllers' group before anything is written: no cluster.
+        refused = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}", "-e", "peer_directory_access=false")
+        assert refused.returncode != 0 and "[directory_controllers_ingress]" in refused.stdout, refused.stdout[-6000:]
+        assert "Nothing was created" in refused.stdout and join["directory_group"] in refused.stdout
+        assert [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == join["cluster_id"]] == []
+
+        # Without the preflight the lab refuses the join itself, as AWS does.
+        closed = playbook(JOIN_PLAYBOOK, "-e", f"@{extra}", "-e", "peer_directory_access=false", "-e", "cluster_preflight=false")
         assert closed.returncode != 0 and "enable-kerberos-failed" in closed.stdout, closed.stdout[-6000:]
         assert membership() == ["enable-kerberos-failed"]
         assert join["directory_group"] in closed.stdout, closed.stdout[-6000:]
