@@ -60,7 +60,10 @@ def summary(findings, statuses=(FAIL,)):
 # --- what is checked ----------------------------------------------------------------------------
 
 def subnet_group_vpc(rds, name):
-    """The VPC of a DB subnet group; None without a name or when it cannot be read (the VPC checks then say so)."""
+    """The VPC of a DB subnet group; None without a name or when it cannot be read (the VPC checks then say so).
+
+    The rds model's DescribeDBSubnetGroups returns DBSubnetGroup.VpcId, the VPC whose subnets the group holds: a DB
+    created in the group is in that VPC (docs/iam-policy.md, ClusterRead, grants the read)."""
     if not name:
         return None
     try:
