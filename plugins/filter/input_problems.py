@@ -4,34 +4,33 @@
 
 """The roles' validation runs the same rules as the modules: each rule lives once, in module_utils."""
 
-try:
-    from botocore.exceptions import InvalidRegionError
-    from botocore.utils import validate_region_name
-except ImportError:  # the modules report a missing botocore; the Region's form is then left to them
-    validate_region_name = None
+import re
 
-from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import input_rules
 from ansible_collections.aurora.kerberos.plugins.module_utils import network
 from ansible_collections.aurora.kerberos.plugins.module_utils import logins
-from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
+
+# botocore.utils.validate_region_name's pattern, copied: importing botocore costs every worker that checks inputs
+# about 0.05 CPU seconds a host (tests/unit hold the copy to botocore's function).
+REGION_NAME = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{,63}(?<!-)$")
 
 
 def _directory_name(value, variable):
     if not isinstance(value, str) or not value:
         return f"{variable} must be the directory's fully qualified DNS name (got {value!r}): use e.g. corp.example.com"
-    problem = ds.directory_name_problem(value)
+    problem = input_rules.directory_name_problem(value)
     return f"{variable} {problem}" if problem else None
 
 
 def _directory_short_name(value, variable):
-    if isinstance(value, str) and not ds.directory_input_problems(short_name=value):
+    if isinstance(value, str) and not input_rules.directory_input_problems(short_name=value):
         return None
     return (f"{variable} must be a NetBIOS name of 1-15 characters, none of \\/:*?\"<>| and not starting with a "
             f"period (got {value!r}): use e.g. CORP")
 
 
 def _admin_password(value, variable):
-    problem = "is missing" if not isinstance(value, str) or not value else ds.admin_password_problem(value)
+    problem = "is missing" if not isinstance(value, str) or not value else input_rules.admin_password_problem(value)
     if not problem:
         return None
     return (f"{variable} {problem}: set it from a vault (8-64 characters, 3 of a-z, A-Z, 0-9 and symbols other than "
@@ -103,15 +102,7 @@ def _aws_connection(value, variable):
 def _region_code(region):
     """botocore's own check of a Region name (what boto3 refuses), and lower case: Region codes are, and SigV4 signs
     the Region as given."""
-    if not isinstance(region, str) or region != region.lower():
-        return False
-    if validate_region_name is None:
-        return True
-    try:
-        validate_region_name(region)
-    except InvalidRegionError:
-        return False
-    return True
+    return isinstance(region, str) and region == region.lower() and REGION_NAME.match(region) is not None
 
 
 def _removed_aws(value, variable):
@@ -127,15 +118,15 @@ def _removed_aws(value, variable):
 
 
 RULES = {
-    "rds_id": rds_domain.rds_id_problem,
-    "iam_role_name": rds_domain.iam_role_name_problem,
-    "iam_path": rds_domain.iam_path_problem,
-    "master_username": rds_domain.master_username_problem,
-    "master_password": rds_domain.master_password_problem,
-    "instance_class": rds_domain.instance_class_problem,
-    "rds_kind": rds_domain.kind_problem,
+    "rds_id": input_rules.rds_id_problem,
+    "iam_role_name": input_rules.iam_role_name_problem,
+    "iam_path": input_rules.iam_path_problem,
+    "master_username": input_rules.master_username_problem,
+    "master_password": input_rules.master_password_problem,
+    "instance_class": input_rules.instance_class_problem,
+    "rds_kind": input_rules.kind_problem,
     "ec2_id": network.ec2_id_problem,
-    "directory_id": ds.directory_id_problem,
+    "directory_id": input_rules.directory_id_problem,
     "directory_name": _directory_name,
     "directory_short_name": _directory_short_name,
     "directory_admin_password": _admin_password,

@@ -19,7 +19,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorH
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.transformation import boto3_resource_to_ansible_dict
-from ansible_collections.aurora.kerberos.plugins.module_utils.network import EC2_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import DIRECTORY_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import FQDN
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import directory_input_problems
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
@@ -28,35 +30,7 @@ STAGES_BEING_CREATED = ("Requested", "Creating", "Created")
 STAGES_IN_PROGRESS = STAGES_BEING_CREATED + ("Updating", "Restoring")
 STAGES_FAILED = ("Failed", "Impaired", "Inoperable", "RestoreFailed")
 STAGES_GONE = ("Deleting", "Deleted")
-# CreateMicrosoftAD makes only these two; a Hybrid directory comes from CreateHybridAD after a successful
-# StartADAssessment (ds model, CreateMicrosoftADRequest.Edition and CreateHybridAD).
-EDITIONS = ("Standard", "Enterprise")
-# Names AWS refuses with InvalidParameterException "The following domain names are reserved and cannot be
-# used with your directory: *.example, *.invalid, *.localhost" (AWS_FACTS.md section 1, recorded error).
-RESERVED_DOMAINS = ("example", "invalid", "localhost")
-# The model's Password pattern: 8-64 characters and 3 of these 4 ASCII classes; whitespace is no symbol.
-PASSWORD_CLASSES = (
-    ("lower-case letters a-z", re.compile(r"[a-z]")),
-    ("upper-case letters A-Z", re.compile(r"[A-Z]")),
-    ("digits 0-9", re.compile(r"\d", re.ASCII)),
-    ("symbols (any other character except whitespace, so a space is not one)", re.compile(r"[^A-Za-z0-9\s]")),
-)
-
-_FQDN = re.compile(r"^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
-# The model's DirectoryShortName pattern (none of \/:*?"<>|, no leading '.'), and NetBIOS's 15 characters.
-_NETBIOS = re.compile(r"^(?=.{1,15}$)[^\\/:*?\"<>|.][^\\/:*?\"<>|]*$")
-# A directory id (ds model, DirectoryId: "^d-[0-9a-f]{10}$"); the one copy every module uses.
-DIRECTORY_ID = re.compile(r"^d-[0-9a-f]{10}$")
-_SUBNET_ID = EC2_ID["subnet"]
-_VPC_ID = EC2_ID["vpc"]
-
-
-def directory_id_problem(value, variable, required=False):
-    """A directory id (DIRECTORY_ID, the ds model's DirectoryId pattern), for the roles' validation; null passes unless
-    required. The message names variable and the fix; None when the value passes."""
-    if (value is None and not required) or (isinstance(value, str) and DIRECTORY_ID.match(value)):
-        return None
-    return f"{variable} must be a directory id, d- and 10 hex digits (got {value!r}): use e.g. d-1234567890"
+# The rules for the directory's name, id and Admin password: input_rules.
 
 
 class AnsibleDSError(AnsibleAWSError):
@@ -76,74 +50,6 @@ class DSErrorHandler(AWSErrorHandler):
     @classmethod
     def _is_missing(cls):
         return is_boto3_error_code("EntityDoesNotExistException")
-
-
-# --- validation (before anything is written) --------------------------------------------------
-
-def admin_password_problem(password):
-    """AWS's rules for the Admin password (AWS_FACTS.md section 1), or None when it passes."""
-    if not 8 <= len(password) <= 64:
-        return "must be 8 to 64 characters long"
-    if "admin" in password.lower():
-        return 'must not contain the word "admin"'
-    if sum(1 for dummy, pattern in PASSWORD_CLASSES if pattern.search(password)) < 3:
-        return "must use 3 of: " + ", ".join(label for label, dummy in PASSWORD_CLASSES)
-    return None
-
-
-def directory_name_problem(name):
-    """What AWS refuses in a directory's DNS name (AWS_FACTS.md section 1), or None."""
-    if name.endswith("."):
-        return f"{name!r} ends with a dot: AWS takes the name without it: use it without a trailing dot, {name.rstrip('.')!r}"
-    if not _FQDN.match(name):
-        return f"{name!r} must be the directory's fully qualified DNS name: use e.g. corp.example.com"
-    if name.rsplit(".", 1)[-1].lower() in RESERVED_DOMAINS:
-        return (f"{name!r} is in a domain AWS reserves (*.example, *.invalid, *.localhost): use a domain "
-                "you own, e.g. corp.example.com")
-    return None
-
-
-def edition_problem(edition):
-    if edition == "Hybrid":
-        return ("Hybrid is not an edition CreateMicrosoftAD makes: a Hybrid directory comes from CreateHybridAD "
-                "after a successful StartADAssessment of your self-managed AD. Use Standard or Enterprise, or "
-                "adopt an existing Hybrid directory by its id and leave the edition unset")
-    if edition not in EDITIONS:
-        return f"must be one of {', '.join(EDITIONS)} (got {edition!r})"
-    return None
-
-
-def directory_input_problems(name=None, short_name=None, password=None, vpc_id=None, subnet_ids=None,
-                             directory_id=None, edition=None, prefix=""):
-    """Every problem with the inputs, each naming the option and the fix."""
-    problems = []
-    if directory_id is not None and not DIRECTORY_ID.match(directory_id):
-        problems.append(f"{prefix}directory_id {directory_id!r} is not a directory id: use d- and 10 hex digits")
-    if name is not None:
-        problem = directory_name_problem(name)
-        if problem:
-            problems.append(f"{prefix}name {problem}")
-    if short_name is not None and not _NETBIOS.match(short_name):
-        problems.append(f"{prefix}short_name {short_name!r} must be a NetBIOS name: 1-15 characters, none of "
-                        "\\/:*?\"<>| and not starting with a period")
-    if password is not None:
-        problem = admin_password_problem(password)
-        if problem:
-            problems.append(f"{prefix}password {problem}")
-    if vpc_id is not None and not _VPC_ID.match(vpc_id):
-        problems.append(f"{prefix}vpc_id {vpc_id!r} is not a VPC id (vpc-...)")
-    if subnet_ids is not None:
-        if len(subnet_ids) != 2 or len(set(subnet_ids)) != 2:
-            problems.append(f"{prefix}subnet_ids must list exactly 2 different subnets, in 2 Availability Zones "
-                            f"(got {len(subnet_ids)})")
-        bad = [s for s in subnet_ids if not _SUBNET_ID.match(s)]
-        if bad:
-            problems.append(f"{prefix}subnet_ids {bad} are not subnet ids (subnet-...)")
-    if edition is not None:
-        problem = edition_problem(edition)
-        if problem:
-            problems.append(f"{prefix}edition {problem}")
-    return problems
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -390,7 +296,7 @@ def trust_input_problems(directory_id=None, remote_domain_name=None, trust_passw
                          conditional_forwarder_ip_addrs=None, prefix=""):
     """Every problem with a trust's inputs, each naming the option and the fix."""
     problems = directory_input_problems(directory_id=directory_id, prefix=prefix)
-    if remote_domain_name is not None and not _FQDN.match(remote_domain_name.rstrip(".")):
+    if remote_domain_name is not None and not FQDN.match(remote_domain_name.rstrip(".")):
         problems.append(f"{prefix}remote_domain_name {remote_domain_name!r} must be the on-premises forest's fully "
                         "qualified DNS name, e.g. onprem.example.com")
     if trust_password is not None:

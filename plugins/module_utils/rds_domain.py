@@ -10,7 +10,6 @@ retries a failed join (AWS_FACTS.md section 4); this is the part it lacks.
 """
 
 import math
-import re
 import time
 
 try:
@@ -23,10 +22,13 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
-from ansible_collections.amazon.aws.plugins.module_utils.iam import validate_iam_identifiers
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 from ansible_collections.amazon.aws.plugins.module_utils.waiter import custom_waiter_config
 from ansible_collections.aurora.kerberos.plugins.module_utils.ds import DIRECTORY_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import CLUSTER_ID
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import MULTI_AZ_NO_KERBEROS
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import iam_role_name_problem
+from ansible_collections.aurora.kerberos.plugins.module_utils.input_rules import is_aurora
 from ansible_collections.aurora.kerberos.plugins.module_utils.retries import jittered_backoff
 from ansible_collections.aurora.kerberos.plugins.module_utils.waiter import WaiterFactory
 
@@ -41,43 +43,7 @@ STATUSES_GONE = ("removed",)
 STATUSES_MAINTENANCE = ("pending-maintenance-enable-kerberos", "pending-maintenance-disable-kerberos")
 
 DEFAULT_PORT = 5432
-
-# RDS: 1-63 letters, digits or hyphens; a letter first; no trailing or doubled hyphen.
-_CLUSTER_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$")
-# The role's own rule for the ids it names: RDS stores identifiers in lower case (rds model, DBClusterIdentifier),
-# so the role asks for them in lower case and compares them with what RDS returns.
-_LOWER_ID = re.compile(r"^[a-z](-?[a-z0-9])*$")
-RDS_ID_MAX = 63
-# The master user name: 1 to 16 characters, a letter first (rds model, CreateDBCluster.MasterUsername "Must be 1 to
-# 16 letters or numbers" and CreateDBInstance.MasterUsername "1 to 16 letters, numbers, or underscores"; Aurora User
-# Guide, "Understanding PostgreSQL roles and permissions": "between 1 and 16 alphanumeric characters"); "Can't be a
-# reserved word for the chosen database engine". Underscores: the instance text allows them; the cluster text names
-# only letters and numbers [inferred: allowed for clusters too, as the engine and the instance text allow them].
-MASTER_USERNAME_MAX = 16
-_MASTER_USERNAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_]{{0,{MASTER_USERNAME_MAX - 1}}}$")
-# The reserved words: Aurora's own roles (the Aurora User Guide, "Understanding PostgreSQL roles and permissions"),
-# role names PostgreSQL itself refuses (CREATE ROLE: public, none and the current_* / session_user keywords), and
-# PostgreSQL's reserved key words (PostgreSQL documentation, Appendix C "SQL Key Words": reserved, and reserved
-# that can be a function or type name; pg_get_keywords() catcode R and T of PostgreSQL 15).
-AURORA_RESERVED_ROLES = frozenset((
-    "rdsadmin", "rdsrepladmin", "rdstopmgr", "rds_superuser", "rds_ad", "rds_iam", "rds_password", "rds_replication",
-    "public", "none"))
-POSTGRESQL_RESERVED_WORDS = frozenset("""
-    all analyse analyze and any array as asc asymmetric authorization binary both case cast check collate collation
-    column concurrently constraint create cross current_catalog current_date current_role current_schema current_time
-    current_timestamp current_user default deferrable desc distinct do else end except false fetch for foreign freeze
-    from full grant group having ilike in initially inner intersect into is isnull join lateral leading left like
-    limit localtime localtimestamp natural not notnull null offset on only or order outer overlaps placing primary
-    references returning right select session_user similar some symmetric table tablesample then to trailing true
-    union unique user using variadic verbose when where window with""".split())
-# MasterUserPassword (rds model): CreateDBCluster 8-41 characters; CreateDBInstance "RDS for PostgreSQL - Must
-# contain from 8 to 128 characters"; any printable ASCII except / " and @. The Aurora User Guide's naming constraints
-# exclude ' and the space too.
-MASTER_PASSWORD_LENGTH = (8, 41)
-MASTER_PASSWORD_LENGTHS = {"aurora-postgresql": MASTER_PASSWORD_LENGTH, "postgres": (8, 128)}
-MASTER_PASSWORD_EXCLUDED = "/\"@' "
-# DBInstanceClass (rds model: "for example db.m5.large"; Aurora Serverless v2 is db.serverless).
-_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+(\.[a-z0-9]+)?$")
+# The rules for identifiers, the master user and password and the instance class: input_rules.
 
 
 class AnsibleRDSDomainError(AnsibleAWSError):
@@ -100,10 +66,10 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
     """Every problem with the inputs, each naming the option and the fix."""
     problems = []
     # DBInstanceIdentifier has the same rules as DBClusterIdentifier (rds model).
-    if db_instance_id is not None and not _CLUSTER_ID.match(db_instance_id):
+    if db_instance_id is not None and not CLUSTER_ID.match(db_instance_id):
         problems.append(f"db_instance_id {db_instance_id!r} is not a DB instance identifier: 1-63 letters, digits or "
                         "hyphens, starting with a letter, with no trailing or doubled hyphen: use e.g. orders-pg")
-    if cluster_id is not None and not _CLUSTER_ID.match(cluster_id):
+    if cluster_id is not None and not CLUSTER_ID.match(cluster_id):
         problems.append(f"cluster_id {cluster_id!r} is not a DB cluster identifier: 1-63 letters, digits or hyphens, "
                         "starting with a letter, with no trailing or doubled hyphen: use e.g. orders-prod")
     if directory_id is not None and not DIRECTORY_ID.match(directory_id):
@@ -116,81 +82,6 @@ def input_problems(cluster_id=None, directory_id=None, iam_role_name=None, wait_
     if wait_timeout is not None and wait_timeout <= 0:
         problems.append(f"wait_timeout must be a positive number of seconds (got {wait_timeout})")
     return problems
-
-
-def iam_role_name_problem(value, variable, hint=None):
-    """An IAM role name, by amazon.aws's validate_iam_identifiers (1-64 of [\\w+=,.@-]) and ASCII only: the IAM API
-    reference gives RoleName as upper and lower case alphanumerics and _+=,.@- (Python's \\w takes any letter).
-    The message names variable and the fix (hint, when given, is appended); None when the value passes."""
-    if isinstance(value, str) and value.startswith("arn:"):
-        problem = f"{variable} {value!r} is an ARN: give the role's name, not the ARN (the part after role/)"
-    elif not isinstance(value, str) or not value:
-        problem = f"{variable} {value!r} is not an IAM role name: give the name of the IAM role, 1-64 letters, digits or +=,.@_-"
-    else:
-        reason = validate_iam_identifiers("role", name=value) or (None if value.isascii() else "ASCII letters only")
-        problem = f"{variable} {value!r} is not an IAM role name: 1-64 letters, digits or +=,.@_- ({reason})" if reason else None
-    return f"{problem}: {hint}" if problem and hint else problem
-
-
-def iam_path_problem(value, variable):
-    """An IAM path, by amazon.aws's validate_iam_identifiers, which amazon.aws.iam_role applies to the role it makes
-    (stricter than the IAM model's \\u0021-\\u007E: the rule that binds is the module's)."""
-    reason = ("not a string" if not isinstance(value, str) or not value
-              else validate_iam_identifiers("role", path=value) or (None if value.isascii() else "ASCII only"))
-    if reason is None:
-        return None
-    return f"{variable} must start and end with /, with letters, digits or +=,.@_- between ({reason}; got {value!r}): use / or e.g. /rds/"
-
-
-def rds_id_problem(value, variable, room=0, example="orders-prod"):
-    """What RDS refuses in a DB cluster, instance or snapshot identifier (DBClusterIdentifier and
-    DBInstanceIdentifier of the rds model), in lower case; room keeps characters free for a suffix the role adds
-    (the instance ids <cluster_id>-N). The message names variable and the fix; None when the value passes."""
-    limit = RDS_ID_MAX - room
-    if isinstance(value, str) and _LOWER_ID.match(value) and len(value) <= limit:
-        return None
-    shown = value if isinstance(value, str) else repr(value)
-    length = f", {len(value)} characters" if isinstance(value, str) else ""
-    why = (f", at most {limit} characters so that the instance ids <{variable}>-N fit RDS's {RDS_ID_MAX}" if room
-           else f", at most {RDS_ID_MAX} characters")
-    return (f"{variable} must be lower-case letters, digits and single hyphens, starting with a letter and not ending "
-            f"with a hyphen{why} (got {shown}{length}): use e.g. {example}")
-
-
-def master_username_problem(value, variable):
-    """What Aurora PostgreSQL refuses as the master user name, or None."""
-    if not isinstance(value, str) or not _MASTER_USERNAME.match(value):
-        return (f"{variable} must be 1-{MASTER_USERNAME_MAX} letters, digits or underscores, starting with a letter "
-                f"(got {value!r}): use e.g. postgres or dbadmin")
-    if value.lower() in AURORA_RESERVED_ROLES or value.lower().startswith("pg_"):
-        return (f"{variable} {value!r} is a name Aurora or PostgreSQL keeps for its own roles "
-                f"({', '.join(sorted(AURORA_RESERVED_ROLES))}, pg_*): "
-                "use e.g. postgres or dbadmin")
-    if value.lower() in POSTGRESQL_RESERVED_WORDS:
-        return (f"{variable} {value!r} is a reserved word of PostgreSQL, which RDS refuses as the master user name: "
-                "use e.g. postgres or dbadmin")
-    return None
-
-
-def master_password_problem(value, variable, engine="aurora-postgresql"):
-    """What RDS refuses in a master password of engine's cluster or instance, or None. The password is never part
-    of the message."""
-    low, high = MASTER_PASSWORD_LENGTHS[engine]
-    if (isinstance(value, str) and low <= len(value) <= high
-            and all(32 <= ord(c) < 127 and c not in MASTER_PASSWORD_EXCLUDED for c in value)):
-        return None
-    what = "an Aurora cluster" if engine == "aurora-postgresql" else "an RDS for PostgreSQL instance"
-    return (f"{variable} must be {low}-{high} printable ASCII characters without / \" @ ' or a space (RDS's rules "
-            f"for the master password of {what}): choose another password")
-
-
-def instance_class_problem(value, variable):
-    """An instance class not in RDS's db.<family>.<size> form, or None."""
-    if isinstance(value, str) and _INSTANCE_CLASS.match(value):
-        return None
-    hint = f"db.{value}" if isinstance(value, str) and re.match(r"^[a-z0-9]+\.[a-z0-9]+$", value) else "db.r6g.large"
-    return (f"{variable} must be an RDS DB instance class, db.<family>.<size> or db.serverless (got {value!r}): "
-            f"use e.g. {hint}")
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -224,16 +115,6 @@ def resource_id(resource):
     return resource.get("DBInstanceIdentifier") or resource.get("DBClusterIdentifier")
 
 
-# Multi-AZ DB clusters (the non-Aurora kind, engine postgres or mysql) do not support Kerberos authentication
-# (Amazon RDS User Guide, "Limitations of Multi-AZ DB clusters for Amazon RDS").
-MULTI_AZ_NO_KERBEROS = ("Multi-AZ DB clusters do not support Kerberos authentication (Amazon RDS User Guide, "
-                        "\"Limitations of Multi-AZ DB clusters for Amazon RDS\")")
-
-
-def is_aurora(resource):
-    return (resource.get("Engine") or "aurora").startswith("aurora")
-
-
 def cluster_member_problem(instance, variable="db_instance_id"):
     """A DB instance that belongs to a cluster cannot be joined on its own: an Aurora cluster holds the membership
     for all its instances, and a Multi-AZ DB cluster has no Kerberos. The message names variable; None when the
@@ -248,35 +129,6 @@ def cluster_member_problem(instance, variable="db_instance_id"):
     return (f"DB instance {name} ({variable}) belongs to Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
             "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
             "PostgreSQL cluster.")
-
-
-def kind_problem(value, variable, kind="aurora"):
-    """What the cluster role refuses to manage as its cluster_kind, read before anything is written: with kind
-    instance, a DB instance of a cluster (an Aurora cluster holds the membership, a Multi-AZ DB cluster has no
-    Kerberos) or of another engine; with kind aurora, a Multi-AZ DB cluster. value: the DB instance or cluster as
-    amazon.aws's rds_instance_info or rds_cluster_info answer it (snake_case), empty when there is none yet. The
-    message names variable; None when the resource may be managed."""
-    if not value:
-        return None
-    engine = value.get("engine") or ""
-    if kind == "instance":
-        name, owner = value.get("db_instance_identifier"), value.get("db_cluster_identifier")
-        if owner and is_aurora({"Engine": engine}):
-            return (f"{variable} {name} is a DB instance of Aurora cluster {owner}, which holds the domain membership for "
-                    f"all its instances: set cluster_kind aurora and {variable} {owner}")
-        if owner:
-            return (f"{variable} {name} is a DB instance of Multi-AZ DB cluster {owner}: {MULTI_AZ_NO_KERBEROS}. Use a "
-                    "single DB instance (or a Multi-AZ DB instance deployment) of RDS for PostgreSQL, or an Aurora "
-                    "PostgreSQL cluster (cluster_kind aurora)")
-        if engine != "postgres":
-            return (f"{variable} {name} is a DB instance of engine {engine}: cluster_kind instance manages RDS for "
-                    "PostgreSQL (engine postgres); give the identifier of one")
-        return None
-    if not is_aurora({"Engine": engine}):
-        return (f"{variable} {value.get('db_cluster_identifier')} is a Multi-AZ DB cluster of engine {engine}: "
-                f"{MULTI_AZ_NO_KERBEROS}. Use an Aurora PostgreSQL cluster, or an RDS for PostgreSQL DB instance "
-                "(cluster_kind instance)")
-    return None
 
 
 @RDSDomainErrorHandler.list_error_handler("describe the cluster's DB instances", [])

@@ -139,6 +139,7 @@ engine_support:
     fix: Choose an engine version that DescribeOrderableDBInstanceOptions lists here.
 """
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import input_rules
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
@@ -158,7 +159,7 @@ def main():
         supports_check_mode=True,
     )
     cluster_id, instance = module.params["cluster_id"], module.params["kind"] == "instance"
-    problem = rds_domain.rds_id_problem(cluster_id, "cluster_id")
+    problem = input_rules.rds_id_problem(cluster_id, "cluster_id")
     if problem:
         module.fail_json(msg=problem)
     client = module.client("rds", retry_decorator=jittered_backoff())

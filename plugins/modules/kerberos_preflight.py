@@ -200,6 +200,7 @@ ok:
 
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 
+from ansible_collections.aurora.kerberos.plugins.module_utils import input_rules
 from ansible_collections.aurora.kerberos.plugins.module_utils import preflight
 from ansible_collections.aurora.kerberos.plugins.module_utils import rds_domain
 from ansible_collections.aurora.kerberos.plugins.module_utils.modules import AuroraKerberosAWSModule as AnsibleAWSModule
@@ -210,7 +211,7 @@ def validate(module):
     problems = rds_domain.input_problems(cluster_id=p["cluster_id"], directory_id=p["directory_id"],
                                          iam_role_name=p["iam_role_name"], db_instance_id=p["db_instance_id"])
     if p["instance_class"] is not None:
-        problems += [m for m in [rds_domain.instance_class_problem(p["instance_class"], "instance_class")] if m]
+        problems += [m for m in [input_rules.instance_class_problem(p["instance_class"], "instance_class")] if m]
     if p["port"] is not None and not 1 <= p["port"] <= 65535:
         problems.append(f"port must be 1-65535 (got {p['port']})")
     bad = [g for g in p["db_security_group_ids"] or [] if not g.startswith("sg-")]

@@ -9,6 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ansible_collections.aurora.kerberos.plugins.module_utils import ds
+from ansible_collections.aurora.kerberos.plugins.module_utils import input_rules
 
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
@@ -46,7 +47,7 @@ def client():
     ("\u00e9bcdefgh1!", None),
 ])
 def test_admin_password_rules(password, problem):
-    found = ds.admin_password_problem(password)
+    found = input_rules.admin_password_problem(password)
     assert (found is None) if problem is None else (problem in found)
 
 
