@@ -118,15 +118,17 @@ class Runner:
     def __init__(self, lab):
         self.env = dict(os.environ, **lab.env, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
         self.aws_pid_file = Path(lab.env.get("LAB_STATE_DIR") or ROOT / ".lab") / "run" / "aws.pid"
-        self.cpu = None  # the last playbook's (controller, lab AWS endpoint) CPU seconds
+        self.cpu = None  # the last playbook's (controller, lab AWS endpoint and its tools) CPU seconds
 
     def aws_cpu(self):
-        """User + system CPU seconds of the lab's AWS endpoint so far (None when its pid cannot be read)."""
+        """User + system CPU seconds of the lab's AWS endpoint so far, with the tools it ran and waited for (the keytab
+        export, pg_ctl, cp); not the PostgreSQL servers and the DC, which run on their own (None when its pid cannot
+        be read)."""
         try:
             fields = Path(f"/proc/{int(self.aws_pid_file.read_text().split()[0])}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, ValueError, IndexError):
             return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime (proc(5))
 
     def playbook(self, *args, timed=False):
         """(wall seconds, the ansible.posix.json result). Timed runs are printed as a user types them."""
@@ -346,7 +348,7 @@ def p4_fanout(runner, lab, names, workdir, fanout):
             walls[forks] = wall
         controller, aws = runner.cpu
         say(f"  wall({hosts}) at -f {forks}: {wall:.1f} s; {len(task_windows(result))} tasks (each on every host it runs for); "
-            f"CPU: ansible-playbook and its modules {controller:.1f} s, the lab's AWS endpoint "
+            f"CPU: ansible-playbook and its modules {controller:.1f} s, the lab's AWS endpoint and its tools "
             f"{'unknown' if aws is None else f'{aws:.1f} s'}, on {os.cpu_count()} cores at least "
             f"{(controller + (aws or 0)) / os.cpu_count():.1f} s of wall")
         cpus[(hosts, forks)] = (controller, aws)
@@ -449,7 +451,7 @@ def table(p2, p3, p4, r7):
                              f"<= {GOALS['p4_critical'][forks]}", verdict(ratio <= GOALS["p4_critical"][forks])))
             controller, aws = p4["cpus"][(FANOUT, forks)]
             rows.append((f"P4 CPU seconds of wall({FANOUT}) / cores, -f {forks}",
-                         f"({controller:.0f} Ansible + {aws or 0:.0f} lab AWS) / {os.cpu_count()} = "
+                         f"({controller:.0f} Ansible + {aws or 0:.0f} lab AWS and tools) / {os.cpu_count()} = "
                          f"{(controller + (aws or 0)) / os.cpu_count():.1f} s", "(shown: wall's floor)", ""))
             t, floor = p4["task"][forks], p4["design"][forks]
             # T + max(dir, T + cluster) + join + T, T one AWS module task on every host (module docstring, P4)

@@ -166,35 +166,62 @@ def sync():
         # account changes its keys; a server whose member left gets none.
         keys = {arn: tuple(sorted((spn, name) for spn in held)) for name, (arn, held) in wanted.items()}
         known = _KEYTAB or {}
-        for arn in set(keys) | set(known):
-            if keys.get(arn, ()) != known.get(arn):
-                _KEYTAB = None
-                _write_keytab(arn, [spn for spn, dummy in keys.get(arn, ())])
-                known[arn] = keys.get(arn, ())
+        changed = sorted(arn for arn in set(keys) | set(known) if keys.get(arn, ()) != known.get(arn))
+        if changed:
+            _KEYTAB = None
+            _write_keytabs({arn: [spn for spn, dummy in keys.get(arn, ())] for arn in changed})
+            known.update({arn: keys.get(arn, ()) for arn in changed})
         _KEYTAB = {arn: held for arn, held in known.items() if held}
         _APPLIED = wanted
 
 
-def _write_keytab(arn, spns):
-    """The keys of these SPNs, and nothing else, in the keytab the member's server reads for each connection."""
+# samba-tool domain exportkeytab's own call (samba.netcmd.domain), run once for every key a sync exports: a
+# samba-tool process costs about 0.2 CPU seconds, and each member has an SPN for each of its endpoints (a 20-cluster
+# fan-out made 60 of them while the playbook under test waited for the same 2 cores). argv: smb.conf, then
+# "<keytab>=<principal>" pairs, each key added to its keytab as samba-tool would.
+EXPORT_KEYTABS = """
+import sys
+from samba import enable_net_export_keytab
+from samba.net import Net
+from samba.param import LoadParm
+enable_net_export_keytab()
+lp = LoadParm()
+lp.load(sys.argv[1])
+net = Net(None, lp)
+for pair in sys.argv[2:]:
+    keytab, principal = pair.split("=", 1)
+    net.export_keytab(keytab=keytab, principal=principal)
+"""
+
+
+def _write_keytabs(spns_by_arn):
+    """Each member's server gets the keys of its SPNs, and nothing else, in the keytab it reads for each connection
+    (a member without SPNs: none). One process exports the keys of every member that changed."""
     from . import servers
 
-    server = servers.get(arn)
-    if server is None:
-        return  # a member without a server of its own (the endpoint runs without a lab template)
-    path = server.keytab
-    if not spns:
-        path.unlink(missing_ok=True)
+    written = {}  # the server's keytab: the file the keys go to first
+    for arn, spns in spns_by_arn.items():
+        server = servers.get(arn)
+        if server is None:
+            continue  # a member without a server of its own (the endpoint runs without a lab template)
+        if not spns:
+            server.keytab.unlink(missing_ok=True)
+            continue
+        fresh = server.keytab.with_name(f".{server.keytab.name}.new")
+        fresh.unlink(missing_ok=True)
+        written[server.keytab] = (fresh, spns)
+    if not written:
         return
-    fresh = path.with_name(f".{path.name}.new")
-    fresh.unlink(missing_ok=True)
-    for spn in spns:
-        proc = subprocess.run(["samba-tool", "domain", "exportkeytab", str(fresh), f"--principal={spn}",
-                               "-s", LAB.env["LAB_SAMBA_CONF"]], capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
+    pairs = [f"{fresh}={spn}" for fresh, spns in written.values() for spn in spns]
+    # The system's Python, which has Samba's bindings (samba-tool's own interpreter), with nothing of the endpoint's.
+    proc = subprocess.run(["/usr/bin/python3", "-I", "-c", EXPORT_KEYTABS, LAB.env["LAB_SAMBA_CONF"], *pairs],
+                          capture_output=True, text=True, check=False, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    if proc.returncode != 0:
+        for fresh, dummy in written.values():
             fresh.unlink(missing_ok=True)
-            raise RuntimeError(f"samba-tool domain exportkeytab {spn} failed: {proc.stdout}{proc.stderr}")
+        raise RuntimeError(f"exporting the keys of {', '.join(pairs)} failed: {proc.stdout}{proc.stderr}")
     postgres = pwd.getpwnam("postgres")
-    os.chown(fresh, postgres.pw_uid, postgres.pw_gid)
-    os.chmod(fresh, 0o600)
-    os.replace(fresh, path)
+    for path, (fresh, dummy) in written.items():
+        os.chown(fresh, postgres.pw_uid, postgres.pw_gid)
+        os.chmod(fresh, 0o600)
+        os.replace(fresh, path)
