@@ -289,6 +289,90 @@ def test_a_users_own_playbook_includes_the_cluster_and_db_users_roles(lab, conve
     assert not [c for c in aws(lab, "rds").describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-db"]
 
 
+def group_exists(rds, name):
+    try:
+        rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=name)
+        return True
+    except rds.exceptions.DBParameterGroupNotFoundFault:
+        return False
+
+
+def test_teardown_deletes_the_parameter_group_it_made_and_leaves_the_others(lab, converged, tmp_path):
+    """A deleted cluster's own DB cluster parameter group goes with it only when this chain made it (tag
+    aurora.kerberos:chain) and no other cluster uses it: a same-named group someone else made is used and kept, and
+    ours stays while a cluster this chain never saw uses it (AWS refuses: InvalidDBParameterGroupState)."""
+    rds = aws(lab, "rds")
+    password = "Own-" + secrets.token_hex(12)
+    network = dict(DBSubnetGroupName=lab["LAB_DB_SUBNET_GROUP"], VpcSecurityGroupIds=[lab["LAB_DB_SECURITY_GROUP_ID"]])
+
+    # Someone else's group, named by the user: the role sets its parameters, and never deletes it.
+    theirs = unique("theirs-params-")
+    rds.create_db_cluster_parameter_group(DBClusterParameterGroupName=theirs, DBParameterGroupFamily="aurora-postgresql16",
+                                          Description="made outside this collection")
+    extra = tmp_path / "theirs.json"
+    extra.write_text(json.dumps({"own_cluster": "reports-theirs", "own_master_password": password,
+                                 "cluster_parameter_group_name": theirs}))
+    try:
+        made = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert made.returncode == 0, made.stdout[-6000:] + made.stderr[-3000:]
+        assert rds.describe_db_clusters(DBClusterIdentifier="reports-theirs")["DBClusters"][0]["DBClusterParameterGroup"] == theirs
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+        assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-theirs"]
+        assert group_exists(rds, theirs)
+        said = " ".join(gone.stdout.split())  # the YAML callback wraps long messages
+        assert f"Kept DB cluster parameter group {theirs}: this chain (aurora-kerberos) did not create it" in said, said[-6000:]
+    finally:
+        rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName=theirs)
+
+    # Ours (reports-ours-params, made and tagged by the role for pg_ad_mapping), while a cluster made outside the
+    # chain uses it.
+    extra = tmp_path / "ours.json"
+    extra.write_text(json.dumps({"own_cluster": "reports-ours", "own_master_password": password,
+                                 "cluster_pg_ad_mapping": True}))
+    other = unique("theirs-db-")
+    try:
+        made = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert made.returncode == 0, made.stdout[-6000:] + made.stderr[-3000:]
+        group = rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName="reports-ours-params")
+        tags = rds.list_tags_for_resource(ResourceName=group["DBClusterParameterGroups"][0]["DBClusterParameterGroupArn"])
+        assert {"Key": "aurora.kerberos:chain", "Value": "aurora-kerberos"} in tags["TagList"]
+        rds.create_db_cluster(DBClusterIdentifier=other, Engine="aurora-postgresql", EngineVersion="16.6",
+                              MasterUsername="theirs", MasterUserPassword=password,
+                              DBClusterParameterGroupName="reports-ours-params", **network)
+        kept = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert kept.returncode == 0, kept.stdout[-6000:]
+        assert not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-ours"]
+        assert group_exists(rds, "reports-ours-params")
+        said = " ".join(kept.stdout.split())
+        assert "Kept DB cluster parameter group reports-ours-params: another DB cluster still uses it" in said, said[-6000:]
+
+        # The other cluster gone, the chain's next cluster of that name makes and deletes its group as usual.
+        delete_cluster(rds, other)
+        made = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}")
+        assert made.returncode == 0, made.stdout[-6000:] + made.stderr[-3000:]
+        gone = playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+        assert not group_exists(rds, "reports-ours-params"), "the cluster's own parameter group goes with it"
+    finally:
+        if [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "reports-ours"]:
+            playbook("tests/integration/playbooks/own_playbook.yml", "-e", f"@{extra}", "-e", "own_state=absent")
+        delete_cluster(rds, other)
+        if group_exists(rds, "reports-ours-params"):
+            rds.delete_db_cluster_parameter_group(DBClusterParameterGroupName="reports-ours-params")
+
+
+def delete_cluster(rds, cluster_id, timeout=120):
+    """A cluster made outside the chain (no instances, no protection), deleted and waited for; none: nothing to do."""
+    if not [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == cluster_id]:
+        return
+    rds.delete_db_cluster(DBClusterIdentifier=cluster_id, SkipFinalSnapshot=True)
+    deadline = time.monotonic() + timeout
+    while [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == cluster_id]:
+        assert time.monotonic() < deadline, f"{cluster_id} was not deleted"
+        time.sleep(1)
+
+
 def test_instances_refused_by_a_busy_cluster_are_retried_and_the_cluster_goes_readers_first(lab, converged, tmp_path):
     """Two instances right after the cluster: AWS may answer InvalidDBClusterStateFault (the lab's fault
     cluster_busy_instances), which amazon.aws does not retry; the role retries and both come. Its deletion
@@ -628,6 +712,7 @@ def test_teardown_deletes_only_what_the_run_names_and_a_second_teardown_changes_
     assert both.returncode == 0, both.stdout[-6000:]
     state = chain_state(lab)
     assert state["directories"] == [] and state["clusters"] == []
+    assert not group_exists(aws(lab, "rds"), f"{CLUSTER_ID}-params"), "the cluster's own parameter group goes with it"
     assert "Teardown kept" not in both.stdout
     again = playbook(*INVENTORY, "playbooks/teardown.yml", "-e", "cluster_delete=true", "-e", confirm_all(lab))
     assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-6000:]
