@@ -2,7 +2,7 @@
 # Copyright: aurora.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""AWS's naming rules (module_utils rds_domain and ds) as the roles' validation runs them through the filter
+"""AWS's naming rules (module_utils input_rules) as the roles' validation runs them through the filter
 aurora.kerberos.input_problems: each refusal names the variable and the fix, and never shows a password."""
 
 import subprocess
