@@ -373,6 +373,55 @@ def delete_cluster(rds, cluster_id, timeout=120):
         time.sleep(1)
 
 
+def test_teardown_keeps_what_clusters_share_while_one_host_failed(lab, converged, tmp_path):
+    """Two more clusters on the converged chain's directory, IAM role and rules, as shared steps. One has deletion
+    protection, so its host's teardown fails with the cluster still in the directory: every host then stops before
+    the rules, the directory and the IAM role, which stay (that cluster still needs them), while the other host's
+    cluster is deleted. Without the stop, the rules went first, under the joined cluster."""
+    rds = aws(lab, "rds")
+    clusters = {"tdf-01": "aurkrb-lab-tdf-01", "tdf-02": "aurkrb-lab-tdf-02"}
+    inventory = tmp_path / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "group_vars" / "all.yml").write_text(Path("inventories/lab/group_vars/all.yml").read_text())
+    (inventory / "hosts.yml").write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "hosts": {"tdf-01": {"cluster_id": clusters["tdf-01"]},
+                  # The lab inventory turns deletion protection off before a delete; not for this host's cluster.
+                  "tdf-02": {"cluster_id": clusters["tdf-02"], "cluster_disable_deletion_protection": False}}}}))
+    steps = json.dumps({"aurora_kerberos_hosts": "all", "aurora_kerberos_steps": ["directory", "iam_role", "network", "cluster"],
+                        "aurora_kerberos_shared_steps": ["directory", "iam_role", "network"]})
+    confirm = ",".join([lab["LAB_AD_DOMAIN"], *clusters.values()])
+    before = chain_state(lab)
+    try:
+        made = playbook("-i", str(inventory), "site.yml", "-e", steps)
+        assert made.returncode == 0, made.stdout[-6000:] + made.stderr[-3000:]
+        rds.modify_db_cluster(DBClusterIdentifier="aurkrb-lab-tdf-02", DeletionProtection=True, ApplyImmediately=True)
+
+        torn = playbook("-i", str(inventory), "playbooks/teardown.yml", "-e", steps, "-e", "cluster_delete=true",
+                        "-e", f"teardown_confirm={confirm}")
+        said = " ".join(torn.stdout.split())  # the YAML callback wraps long messages
+        assert torn.returncode != 0, said[-6000:]
+        assert "Cluster aurkrb-lab-tdf-02 has deletion protection" in said, said[-6000:]
+        assert ("tdf-02 failed, so every host stopped before the steps that delete what more than one cluster may use, "
+                "and kept it (network, directory, iam_role)") in said, said[-6000:]
+        left = {c["DBClusterIdentifier"]: c for c in rds.describe_db_clusters()["DBClusters"]}
+        assert "aurkrb-lab-tdf-01" not in left, "the other host's cluster is deleted"
+        assert [m["Status"] for m in left["aurkrb-lab-tdf-02"]["DomainMemberships"]] == ["kerberos-enabled"]
+        after = chain_state(lab)
+        for kept in ("directories", "roles", "db_group_rules"):
+            assert after[kept] == before[kept], kept
+    finally:
+        if [c for c in rds.describe_db_clusters()["DBClusters"] if c["DBClusterIdentifier"] == "aurkrb-lab-tdf-02"]:
+            rds.modify_db_cluster(DBClusterIdentifier="aurkrb-lab-tdf-02", DeletionProtection=False, ApplyImmediately=True)
+        clusters_only = json.dumps({"aurora_kerberos_hosts": "all", "aurora_kerberos_steps": ["cluster"],
+                                    "aurora_kerberos_shared_steps": []})
+        gone = playbook("-i", str(inventory), "playbooks/teardown.yml", "-e", clusters_only, "-e", "cluster_delete=true",
+                        "-e", f"teardown_confirm={confirm}")
+        assert gone.returncode == 0, gone.stdout[-6000:]
+        if chain_state(lab)["db_group_rules"] != before["db_group_rules"]:
+            playbook(*INVENTORY, "site.yml")  # the converged chain back for the tests after this one
+
+
 def test_instances_refused_by_a_busy_cluster_are_retried_and_the_cluster_goes_readers_first(lab, converged, tmp_path):
     """Two instances right after the cluster: AWS may answer InvalidDBClusterStateFault (the lab's fault
     cluster_busy_instances), which amazon.aws does not retry; the role retries and both come. Its deletion
