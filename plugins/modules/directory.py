@@ -70,7 +70,10 @@ options:
     description: The VPC the domain controllers run in. Required to create a directory.
     type: str
   subnet_ids:
-    description: Exactly two subnets of O(vpc_id), in two Availability Zones. Required to create a directory.
+    description:
+      - Exactly two subnets of O(vpc_id), in two Availability Zones. Required to create a directory.
+      - When given, they are read (C(DescribeSubnets)) and refused before any write, also when the directory exists
+        already, so a wrong value is never silently ignored.
     type: list
     elements: str
   description:
@@ -134,6 +137,14 @@ options:
       - Keep it above 300 (SigV4 allows the controller's clock to be 5 minutes off AWS's, whose time the claim carries).
     type: int
     default: 900
+  variable_names:
+    description:
+      - "How the caller names this module's options, for its error messages, for example
+        C({subnet_ids: directory_subnet_ids, vpc_id: directory_vpc_id}) from the aurora.kerberos.directory role, so that
+        a refusal names the variable the user set. Options not listed keep their own names."
+      - Used by the subnet checks (O(subnet_ids), O(vpc_id)).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - amazon.aws.common.modules
@@ -328,23 +339,26 @@ def find(module, client):
 
 
 def check_subnets(module):
-    """Refuse, before CreateMicrosoftAD, subnets that are not two Availability Zones of vpc_id (AWS would refuse too,
-    but only after the call)."""
+    """Refuse subnets that are not two Availability Zones of vpc_id, before any write (CreateMicrosoftAD would refuse
+    them too, but only after the call). Each message names the option as the caller calls it (variable_names)."""
     p = module.params
+    subnet_ids, vpc_id = (p["variable_names"].get(option, option) for option in ("subnet_ids", "vpc_id"))
     try:
         # amazon.aws's helper: paginated, retried, and [] when a subnet id does not exist.
         subnets = describe_subnets(module.client("ec2"), SubnetIds=p["subnet_ids"])
     except AnsibleAWSError as e:
         module.fail_json_aws_error(e)
+    found = ", ".join(f"{s['SubnetId']} in {s['AvailabilityZone']}" for s in subnets) or "none"
     if len(subnets) < len(p["subnet_ids"]):
-        module.fail_json(msg=f"subnet_ids {p['subnet_ids']}: a subnet does not exist in this account and Region. Give two "
-                             f"existing subnets of {p['vpc_id']}, in two Availability Zones")
+        module.fail_json(msg=f"{subnet_ids} {p['subnet_ids']} must be two existing subnets of {vpc_id} {p['vpc_id']}: a "
+                             f"subnet does not exist in this account and Region (found {found}): give one subnet from "
+                             "each of two zones")
     outside = [s["SubnetId"] for s in subnets if s["VpcId"] != p["vpc_id"]]
     if outside:
-        module.fail_json(msg=f"subnet_ids {outside} are not in vpc_id {p['vpc_id']}: give two subnets of that VPC")
+        module.fail_json(msg=f"{subnet_ids} {outside} are not in {vpc_id} {p['vpc_id']}: give two subnets of that VPC")
     zones = {s["AvailabilityZone"] for s in subnets}
     if len(zones) < 2:
-        module.fail_json(msg=f"subnet_ids {p['subnet_ids']} are all in {', '.join(sorted(zones))}: a directory needs "
+        module.fail_json(msg=f"{subnet_ids} {p['subnet_ids']} are all in {', '.join(sorted(zones))}: a directory needs "
                              "two subnets in two different Availability Zones: give one subnet from each of two zones")
 
 
@@ -441,7 +455,9 @@ def ensure_present(module, client):
         missing = [k for k in ("name", "password", "vpc_id", "subnet_ids") if not p[k]]
         if missing:
             module.fail_json(msg=f"To create the directory, give {', '.join(missing)}")
+    if p["subnet_ids"] and p["vpc_id"]:
         check_subnets(module)
+    if directory is None:
         if module.check_mode:
             module.exit_json(changed=True, directory={}, diff={"before": {}, "after": {"name": p["name"]}})
         if p["claim"]:
@@ -620,6 +636,7 @@ def main():
         poll_interval=dict(type="int", default=15),
         claim=dict(type="bool", default=True),
         claim_timeout=dict(type="int", default=claims.DEFAULT_TIMEOUT),
+        variable_names=dict(type="dict", default={}),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True,
                               required_one_of=[("name", "directory_id")])

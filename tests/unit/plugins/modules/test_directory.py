@@ -75,6 +75,8 @@ def test_create_waits_until_active_and_returns_the_directory(aws):
 
 
 def test_existing_directory_is_found_by_name_and_left_alone(aws):
+    # Found by name with subnet_ids given: they are read all the same (a wrong value is refused, never ignored).
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
     result = run(**CREATE)
@@ -83,6 +85,8 @@ def test_existing_directory_is_found_by_name_and_left_alone(aws):
 
 def test_tags_on_create_go_only_to_a_directory_the_module_creates(aws):
     """The ownership tag reaches CreateMicrosoftAD with the other tags; a directory found by name never gets it."""
+    # Found by name with subnet_ids given: they are read all the same (a wrong value is refused, never ignored).
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": []}, {})
     aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("create_microsoft_ad", {"DirectoryId": ID}, {
@@ -120,12 +124,16 @@ def test_failed_directory_reports_the_stage_reason(aws):
 
 
 def test_an_existing_directory_of_another_edition_is_refused_not_changed(aws):
+    # Found by name with subnet_ids given: they are read all the same (a wrong value is refused, never ignored).
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
     result = run(**changed(edition="Enterprise"))
     assert result["failed"] and "edition is Standard, not Enterprise" in result["msg"]
 
 
 def test_tags_are_added_and_purged(aws):
+    # Found by name with subnet_ids given: they are read all the same (a wrong value is refused, never ignored).
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": [{"Key": "old", "Value": "1"}]}, {"ResourceId": ID})
     aws["ds"].add_response("remove_tags_from_resource", {}, {"ResourceId": ID, "TagKeys": ["old"]})
@@ -278,6 +286,16 @@ def test_missing_subnets_are_refused_before_creating(aws):
                                 "does not exist", expected_params={"SubnetIds": SUBNETS})
     result = run(**CREATE)
     assert result["failed"] and "subnet_ids" in result["msg"] and "does not exist" in result["msg"]
+
+
+def test_wrong_subnets_are_refused_for_an_existing_directory_too_naming_the_callers_variables(aws):
+    """A directory found by name: the subnets given are still read and a wrong value refused before any change (the
+    directory role leaves this check to the module), in the names the role's user set (variable_names)."""
+    aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [described()]}, {})
+    aws["ec2"].add_response("describe_subnets", subnets(vpc="vpc-0aaaaaaaaaaaaaaaa"), {"SubnetIds": SUBNETS})
+    result = run(variable_names={"subnet_ids": "directory_subnet_ids", "vpc_id": "directory_vpc_id"}, **CREATE)
+    assert result["failed"], result
+    assert result["msg"].startswith("directory_subnet_ids ") and f"are not in directory_vpc_id {VPC}" in result["msg"]
 
 
 def test_data_access_is_enabled_on_an_active_directory_and_left_when_enabled(aws):
@@ -475,6 +493,8 @@ def test_without_wait_a_new_directory_returns_once_its_security_group_is_publish
 
 
 def test_without_wait_a_found_directory_without_its_security_group_yet_is_waited_for(aws):
+    # Found by name with subnet_ids given: they are read all the same (a wrong value is refused, never ignored).
+    aws["ec2"].add_response("describe_subnets", subnets(), {"SubnetIds": SUBNETS})
     requested = described("Requested", VpcSettings={"VpcId": VPC, "SubnetIds": SUBNETS})
     aws["ds"].add_response("describe_directories", {"DirectoryDescriptions": [requested]}, {})
     aws["ds"].add_response("list_tags_for_resource", {"Tags": []}, {"ResourceId": ID})
