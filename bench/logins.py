@@ -138,8 +138,8 @@ class Server:
 
 def drop_bench_logins(server, prefix=PREFIX, also=()):
     """Drop every bench login (every role named prefix...) and the roles named in also, 500 a transaction
-    (psycopg2, untimed): each DROP ROLE holds a lock until its commit, and the lab's server has room for
-    max_locks_per_transaction (64) x max_connections (50) of them."""
+    (psycopg2, untimed): each DROP ROLE holds a lock until its commit, and a 4 GiB Aurora instance, whose lock
+    table the lab's servers have (lab/README.md), holds some 26,000."""
     conn = server.connect()
     try:
         with conn.cursor() as cur:

@@ -517,10 +517,14 @@ def onprem(action):
 PG_TEMPLATE = PG_DIR / "template"
 PG_SOCKET = PG_DIR / "template-run"
 PG_SERVERS = PG_DIR / "servers"
-PG_TEMPLATE_VERSION = "4"  # a template made by an older lab.py is made again
+PG_TEMPLATE_VERSION = "5"  # a template made by an older lab.py is made again
 # PostgreSQL's reserved key words, which RDS refuses as a master user name (lab/fidelity/rds.py reads them).
 PG_RESERVED_WORDS = PG_DIR / "reserved_words"
 PG_TEMPLATE_PORT = 5432  # only names the template's private socket: it never listens on TCP
+# Aurora's default max_connections is LEAST(DBInstanceClassMemory/9531392, 5000), about 400 on a 4 GiB class, and
+# max_locks_per_transaction 64: some 26,000 locks [inferred: the product of AWS's defaults]. 50 connections and
+# 512 a transaction hold as many, so one transaction can drop as many roles as there.
+PG_LOCKS_PER_TRANSACTION = 512
 # A lab made before servers per cluster ran one server from here: up and down stop it.
 PG_LEGACY_PIDFILE = PG_DIR / "data" / "postmaster.pid"
 # A private install tree: PostgreSQL finds its share and library folders relative to its executable, so a
@@ -563,8 +567,11 @@ def pg_init():
                  "--encoding=UTF8", "--locale=C.UTF-8", "--wal-segsize=1"])
     with open(PG_TEMPLATE / "postgresql.conf", "a") as conf:
         # Each server's lab.conf (servers.py) sets its address, port, socket and keytab.
+        # The lock table of the smallest Aurora instance (lab/README.md): max_locks_per_transaction 64
+        # times the max_connections AWS gives a 4 GiB class (about 400), here with 50 connections.
         conf.write("\npassword_encryption = scram-sha-256\nlog_connections = on\nshared_buffers = 16MB\n"
-                   "max_connections = 50\nmin_wal_size = 4MB\nmax_wal_size = 32MB\ninclude = 'lab.conf'\n")
+                   f"max_connections = 50\nmax_locks_per_transaction = {PG_LOCKS_PER_TRANSACTION}\n"
+                   "min_wal_size = 4MB\nmax_wal_size = 32MB\ninclude = 'lab.conf'\n")
     (PG_TEMPLATE / "lab.conf").write_text(f"listen_addresses = ''\nport = {PG_TEMPLATE_PORT}\n"
                                           f"unix_socket_directories = '{PG_SOCKET}'\n")
     # The order matters: the first line that matches decides, as on Aurora.

@@ -285,6 +285,26 @@ def test_master_user_is_an_rds_superuser_login_not_a_superuser(lab, rds, net, ma
     assert row == [(True, True, True, False, True)]
 
 
+def test_one_transaction_drops_as_many_roles_as_on_the_smallest_aurora_instance(lab, rds, net, made):
+    """Each DROP ROLE holds a lock until the commit. The lab's lock table is the size of a 4 GiB Aurora instance's
+    (lab/README.md, some 26,000), so 20,000 roles go in one transaction; with PostgreSQL's default 64 a transaction
+    the lab ran out of shared memory on them (checked)."""
+    answer, args = made.cluster(net)
+    conn = pg_login(lab, answer, args["MasterUsername"], args["MasterUserPassword"])
+    conn.autocommit = False
+    names = [f"lab_locks_{i}" for i in range(20000)]
+    try:
+        with conn.cursor() as cur:
+            cur.execute(";".join(f'CREATE ROLE "{name}"' for name in names))
+            conn.commit()
+            cur.execute(";".join(f'DROP ROLE "{name}"' for name in names))
+            conn.commit()
+            cur.execute(r"SELECT count(*) FROM pg_roles WHERE rolname LIKE 'lab\_locks\_%'")
+            assert cur.fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
 def test_instances_take_cluster_seconds_and_point_at_the_lab_postgres(lab, rds, net, made):
     answer, args = made.cluster(net)
     instance = made.instance(args["DBClusterIdentifier"])
